@@ -1,0 +1,3 @@
+from modelshelf.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""Effective configuration: defaults < config.toml < environment < command-line flags.
+
+Nothing here reads the environment at import time (huggingface_hub's import-time constants force
+tests to monkey-patch modules); :func:`load_settings` takes the environment as an argument and
+returns a frozen :class:`Settings` that is passed down explicitly. Tokens are wrapped in
+:class:`Secret` so that no repr, log line or JSON dump can leak them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from modelshelf.errors import ConfigError
+
+SOURCE_NAMES = ("hf", "civitai", "url", "torchvision", "local")
+DEFAULT_ENDPOINTS = {"hf": "https://huggingface.co", "civitai": "https://civitai.com"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+class Secret:
+    """A token that prints as ``***`` everywhere; ``.reveal()`` is the one way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    enabled: bool = True
+    timeout_seconds: float = 30.0
+    verify_ssl: bool = True
+    endpoint: str | None = None
+    token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Knobs of the segmented downloader; defaults chosen from bench/download.py."""
+
+    connections: int = 16
+    retries: int = 6
+    stall_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    hf_cache: Path
+    offline: bool = False
+    sources: Mapping[str, SourceSettings] = field(default_factory=dict)
+    transfer: TransferSettings = field(default_factory=TransferSettings)
+    gc_max_size: int | None = None
+    config_file: Path | None = None
+
+    def source(self, name: str) -> SourceSettings:
+        return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The effective configuration with every token shown as ``"***"``."""
+        return {
+            "home": str(self.home),
+            "hf_cache": str(self.hf_cache),
+            "offline": self.offline,
+            "config_file": str(self.config_file) if self.config_file else None,
+            "transfer": {
+                "connections": self.transfer.connections,
+                "retries": self.transfer.retries,
+                "stall_seconds": self.transfer.stall_seconds,
+            },
+            "gc": {"max_size": self.gc_max_size},
+            "sources": {
+                name: {
+                    "enabled": s.enabled,
+                    "timeout_seconds": s.timeout_seconds,
+                    "verify_ssl": s.verify_ssl,
+                    "endpoint": s.endpoint,
+                    "token": "***" if s.token else None,
+                }
+                for name, s in ((n, self.source(n)) for n in SOURCE_NAMES)
+            },
+        }
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+               "KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4}
+
+
+def parse_size(text: str | int) -> int:
+    """``50GB``, ``1.5GiB``, ``800M``, ``123`` -> bytes. Decimal units, binary with ``i``."""
+    if isinstance(text, int):
+        return text
+    raw = text.strip().upper().replace(" ", "")
+    number = raw.rstrip("BKMGTI")
+    unit = raw[len(number):].removesuffix("B")
+    try:
+        value = float(number)
+    except ValueError:
+        raise ConfigError(f"size {text!r}: expected a number with an optional unit, e.g. 50GB")
+    if unit not in _SIZE_UNITS or value < 0:
+        raise ConfigError(f"size {text!r}: unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB)")
+    return int(value * _SIZE_UNITS[unit])
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _typed(value: Any, kind: type, where: str) -> Any:
+    if kind is bool and isinstance(value, str):
+        return value.strip().lower() in TRUE_WORDS
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _source_from(name: str, table: Mapping[str, Any], env: Mapping[str, str]) -> SourceSettings:
+    where = f"config [sources.{name}]"
+    token = table.get("token")
+    endpoint = table.get("endpoint", DEFAULT_ENDPOINTS.get(name))
+    if name == "hf":
+        endpoint = env.get("HF_ENDPOINT", endpoint)
+        token = env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or token
+    elif name == "civitai":
+        endpoint = env.get("MODELSHELF_CIVITAI_ENDPOINT", endpoint)
+        token = env.get("CIVITAI_API_TOKEN") or token
+    return SourceSettings(
+        enabled=_typed(table.get("enabled", True), bool, f"{where} enabled"),
+        timeout_seconds=_typed(table.get("timeout_seconds", 30.0), float, f"{where} timeout_seconds"),
+        verify_ssl=_typed(table.get("verify_ssl", True), bool, f"{where} verify_ssl"),
+        endpoint=endpoint.rstrip("/") if isinstance(endpoint, str) else None,
+        token=Secret(token) if token else None,
+    )
+
+
+def default_config_file(env: Mapping[str, str]) -> Path:
+    if env.get("MODELSHELF_CONFIG"):
+        return Path(env["MODELSHELF_CONFIG"]).expanduser()
+    return Path(platformdirs.user_config_dir("modelshelf")) / "config.toml"
+
+
+def _hf_cache(env: Mapping[str, str]) -> Path:
+    # The same precedence huggingface_hub applies, read from *our* env mapping.
+    if env.get("HF_HUB_CACHE"):
+        return Path(env["HF_HUB_CACHE"]).expanduser()
+    hf_home = env.get("HF_HOME") or os.path.join(
+        env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface"
+    )
+    return Path(hf_home).expanduser() / "hub"
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    connections: int | None = None,
+    offline: bool | None = None,
+) -> Settings:
+    """Build the effective settings; keyword arguments are the command-line flags."""
+    env = os.environ if env is None else env
+    config_file = default_config_file(env)
+    data = _read_toml(config_file)
+    store_table = data.get("store", {})
+    transfer_table = data.get("transfer", {})
+    gc_table = data.get("gc", {})
+    sources_table = data.get("sources", {})
+
+    store_root = home or env.get("MODELSHELF_HOME") or store_table.get("root")
+    if not store_root:
+        store_root = Path(platformdirs.user_data_dir("modelshelf"))
+    transfer = TransferSettings(
+        connections=_typed(transfer_table.get("connections", 16), int, "config [transfer] connections"),
+        retries=_typed(transfer_table.get("retries", 6), int, "config [transfer] retries"),
+        stall_seconds=_typed(
+            transfer_table.get("stall_seconds", 20.0), float, "config [transfer] stall_seconds"
+        ),
+    )
+    if connections is not None:
+        transfer = replace(transfer, connections=connections)
+    if not 1 <= transfer.connections <= 64:
+        raise ConfigError(f"connections {transfer.connections}: must be between 1 and 64")
+    max_size = gc_table.get("max_size")
+    is_offline = any(env.get(k, "").strip().lower() in TRUE_WORDS
+                     for k in ("MODELSHELF_OFFLINE", "HF_HUB_OFFLINE"))
+    return Settings(
+        home=Path(store_root).expanduser().absolute(),
+        hf_cache=_hf_cache(env).absolute(),
+        offline=is_offline if offline is None else offline,
+        sources={n: _source_from(n, sources_table.get(n, {}), env) for n in SOURCE_NAMES},
+        transfer=transfer,
+        gc_max_size=parse_size(max_size) if max_size is not None else None,
+        config_file=config_file if config_file.exists() else None,
+    )

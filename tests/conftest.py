@@ -1,0 +1,36 @@
+"""Every test runs against a throwaway store and Hub cache, with no token and no real endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelshelf.testing.server import LocalServer
+
+_LEAKY_VARS = (
+    "MODELSHELF_HOME", "MODELSHELF_CONFIG", "MODELSHELF_OFFLINE", "MODELSHELF_CIVITAI_ENDPOINT",
+    "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_HUB_CACHE",
+    "HF_HUB_OFFLINE", "CIVITAI_API_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+    "http_proxy", "https_proxy", "all_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in _LEAKY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "shelf"
+    monkeypatch.setenv("MODELSHELF_HOME", str(home))
+    monkeypatch.setenv("MODELSHELF_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return home
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
