@@ -121,7 +121,7 @@ def parse_size(text: str | int) -> int:
     try:
         value = float(number)
     except ValueError:
-        raise ConfigError(f"size {text!r}: expected a number with an optional unit, e.g. 50GB")
+        raise ConfigError(f"size {text!r}: expected a number with an optional unit, e.g. 50GB") from None
     if unit not in _SIZE_UNITS or value < 0:
         raise ConfigError(f"size {text!r}: unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB)")
     return int(value * _SIZE_UNITS[unit])

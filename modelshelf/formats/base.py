@@ -20,6 +20,12 @@ class TensorInfo:
     nbytes: int
     offset: int | None = None  # absolute byte offset of the data in the file, when known
     file: str | None = None  # shard file name (relative) for sharded models / folders
+    # Pickles: where the tensor lives inside its storage. ``storage`` is the zip entry (or legacy
+    # storage key), ``storage_offset`` counts elements, ``stride`` is in elements. ``offset`` is
+    # set only when the bytes can be streamed as-is (stored zip entry, contiguous tensor).
+    stride: tuple[int, ...] | None = None
+    storage: str | None = None
+    storage_offset: int | None = None
 
     @property
     def numel(self) -> int:
@@ -50,6 +56,12 @@ class ModelHeader:
     shards: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
     components: Mapping[str, ModelHeader] = field(default_factory=dict)  # diffusers folders
+    # What the file itself states (GGUF general.architecture / transformers model_type), not
+    # identification's verdict; GGUF's general.file_type name (Q4_K_M, F16, ...); context length.
+    architecture: str | None = None
+    quantization: str | None = None
+    context_length: int | None = None
+    byteorder: Literal["little", "big"] = "little"
 
     @property
     def parameters(self) -> int:

@@ -38,3 +38,34 @@ class Resolution:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # what the source said (JSON-able)
     is_repo: bool = False  # whole-repo pulls keep a folder view; single files a file view
     extras: Mapping[str, bytes] = field(default_factory=dict)  # snapshots: civitai.json, preview
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed model reference (SPEC.md "Model references"); ``raw`` is what the user typed."""
+
+    source: str  # "hf", "civitai", "url", "torchvision", "local"
+    raw: str
+    repo_id: str | None = None  # hf: "org/repo"
+    revision: str | None = None  # hf: branch/tag/sha/refs/pr/N
+    path: str | None = None  # hf: file path inside the repo (None = whole repo)
+    version_id: int | None = None  # civitai model version
+    model_id: int | None = None  # civitai model (latest version)
+    url: str | None = None  # direct downloads
+    name: str | None = None  # torchvision model name
+    local_path: Path | None = None  # file:/path imports
+
+
+@dataclass(frozen=True)
+class ResolveOptions:
+    """Per-pull knobs a source may use; ``token`` comes from ``--token`` and beats config/env."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    revision: str | None = None
+    token: str | None = None
+    offline: bool = False
+
+
+# Every source module exposes: resolve(ref: Ref, settings: Settings, options: ResolveOptions)
+# -> Resolution, and raises modelshelf.errors types (never a library's own exception).

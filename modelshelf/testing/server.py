@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -194,6 +195,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (a download engine dropping a stolen range) are not errors."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 def _etag_of(data: bytes | Path) -> str:
     if isinstance(data, Path):
@@ -222,6 +228,7 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             found = server._find(method, split.path)
             sent, status = 0, 404
+            self._progress = [0, 0]  # [status, bytes] so an aborted response is still logged
             try:
                 if found is None:
                     status = self._send_simple(404, b'{"error": "Not Found"}', "application/json")
@@ -244,16 +251,19 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                                                    response.headers, head=method == "HEAD")
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+                status, sent = self._progress[0] or status, self._progress[1]
             finally:
                 server._record(LoggedRequest(method, split.path, self.headers.get("Range"),
                                              status, sent, dict(self.headers.items()),
                                              self.headers.get("Host", "")))
 
         _extra_headers: dict[str, str]
+        _progress: list[int]
 
         def setup(self) -> None:
             super().setup()
             self._extra_headers = {}
+            self._paid_until = 0.0  # rate cap: when this connection's bytes so far are "paid"
 
         def _send_simple(self, status: int, body: bytes, content_type: str,
                          headers: Mapping[str, str] | None = None, head: bool = False) -> int:
@@ -309,6 +319,7 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if method == "HEAD":
                 return status, 0
+            self._progress[0] = status
             return status, self._stream(blob, start, length)
 
         def _stream(self, blob: Blob, start: int, length: int) -> int:
@@ -324,7 +335,6 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if plain and isinstance(blob.data, Path):
                 return self._sendfile(blob.data, start, length)
             sent = 0
-            began = time.monotonic()
             with _opened(blob.data) as read_at:
                 while sent < limit:
                     n = min(SEND_CHUNK, limit - sent)
@@ -343,11 +353,9 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                             break
                     self.wfile.write(chunk)
                     sent += len(chunk)
+                    self._progress[1] = sent
                     if faults.rate_per_connection:
-                        due = began + sent / faults.rate_per_connection
-                        delay = due - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
+                        self._pace(len(chunk), faults.rate_per_connection)
             if sent < length:
                 self.wfile.flush()
                 self.close_connection = True
@@ -356,6 +364,15 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 except OSError:
                     pass
             return sent
+
+        def _pace(self, nbytes: int, rate: float) -> None:
+            """Cap this *connection* (across keep-alive requests, like a throttled CDN link) at
+            ``rate`` bytes/s, with at most 50 ms of unused allowance carried over, so a client
+            can't gain speed by splitting a transfer into many short requests."""
+            now = time.monotonic()
+            self._paid_until = max(self._paid_until, now - 0.05) + nbytes / rate
+            if self._paid_until > now:
+                time.sleep(self._paid_until - now)
 
         def _sendfile(self, path: Path, start: int, length: int) -> int:
             self.wfile.flush()
@@ -367,6 +384,7 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     if n == 0:
                         break
                     sent += n
+                    self._progress[1] = sent
             return sent
 
     return _Handler

@@ -1,0 +1,171 @@
+"""Benchmark: ``modelshelf pull hf:ORG/REPO`` against huggingface_hub on a local fake Hub.
+
+A repo of N shards (default 8 x 256 MiB) plus small JSON files is served by
+:class:`modelshelf.testing.hub.FakeHub` on 127.0.0.1, LFS bytes redirected to ``localhost`` like
+the real Hub's CDN, optionally capped per connection (default 20 MB/s, what one stream from a
+far CDN often gets). Each contender runs as a subprocess with a fresh store and Hub cache:
+
+* ``modelshelf pull hf:org/bench`` (the CLI, HF_ENDPOINT pointing at the fake Hub),
+* ``huggingface_hub.snapshot_download("org/bench")`` with its default settings,
+* ``hf download org/bench``.
+
+It prints the wall time of each and the ratios; the goal is modelshelf >= 3x faster than
+snapshot_download when capped and never slower uncapped. ``--shards 2 --shard-size 16MiB`` runs it
+small. Usage: ``python bench/hub.py [--shards N] [--shard-size SIZE] [--rate SIZE|0] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelshelf.config import parse_size
+from modelshelf.testing.hub import FakeHub
+
+REPO = "org/bench"
+SNAPSHOT = "from huggingface_hub import snapshot_download; snapshot_download('org/bench')"
+
+
+@dataclass(frozen=True)
+class Timing:
+    tool: str
+    scenario: str
+    seconds: float | None  # None when the tool failed
+    error: str | None = None
+
+
+def make_shards(folder: Path, shards: int, shard_size: int) -> dict[str, Path]:
+    """Distinct incompressible shards written from one random block (fast to make, unique sha)."""
+    block = os.urandom(min(shard_size, 16 * 2**20))
+    files: dict[str, Path] = {}
+    for i in range(shards):
+        path = folder / f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        with path.open("wb") as fh:
+            fh.write(i.to_bytes(8, "little"))
+            left = shard_size - 8
+            while left > 0:
+                fh.write(block[:left])
+                left -= min(left, len(block))
+        files[path.name] = path
+    return files
+
+
+def small_files(shards: Sequence[str]) -> dict[str, bytes]:
+    index = {"metadata": {}, "weight_map": {f"layer.{i}": name for i, name in enumerate(shards)}}
+    return {
+        "config.json": json.dumps({"model_type": "llama", "hidden_size": 4096}).encode(),
+        "generation_config.json": b'{"do_sample": true}',
+        "tokenizer_config.json": b'{"model_max_length": 4096}',
+        "model.safetensors.index.json": json.dumps(index).encode(),
+    }
+
+
+def contenders(endpoint: str) -> dict[str, list[str]]:
+    return {
+        "modelshelf pull": [sys.executable, "-m", "modelshelf", "pull", f"hf:{REPO}"],
+        "snapshot_download": [sys.executable, "-c", SNAPSHOT],
+        "hf download": [shutil.which("hf") or "hf", "download", REPO],
+    }
+
+
+def run_one(tool: str, argv: list[str], endpoint: str, scenario: str, scratch: Path,
+            timeout: float) -> Timing:
+    """One cold run: a fresh store and Hub cache, nothing shared with the previous tool."""
+    home = scratch / "run"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home / "hf"),
+           "MODELSHELF_HOME": str(home / "shelf"), "MODELSHELF_CONFIG": str(home / "none.toml"),
+           "NO_PROXY": "127.0.0.1,localhost", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1"}
+    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MODELSHELF_OFFLINE", "HF_HUB_CACHE"):
+        env.pop(var, None)
+    began = time.perf_counter()
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Timing(tool, scenario, None, f"timed out after {timeout:.0f}s")
+    elapsed = time.perf_counter() - began
+    shutil.rmtree(home, ignore_errors=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return Timing(tool, scenario, None, last[:200])
+    return Timing(tool, scenario, elapsed)
+
+
+def report(timings: list[Timing], total_bytes: int) -> str:
+    lines = [f"{'scenario':<10} {'tool':<18} {'seconds':>8} {'MB/s':>8}  vs modelshelf"]
+    for scenario in dict.fromkeys(t.scenario for t in timings):
+        rows = [t for t in timings if t.scenario == scenario]
+        ours = next((t.seconds for t in rows if t.tool == "modelshelf pull"), None)
+        for t in rows:
+            if t.seconds is None:
+                lines.append(f"{scenario:<10} {t.tool:<18} {'failed':>8}  {t.error}")
+                continue
+            rate = total_bytes / t.seconds / 1e6
+            ratio = f"{t.seconds / ours:.2f}x" if ours and t.tool != "modelshelf pull" else ""
+            lines.append(f"{scenario:<10} {t.tool:<18} {t.seconds:>8.2f} {rate:>8.1f}  {ratio}")
+        theirs = next((t.seconds for t in rows if t.tool == "snapshot_download"), None)
+        if ours and theirs:
+            goal = 3.0 if scenario == "capped" else 1.0
+            verdict = "met" if theirs / ours >= goal else "NOT met"
+            lines.append(f"{scenario:<10} goal: >= {goal:.0f}x snapshot_download: {verdict} "
+                         f"({theirs / ours:.2f}x)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--shard-size", default="256MiB")
+    parser.add_argument("--rate", default="20MB",
+                        help="per-connection cap of the capped scenario (0: only uncapped)")
+    parser.add_argument("--scenarios", default="capped,uncapped")
+    parser.add_argument("--tools", default="modelshelf pull,snapshot_download,hf download")
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--json", action="store_true", help="print the timings as JSON")
+    args = parser.parse_args(argv)
+    shard_size, rate = parse_size(args.shard_size), parse_size(args.rate)
+    scenarios = [s for s in args.scenarios.split(",") if s and (s != "capped" or rate)]
+    wanted = [t.strip() for t in args.tools.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="modelshelf-bench-hub-") as tmp:
+        scratch = Path(tmp)
+        shards = make_shards(scratch, args.shards, shard_size)
+        total = args.shards * shard_size
+        smalls = small_files(list(shards))
+        total += sum(len(b) for b in smalls.values())
+        timings: list[Timing] = []
+        with FakeHub() as hub:
+            hub.add_repo(REPO, {**smalls, **shards})
+            tools = {k: v for k, v in contenders(hub.url).items() if k in wanted}
+            for scenario in scenarios:
+                hub.faults.rate_per_connection = rate if scenario == "capped" else None
+                for tool, command in tools.items():
+                    timing = run_one(tool, command, hub.url, scenario, scratch, args.timeout)
+                    timings.append(timing)
+                    if not args.json:
+                        shown = f"{timing.seconds:.2f}s" if timing.seconds else timing.error
+                        print(f"  {scenario} {tool}: {shown}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"shards": args.shards, "shard_size": shard_size, "rate": rate,
+                          "total_bytes": total,
+                          "timings": [t.__dict__ for t in timings]}, indent=2))
+    else:
+        print(f"{args.shards} x {shard_size / 2**20:.0f} MiB shards + {len(smalls)} JSON files, "
+              f"cap {rate / 1e6:.0f} MB/s per connection (capped scenario)")
+        print(report(timings, total))
+    return 0 if all(t.seconds is not None for t in timings) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The values the public API hands back: a registered :class:`Model` and a :class:`PullResult`.
+
+They are views over store records with the one thing a record lacks — where the model is on disk
+for apps — and the JSON shapes SPEC.md promises, so the CLI and the web page print the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelshelf.store import FileRecord, ModelRecord
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    type: str
+    architecture: str
+    format: str
+    path: Path  # the file (single-file models) or folder in the store's views
+    files: tuple[FileRecord, ...]
+    source: str
+    source_ref: str
+    source_url: str | None
+    revision: str | None
+    pinned: bool
+    last_used: float
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def sha256(self) -> str:
+        return max(self.files, key=lambda f: f.size).sha256 if self.files else ""
+
+    @classmethod
+    def from_record(cls, record: ModelRecord, path: Path) -> Model:
+        return cls(
+            name=record.name, type=record.type, architecture=record.architecture,
+            format=record.format, path=path, files=tuple(record.files), source=record.source,
+            source_ref=record.source_ref, source_url=record.source_url, revision=record.revision,
+            pinned=record.pinned, last_used=record.last_used, metadata=dict(record.metadata),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "type": self.type, "architecture": self.architecture,
+            "format": self.format, "size": self.size, "sha256": self.sha256,
+            "source": self.source_ref, "revision": self.revision, "path": str(self.path),
+            "pinned": self.pinned,
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One line of ``pull --dry-run``: what would be fetched and whether it is already here."""
+
+    path: str
+    size: int | None
+    sha256: str | None
+    present: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256,
+                "present": self.present}
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """The outcome of one reference of a batch; a failure is data, not an exception."""
+
+    ref: str
+    status: str  # "ok" | "error" | "planned"
+    model: Model | None = None
+    bytes_downloaded: int = 0
+    error: str | None = None
+    exit_code: int = 0
+    notes: tuple[str, ...] = ()
+    plan: tuple[PlannedFile, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        model = self.model
+        out: dict[str, Any] = {
+            "ref": self.ref,
+            "status": self.status,
+            "name": model.name if model else None,
+            "type": model.type if model else None,
+            "architecture": model.architecture if model else None,
+            "path": str(model.path) if model else None,
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size}
+                      for f in (model.files if model else ())],
+            "bytes_downloaded": self.bytes_downloaded,
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+        if self.status == "planned":
+            out["plan"] = [p.to_json() for p in self.plan]
+            out["total_bytes"] = sum(p.size or 0 for p in self.plan)
+            out["missing_bytes"] = sum(p.size or 0 for p in self.plan if not p.present)
+        return out

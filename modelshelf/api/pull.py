@@ -1,0 +1,310 @@
+"""The pull pipeline: reference -> resolution -> bytes in the store -> identified, registered model.
+
+It reads as a story (pooch's ``fetch`` is the model): decide whether anything needs doing, resolve
+the reference through its source, fetch each missing file through the transfer engine (or adopt it
+from the Hub cache / a local path) under an inter-process lock, identify what the bytes really are,
+then register everything in one registry transaction and expose it to the Hub cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from modelshelf.api.models import PlannedFile
+from modelshelf.config import Settings
+from modelshelf.errors import (
+    FormatError,
+    HashMismatch,
+    InsufficientSpace,
+    LockMismatch,
+    OfflineError,
+    UsageError,
+)
+from modelshelf.hashing import parse_sha256
+from modelshelf.inspect import Info, inspect_path
+from modelshelf.sources import parse, resolve
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.refs import canonical
+from modelshelf.store import TYPES, FileRecord, ModelRecord, NewModel, Store
+from modelshelf.transfer import download
+
+# Sources whose references name immutable content: once registered, never ask the network again.
+_IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
+_FREE_SPACE_MARGIN = 64 * 2**20
+_FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
+
+ProgressFactory = Callable[[str, int | None], Callable[[int, int | None], None]]
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    name: str | None = None
+    type: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    revision: str | None = None
+    sha256: str | None = None
+    connections: int | None = None
+    force: bool = False
+    token: str | None = None
+    link: bool = False
+    dry_run: bool = False
+    locked: Mapping[str, FileRecord] | None = None  # from a lock file: path -> pinned content
+
+
+@dataclass
+class PullOutcome:
+    record: ModelRecord | None
+    bytes_downloaded: int = 0
+    notes: list[str] = field(default_factory=list)
+    plan: tuple[PlannedFile, ...] = ()
+
+
+def canonical_ref(ref: Ref, options: PullOptions) -> str:
+    """The registry key of a reference: the same model typed two ways is found again.
+
+    ``--revision`` is folded into the key, so ``hf:a/b --revision v1`` and ``hf:a/b@v1`` match.
+    """
+    if ref.source == "hf" and options.revision:
+        ref = replace(ref, revision=options.revision)
+    if ref.source == "local" and ref.local_path is not None:
+        ref = replace(ref, local_path=Path(ref.local_path).resolve())
+    return canonical(ref)
+
+
+def _is_commit_sha(revision: str | None) -> bool:
+    return bool(revision) and len(revision or "") == 40 and all(
+        c in "0123456789abcdef" for c in revision or "")
+
+
+class Puller:
+    """One pull of one reference; holds the per-pull state so helpers stay small."""
+
+    def __init__(self, store: Store, settings: Settings, options: PullOptions,
+                 progress: ProgressFactory | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.options = options
+        self.progress = progress
+
+    # -- the story ------------------------------------------------------------------------------
+    def run(self, ref_text: str) -> PullOutcome:
+        ref = parse(ref_text, self.settings)
+        if self.options.type and self.options.type not in TYPES:
+            raise UsageError(f"--type {self.options.type!r}: expected one of {', '.join(TYPES)}")
+        key = canonical_ref(ref, self.options)
+        existing = None if self.options.force else self.store.find_by_source(key)
+        immutable = (ref.source in _IMMUTABLE_SOURCES or ref.source == "local"
+                     or _is_commit_sha(self.options.revision or ref.revision))
+        if existing is not None and (immutable or self.settings.offline) and not self.options.dry_run:
+            return self._already(existing, "already present; nothing downloaded")
+        if self.settings.offline:
+            raise OfflineError(f"{ref_text}: not in the store, and offline mode is on")
+        resolution = resolve(ref, self.settings, ResolveOptions(
+            include=self.options.include, exclude=self.options.exclude,
+            revision=self.options.revision, token=self.options.token))
+        expected = self._expected_digests(resolution)
+        if self.options.dry_run:
+            return PullOutcome(None, plan=self._plan(resolution, expected))
+        if existing is not None and existing.revision == resolution.revision:
+            return self._already(existing, f"still at revision {resolution.revision}")
+        with self.store.lock(f"pull:{key}"):
+            # Another process may have fetched it while we waited for the lock.
+            again = None if self.options.force else self.store.find_by_source(key)
+            if again is not None and again.revision == resolution.revision:
+                return self._already(again, "fetched by another modelshelf process")
+            return self._fetch_and_register(key, resolution, expected)
+
+    def _already(self, record: ModelRecord, note: str) -> PullOutcome:
+        locked = self.options.locked
+        if locked is not None:
+            have = {f.path: f.sha256 for f in record.files}
+            for path, pinned in sorted(locked.items()):
+                if have.get(path) != pinned.sha256:
+                    raise LockMismatch(f"{record.source_ref}: {path} in the store is "
+                                       f"{have.get(path) or 'missing'}, the lock pins {pinned.sha256}")
+        self.store.touch(record.name)
+        return PullOutcome(record, notes=[note])
+
+    # -- verification inputs ----------------------------------------------------------------------
+    def _expected_digests(self, resolution: Resolution) -> dict[str, str | None]:
+        expected = {f.path: f.sha256 for f in resolution.files}
+        if self.options.sha256:
+            if len(resolution.files) != 1:
+                raise UsageError(f"{resolution.ref}: --sha256 needs a single-file reference "
+                                 f"(this one has {len(resolution.files)} files)")
+            wanted = parse_sha256(self.options.sha256)
+            only = resolution.files[0]
+            if only.sha256 and only.sha256 != wanted:
+                raise HashMismatch(f"{resolution.ref}: --sha256 {wanted} differs from the "
+                                   f"source's published sha256 {only.sha256}")
+            expected[only.path] = wanted
+        if self.options.locked is not None:
+            expected = self._apply_lock(resolution, expected)
+        return expected
+
+    def _apply_lock(self, resolution: Resolution,
+                    expected: dict[str, str | None]) -> dict[str, str | None]:
+        locked = self.options.locked or {}
+        missing = sorted(set(locked) - set(expected))
+        extra = sorted(set(expected) - set(locked))
+        if missing or extra:
+            what = ", ".join([f"missing {p}" for p in missing] + [f"unexpected {p}" for p in extra])
+            raise LockMismatch(f"{resolution.ref}: the source differs from the lock file ({what})")
+        for path, pinned in locked.items():
+            published = expected[path]
+            if published and published != pinned.sha256:
+                raise LockMismatch(f"{resolution.ref}: {path} is now sha256 {published}, "
+                                   f"the lock file pins {pinned.sha256}")
+            expected[path] = pinned.sha256
+        return expected
+
+    def _plan(self, resolution: Resolution, expected: dict[str, str | None]) -> tuple[PlannedFile, ...]:
+        return tuple(
+            PlannedFile(f.path, f.size, expected[f.path],
+                        bool(expected[f.path]) and self.store.has_blob(expected[f.path] or ""))
+            for f in resolution.files)
+
+    # -- bytes ----------------------------------------------------------------------------------
+    def _fetch_and_register(self, key: str, resolution: Resolution,
+                            expected: dict[str, str | None]) -> PullOutcome:
+        self._check_free_space(resolution, expected)
+        outcome = PullOutcome(None)
+        jobs = max(1, min(_FILE_JOBS, len(resolution.files)))
+        with ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool:
+            fetched = list(pool.map(lambda f: self._fetch_file(resolution, f, expected[f.path]),
+                                    resolution.files))
+        files = tuple(record for record, _ in fetched)
+        outcome.bytes_downloaded = sum(n for _, n in fetched)
+        name = self.options.name or _default_name(resolution, files)
+        info = self._identify(files)
+        model_type, architecture = self._classify(resolution, info, outcome.notes)
+        metadata: dict[str, Any] = {"source": dict(resolution.metadata)}
+        if info is not None:
+            metadata["inspection"] = {"format": info.format, "model_type": info.model_type,
+                                      "architecture": info.architecture,
+                                      "confidence": info.confidence,
+                                      "evidence": list(info.evidence)}
+        record = self.store.add_model(NewModel(
+            name=name, type=model_type, architecture=architecture,
+            format=info.format if info else "unknown", source=resolution.source,
+            source_ref=key, source_url=resolution.source_url, revision=resolution.revision,
+            files=files, metadata=metadata), force=self.options.force)
+        for filename, data in resolution.extras.items():
+            self.store.save_meta(record.name, filename, data)
+        if resolution.source == "hf":
+            self._expose_to_hf_cache(resolution, files)
+        outcome.record = record
+        return outcome
+
+    def _check_free_space(self, resolution: Resolution, expected: dict[str, str | None]) -> None:
+        needed = sum(f.size or 0 for f in resolution.files
+                     if f.url and not (expected[f.path] and self.store.has_blob(expected[f.path] or "")))
+        self.store.staging_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.store.staging_dir).free
+        if needed and needed + _FREE_SPACE_MARGIN > free:
+            raise InsufficientSpace(
+                f"{resolution.ref}: needs {needed / 1e9:.2f} GB but only {free / 1e9:.2f} GB are "
+                f"free under {self.store.home} (try `modelshelf gc --max-size ...`)")
+
+    def _fetch_file(self, resolution: Resolution, remote: RemoteFile,
+                    sha256: str | None) -> tuple[FileRecord, int]:
+        if sha256 and self.store.has_blob(sha256):
+            return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size), 0
+        if remote.local_path is not None:
+            mode = "link" if self.options.link else "copy"
+            imported = self.store.import_file(remote.local_path, mode=mode, expected_sha256=sha256)
+            return FileRecord(remote.path, imported.sha256, imported.size), 0
+        adopted = self._adopt_from_hf_cache(resolution, remote, sha256)
+        if adopted is not None:
+            return adopted, 0
+        assert remote.url is not None
+        transfer = self.settings.transfer
+        source = self.settings.source(resolution.source)
+        callback = self.progress(remote.path, remote.size) if self.progress else None
+        with self.store.lock(f"url:{remote.url}"):
+            if sha256 and self.store.has_blob(sha256):
+                return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size), 0
+            result = download(
+                remote.url, self.store.staging_dir, expected_sha256=sha256,
+                expected_size=remote.size if sha256 else None,
+                headers=dict(remote.headers), auth_host=remote.auth_host,
+                connections=self.options.connections or transfer.connections,
+                retries=transfer.retries, timeout=source.timeout_seconds,
+                stall_seconds=transfer.stall_seconds, verify_ssl=source.verify_ssl,
+                progress=callback)
+            prefix = resolution.metadata.get("hash_prefix")
+            if prefix and not result.sha256.startswith(str(prefix)):
+                result.path.unlink(missing_ok=True)
+                raise HashMismatch(f"{resolution.ref}: sha256 {result.sha256} does not start with "
+                                   f"the published prefix {prefix}")
+            self.store.commit_blob(result.path, result.sha256)
+        path = remote.path
+        if resolution.source == "url" and result.filename:
+            path = result.filename
+        return FileRecord(path, result.sha256, result.size), result.bytes_downloaded
+
+    def _adopt_from_hf_cache(self, resolution: Resolution, remote: RemoteFile,
+                             sha256: str | None) -> FileRecord | None:
+        if resolution.source != "hf" or not remote.etag:
+            return None
+        from modelshelf.views.hfcache import find_in_hf_cache
+
+        repo_id = str(resolution.metadata.get("repo_id", ""))
+        cached = find_in_hf_cache(self.settings.hf_cache, repo_id, remote.etag)
+        if cached is None:
+            return None
+        imported = self.store.import_file(cached, mode="link", expected_sha256=sha256)
+        return FileRecord(remote.path, imported.sha256, imported.size)
+
+    def _expose_to_hf_cache(self, resolution: Resolution, files: tuple[FileRecord, ...]) -> None:
+        from modelshelf.views.hfcache import link_into_hf_cache
+
+        etags = {f.path: f.etag for f in resolution.files}
+        link_into_hf_cache(
+            self.settings.hf_cache, str(resolution.metadata["repo_id"]),
+            str(resolution.revision), str(resolution.metadata.get("requested_revision") or "main"),
+            [(f.path, etags.get(f.path) or f.sha256, self.store.blob_path(f.sha256)) for f in files])
+
+    # -- identification ---------------------------------------------------------------------------
+    def _identify(self, files: tuple[FileRecord, ...]) -> Info | None:
+        """Inspect the model as apps will see it: one file, or a folder of links to the blobs."""
+        if not files:
+            return None
+        try:
+            if len(files) == 1:
+                return inspect_path(self.store.blob_path(files[0].sha256))
+            with tempfile.TemporaryDirectory(dir=self.store.staging_dir, prefix="inspect-") as tmp:
+                for f in files:
+                    target = Path(tmp, *PurePosixPath(f.path).parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(self.store.blob_path(f.sha256), target)
+                return inspect_path(Path(tmp))
+        except FormatError:
+            return None
+
+    def _classify(self, resolution: Resolution, info: Info | None,
+                  notes: list[str]) -> tuple[str, str]:
+        """The file's own evidence beats the source's label; say so when they disagree."""
+        found_type = info.model_type if info and info.model_type not in ("other", "unknown") else None
+        found_arch = info.architecture if info and info.architecture != "unknown" else None
+        for what, hint, found in (("type", resolution.type_hint, found_type),
+                                  ("architecture", resolution.architecture_hint, found_arch)):
+            if hint and found and hint != found:
+                notes.append(f"the source says {what} {hint}, the file looks like {found}; "
+                             f"using {found}")
+        model_type = self.options.type or found_type or resolution.type_hint or "other"
+        return model_type, found_arch or resolution.architecture_hint or "unknown"
+
+
+def _default_name(resolution: Resolution, files: tuple[FileRecord, ...]) -> str:
+    if resolution.source == "url" and len(files) == 1:
+        return PurePosixPath(files[0].path).stem or resolution.name
+    return resolution.name

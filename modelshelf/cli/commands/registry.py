@@ -1,0 +1,123 @@
+"""``ls``, ``rm``, ``pin``/``unpin``, ``verify``, ``du``, ``gc``: looking after what is in the store."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from modelshelf.cli.context import Context
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    ls = commands.add_parser("ls", parents=[common], help="list registered models")
+    ls.add_argument("--type")
+    ls.add_argument("--arch", help="architecture, e.g. sdxl, flux-dev, llama")
+    ls.set_defaults(handler=run_ls)
+
+    rm = commands.add_parser("rm", parents=[common], help="unregister models, free their bytes")
+    rm.add_argument("names", nargs="+", metavar="NAME")
+    rm.set_defaults(handler=run_rm)
+
+    for verb, pinned in (("pin", True), ("unpin", False)):
+        cmd = commands.add_parser(verb, parents=[common],
+                                  help=f"{'protect from' if pinned else 'allow'} eviction")
+        cmd.add_argument("names", nargs="+", metavar="NAME")
+        cmd.set_defaults(handler=run_pin, pinned=pinned)
+
+    verify = commands.add_parser("verify", parents=[common], help="re-hash and compare")
+    verify.add_argument("names", nargs="*", metavar="NAME")
+    verify.set_defaults(handler=run_verify)
+
+    du = commands.add_parser("du", parents=[common], help="disk use and dedupe savings")
+    du.set_defaults(handler=run_du)
+
+    gc = commands.add_parser("gc", parents=[common], help="delete unreferenced data; evict LRU")
+    gc.add_argument("--max-size", metavar="SIZE", help="evict until the store fits, e.g. 50GB")
+    gc.add_argument("--keep", action="append", default=[], metavar="GLOB",
+                    help="never evict names matching GLOB")
+    gc.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    gc.set_defaults(handler=run_gc)
+
+
+def run_ls(ctx: Context) -> int:
+    models = ctx.shelf.list(type=ctx.args.type, architecture=ctx.args.arch)
+
+    def human() -> None:
+        if not models:
+            ctx.say("no models (try `modelshelf pull REF` or `modelshelf demo`)")
+        for m in models:
+            pin = " [pinned]" if m.pinned else ""
+            ctx.say(f"{m.name:<32} {m.type:<16} {m.architecture:<14} {m.format:<12} "
+                    f"{_mb(m.size):>10}  {m.source_ref}{pin}")
+
+    ctx.emit({"models": [m.to_json() for m in models]}, human)
+    return 0
+
+
+def run_rm(ctx: Context) -> int:
+    freed = {name: ctx.shelf.remove(name) for name in ctx.args.names}
+    ctx.emit({"removed": list(freed), "freed_bytes": sum(freed.values())},
+             lambda: [ctx.say(f"removed {n} (freed {_mb(b)})") for n, b in freed.items()])
+    return 0
+
+
+def run_pin(ctx: Context) -> int:
+    for name in ctx.args.names:
+        ctx.shelf.pin(name, ctx.args.pinned)
+    word = "pinned" if ctx.args.pinned else "unpinned"
+    ctx.emit({word: ctx.args.names}, lambda: ctx.say(f"{word}: {', '.join(ctx.args.names)}"))
+    return 0
+
+
+def run_verify(ctx: Context) -> int:
+    report = ctx.shelf.verify(ctx.args.names)
+
+    def human() -> None:
+        ctx.say(f"checked {report.checked} file(s): {report.ok} ok, {len(report.failed)} failed")
+        for f in report.failed:
+            ctx.say(f"  MISMATCH {f.name}: {f.path} expected {f.expected} got {f.actual}")
+
+    ctx.emit(report.to_json(), human)
+    return 1 if report.failed else 0
+
+
+def run_du(ctx: Context) -> int:
+    usage = ctx.shelf.du()
+
+    def human() -> None:
+        ctx.say(f"models total   {_mb(usage.total_bytes):>10}")
+        ctx.say(f"on disk        {_mb(usage.unique_bytes):>10}")
+        ctx.say(f"saved (dedupe) {_mb(usage.saved_bytes):>10}")
+        ctx.say(f"free           {_mb(usage.free_bytes):>10}")
+        for kind, size in sorted(usage.by_type.items()):
+            ctx.say(f"  {kind:<16} {_mb(size):>10}")
+
+    ctx.emit(usage.to_json(), human)
+    return 0
+
+
+def run_gc(ctx: Context) -> int:
+    from modelshelf.config import parse_size
+
+    max_size = parse_size(ctx.args.max_size) if ctx.args.max_size else None
+    plan = ctx.shelf.gc(max_size=max_size, keep=ctx.args.keep)
+    payload = plan.to_json()
+    if not ctx.args.dry_run:
+        plan.execute()
+    payload["dry_run"] = ctx.args.dry_run
+
+    def human() -> None:
+        verb = "would free" if ctx.args.dry_run else "freed"
+        evicted = payload.get("evict") or []
+        for item in evicted:
+            ctx.say(f"evict {item if isinstance(item, str) else item.get('name')}")
+        ctx.say(f"{verb} {_mb(plan.bytes_freed)}")
+        if not plan.fits:
+            ctx.warn("the store still exceeds --max-size: the rest is pinned or kept")
+
+    ctx.emit(payload, human)
+    return 0

@@ -1,0 +1,83 @@
+"""The ``modelshelf`` command: parse, dispatch to a command module, map errors to one line + exit code.
+
+This is the only place that turns exceptions into what a user reads (huggingface_hub's CLI does the
+same): a :class:`ModelshelfError` is one line naming the thing and the cause, exit 1 (2 for usage
+errors); anything unexpected is one line too, with the traceback only under ``--debug``. Every
+line that leaves here is scrubbed of token values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from modelshelf import __version__
+from modelshelf.cli.commands import fetch, inspection, registry, setup
+from modelshelf.cli.context import Context
+from modelshelf.errors import ModelshelfError
+
+COMMAND_MODULES = (fetch, registry, inspection, setup)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints usage + error over several lines; SPEC wants one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"modelshelf: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output on stdout")
+    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                        help="store root (default: $MODELSHELF_HOME or the user data dir)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks")
+    parser = _Parser(prog="modelshelf", parents=[common],
+                     description="Keep machine-learning model files in order.")
+    parser.add_argument("--version", action="version", version=f"modelshelf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(commands, common)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    ctx = Context(args)
+    try:
+        return int(args.handler(ctx) or 0)
+    except ModelshelfError as exc:
+        code = exc.exit_code
+        message = str(exc)
+    except KeyboardInterrupt:
+        ctx.stderr.write("modelshelf: interrupted\n")
+        return 130
+    except OSError as exc:  # a disk or permission problem the library did not anticipate
+        code, message = 1, f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+    except Exception as exc:  # a bug: still one line, the traceback behind --debug
+        code, message = 1, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+    ctx.warn(f"error: {message}")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except SystemExit as exc:  # argparse's own exits (--help, --version, usage errors)
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Rewrite a model as safetensors — from safetensors or a safe torch pickle — casting its floating
+tensors to fp16/bf16/fp32, streaming tensor by tensor so memory does not grow with the file.
+
+The output is written to a temporary file beside ``dst`` and renamed into place only when it is
+complete and flushed: a failed conversion (broken input, unsafe pickle, full disk) leaves no
+``dst`` behind, and an existing ``dst`` untouched. Unsafe pickles are refused before anything is
+created; pickles are read by the static analyser in ``modelshelf.formats``, never executed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelshelf.convert.casts import TARGETS, target_dtype
+from modelshelf.convert.plan import ConvertPlan, make_plan
+from modelshelf.convert.stream import Progress, copy_tensors, write_all
+from modelshelf.errors import UsageError
+from modelshelf.formats import read_header
+
+__all__ = ["TARGETS", "ConvertResult", "convert"]
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """What was written: sizes before/after, per-dtype tensor counts, and how long it took."""
+
+    src: Path
+    dst: Path
+    src_format: str
+    dtype: str | None  # target safetensors dtype, None when only the container changed
+    tensors: int
+    cast_tensors: int
+    src_bytes: int  # tensor data read
+    dst_size: int  # size of the output file
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "src": str(self.src), "dst": str(self.dst), "src_format": self.src_format,
+            "dtype": self.dtype, "tensors": self.tensors, "cast_tensors": self.cast_tensors,
+            "src_bytes": self.src_bytes, "dst_size": self.dst_size, "seconds": self.seconds,
+        }
+
+
+def convert(
+    src: Path, dst: Path, *, dtype: str | None = None, progress: Progress | None = None
+) -> ConvertResult:
+    """Convert ``src`` (safetensors file or shard folder, safe pickle) to safetensors ``dst``."""
+    started = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise UsageError(f"{dst}: output must differ from the input")
+    target = target_dtype(dtype) if dtype else None
+    header = read_header(src)
+    note = f"converted by modelshelf from {header.format}" + (f" to {target}" if target else "")
+    plan = make_plan(header, src, target, note)
+    _write_atomically(plan, dst, progress)
+    return ConvertResult(
+        src=src, dst=dst, src_format=header.format, dtype=target, tensors=len(plan.jobs),
+        cast_tensors=sum(j.src_dtype != j.dst_dtype for j in plan.jobs),
+        src_bytes=plan.src_bytes, dst_size=plan.dst_bytes,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write_atomically(plan: ConvertPlan, dst: Path, progress: Progress | None) -> None:
+    """Temp file in dst's folder (same filesystem, so the rename is atomic), fsync, rename."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            write_all(fd, plan.header)
+            copy_tensors(plan.jobs, fd, plan.src_bytes, progress)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,252 @@
+"""GGUF, header only: magic, version, metadata key/values, tensor infos — never the tensor data.
+
+``gguf.GGUFReader`` memory-maps the file and builds numpy views of every field and tensor
+(seconds on a multi-GB file); we walk the same structure with a buffered cursor and keep Python
+values, using the ``gguf`` package for every table (value types, quantisation types and block
+sizes, file types, key names). Every count read from the file is checked against the bytes left
+before anything is built from it, so a corrupt count is an error, never a huge allocation.
+Shapes are reported outermost-first (PyTorch/safetensors order), i.e. GGUF's ``ne`` reversed.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import struct
+from types import SimpleNamespace
+from typing import Any
+
+from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.source import Budget
+
+MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+CHUNK = 256 * 1024
+KEEP_ARRAY = 256  # longer arrays (token lists, merges) are summarised by their length
+KEEP_STRING = 1024 * 1024  # longer string values are skipped (kept as None)
+MAX_NAME = 64 * 1024
+MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_ARRAY_NESTING = 4
+# Smallest possible encodings, used to bound counts by the bytes left in the file.
+MIN_KV = 8 + 4 + 1  # key length, value type, 1-byte value
+MIN_TENSOR_INFO = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
+
+
+@functools.cache
+def _tables() -> SimpleNamespace:
+    """The ``gguf`` package's tables, imported on first use: importing gguf pulls in numpy."""
+    from gguf.constants import (
+        GGML_QUANT_SIZES,
+        GGUF_DEFAULT_ALIGNMENT,
+        GGMLQuantizationType,
+        GGUFValueType,
+        Keys,
+        LlamaFileType,
+    )
+    from gguf.gguf_writer import GGUFWriter
+
+    sizes = {vt: struct.calcsize(fmt) for vt, fmt in GGUFWriter._simple_value_packing.items()}
+    return SimpleNamespace(
+        quant_sizes=GGML_QUANT_SIZES,
+        quant_type=GGMLQuantizationType,
+        value_type=GGUFValueType,
+        packing=GGUFWriter._simple_value_packing,
+        value_sizes=sizes,
+        file_type=LlamaFileType,
+        keys=Keys,
+        default_alignment=GGUF_DEFAULT_ALIGNMENT,
+    )
+
+
+def looks_like(head: bytes, size: int) -> bool:
+    return head[:4] == MAGIC
+
+
+class _Cursor:
+    """Sequential reads through a chunked buffer, so thousands of small fields cost few reads."""
+
+    def __init__(self, src: Budget, endian: str) -> None:
+        self.src = src
+        self.e = endian
+        self.pos = 0
+        self._buf = b""
+        self._buf_start = 0
+
+    @property
+    def left(self) -> int:
+        return self.src.size - self.pos
+
+    def take(self, n: int, what: str) -> bytes:
+        rel = self.pos - self._buf_start
+        if rel + n > len(self._buf):
+            if n > self.left:
+                raise self.src.error(f"GGUF {what} runs past the end of the file: truncated")
+            self._buf = self.src.read(self.pos, max(n, min(CHUNK, self.left)), f"GGUF {what}")
+            self._buf_start, rel = self.pos, 0
+        self.pos += n
+        return self._buf[rel : rel + n]
+
+    def skip(self, n: int, what: str) -> None:
+        if n > self.left:
+            raise self.src.error(f"GGUF {what} runs past the end of the file: truncated")
+        self.pos += n
+
+    def unpack(self, fmt: str, what: str) -> Any:
+        return struct.unpack(self.e + fmt, self.take(struct.calcsize(fmt), what))[0]
+
+    def count(self, what: str, min_each: int) -> int:
+        n = self.unpack("Q", f"{what} count")
+        if n * min_each > self.left:
+            raise self.src.error(f"GGUF {what} count {n} is larger than the file could hold")
+        return n
+
+    def string(self, what: str, keep: int = KEEP_STRING) -> str | None:
+        n = self.count(f"{what} length", 1)
+        if n > keep:
+            self.skip(n, what)
+            return None
+        return self.take(n, what).decode("utf-8", errors="replace")
+
+
+    def name(self, what: str) -> str:
+        """Keys and tensor names: short by nature, so a long one is corruption."""
+        s = self.string(what, keep=MAX_NAME)
+        if s is None:
+            raise self.src.error(f"GGUF {what} longer than {MAX_NAME} bytes")
+        return s
+
+
+def read(src: Budget) -> ModelHeader:
+    t = _tables()
+    head = src.read(0, 8, "GGUF magic and version") if src.size >= 8 else b""
+    if head[:4] != MAGIC:
+        raise src.error("not a GGUF file (bad magic or truncated before the version)")
+    endian, version = _endianness(src, head[4:8])
+    cur = _Cursor(src, endian)
+    cur.pos = 8
+    n_tensors = cur.count("tensor", MIN_TENSOR_INFO)
+    n_kv = cur.count("metadata key/value", MIN_KV)
+    metadata: dict[str, Any] = {}
+    for _ in range(n_kv):
+        key = cur.name("metadata key")
+        metadata[key] = _value(cur, cur.unpack("I", "value type"), key, 0)
+    alignment = metadata.get(t.keys.General.ALIGNMENT, t.default_alignment)
+    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+        raise src.error(f"GGUF general.alignment {alignment!r} is not a power of two")
+    infos = [_tensor_info(cur) for _ in range(n_tensors)]
+    data_start = -(-cur.pos // alignment) * alignment
+    tensors = _place(src, infos, data_start, alignment)
+    arch = metadata.get(t.keys.General.ARCHITECTURE)
+    arch = arch if isinstance(arch, str) else None
+    ctx = metadata.get(t.keys.LLM.CONTEXT_LENGTH.format(arch=arch)) if arch else None
+    metadata["GGUF.version"] = version
+    return ModelHeader(
+        format="gguf",
+        tensors=tensors,
+        metadata=metadata,
+        architecture=arch,
+        quantization=_quantization(metadata.get(t.keys.General.FILE_TYPE)),
+        context_length=ctx if isinstance(ctx, int) else None,
+        byteorder="little" if endian == "<" else "big",
+    )
+
+
+def _endianness(src: Budget, raw: bytes) -> tuple[str, int]:
+    """GGUF has no byte-order mark: a big-endian file shows its version byte-swapped."""
+    for endian in "<>":
+        (version,) = struct.unpack(endian + "I", raw)
+        if version in SUPPORTED_VERSIONS:
+            return endian, version
+    (version,) = struct.unpack("<I", raw)
+    raise src.error(f"unsupported GGUF version {version} (supported: 2, 3)")
+
+
+def _value(cur: _Cursor, vtype: int, key: str, depth: int) -> Any:
+    t = _tables()
+    vt = t.value_type
+    if vtype in t.packing:
+        return cur.unpack(t.packing[vtype], key)
+    if vtype == vt.STRING:
+        return cur.string(key)
+    if vtype != vt.ARRAY:
+        raise cur.src.error(f"GGUF key {key!r}: unknown value type {vtype}")
+    if depth >= MAX_ARRAY_NESTING:
+        raise cur.src.error(f"GGUF key {key!r}: arrays nested too deeply")
+    etype = cur.unpack("I", "array type")
+    if etype in t.packing:
+        return _number_array(cur, etype, key)
+    min_each = {vt.STRING: 8, vt.ARRAY: 12}.get(etype)
+    if min_each is None:
+        raise cur.src.error(f"GGUF key {key!r}: unknown array element type {etype}")
+    n = cur.count(f"key {key!r} array", min_each)
+    items = [_value(cur, etype, key, depth + 1) for _ in range(n)]
+    return items if n <= KEEP_ARRAY else _stub(vt(etype).name, n)
+
+
+def _number_array(cur: _Cursor, etype: int, key: str) -> Any:
+    t = _tables()
+    size = t.value_sizes[etype]
+    n = cur.count(f"key {key!r} array", size)
+    if n > KEEP_ARRAY:
+        cur.skip(n * size, key)
+        return _stub(t.value_type(etype).name, n)
+    return list(struct.unpack(f"{cur.e}{n}{t.packing[etype]}", cur.take(n * size, key)))
+
+
+def _stub(element_type: str, length: int) -> dict[str, Any]:
+    """What ``metadata`` holds in place of a long array (e.g. tokenizer.ggml.tokens)."""
+    return {"type": "array", "element_type": element_type, "length": length}
+
+
+def _tensor_info(cur: _Cursor) -> tuple[str, tuple[int, ...], int, int]:
+    name = cur.name("tensor name")
+    n_dims = cur.unpack("I", "tensor dimension count")
+    if n_dims > MAX_DIMS:
+        raise cur.src.error(f"GGUF tensor {name!r} has {n_dims} dimensions (at most {MAX_DIMS})")
+    ne = struct.unpack(f"{cur.e}{n_dims}Q", cur.take(8 * n_dims, "tensor dimensions"))
+    ggml_type = cur.unpack("I", "tensor type")
+    offset = cur.unpack("Q", "tensor offset")
+    return name, ne, ggml_type, offset
+
+
+def _place(
+    src: Budget, infos: list[tuple[str, tuple[int, ...], int, int]], data_start: int, align: int
+) -> dict[str, TensorInfo]:
+    t = _tables()
+    tensors: dict[str, TensorInfo] = {}
+    spans: list[tuple[int, int, str]] = []
+    for name, ne, ggml_type, offset in infos:
+        if ggml_type not in t.quant_sizes:
+            raise src.error(f"GGUF tensor {name!r}: unknown ggml type {ggml_type}")
+        block, type_size = t.quant_sizes[ggml_type]
+        if ne and ne[0] % block:
+            raise src.error(f"GGUF tensor {name!r}: row of {ne[0]} is not a multiple of {block}")
+        numel = 1
+        for d in ne:
+            numel *= d
+        nbytes = numel // block * type_size
+        if offset % align:
+            raise src.error(f"GGUF tensor {name!r}: offset {offset} is not {align}-aligned")
+        if data_start + offset + nbytes > src.size:
+            raise src.error(f"GGUF tensor {name!r} data runs past the end of the file: truncated")
+        if name in tensors:
+            raise src.error(f"GGUF tensor {name!r} appears twice")
+        dtype = t.quant_type(ggml_type).name
+        tensors[name] = TensorInfo(name, dtype, tuple(reversed(ne)), nbytes, data_start + offset)
+        spans.append((offset, offset + nbytes, name))
+    spans.sort()
+    for (_, end, prev), (start, _, name) in itertools.pairwise(spans):
+        if start < end:
+            raise src.error(f"GGUF tensors {prev!r} and {name!r} overlap")
+    return tensors
+
+
+def _quantization(file_type: Any) -> str | None:
+    """``general.file_type`` as llama.cpp names it: MOSTLY_Q4_K_M -> Q4_K_M, ALL_F32 -> F32."""
+    if not isinstance(file_type, int):
+        return None
+    try:
+        name = _tables().file_type(file_type).name
+    except ValueError:
+        return None
+    return name.removeprefix("MOSTLY_").removeprefix("ALL_")

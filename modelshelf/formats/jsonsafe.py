@@ -1,0 +1,46 @@
+"""JSON from untrusted bytes: bounded size, strict UTF-8, nesting depth guarded.
+
+``json.loads`` recurses once per nesting level; CPython turns runaway depth into
+``RecursionError``, which we report as a one-line :class:`FormatError` instead of a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from modelshelf.errors import FormatError
+
+MAX_CONFIG_JSON = 16 * 1024 * 1024  # config.json / model_index.json / *.index.json
+
+
+def loads(data: bytes, error: Callable[[str], FormatError], what: str = "JSON") -> Any:
+    """Parse ``data`` or raise ``error(reason)``; never lets a decoder exception escape."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and int-string conversion limits
+        raise error(f"{what} is not valid JSON ({str(exc).splitlines()[0]})") from None
+
+
+def load_file(path: Path, limit: int = MAX_CONFIG_JSON) -> Any:
+    """A small JSON file (config, index) read with a size cap."""
+
+    def error(reason: str) -> FormatError:
+        return FormatError(f"{path}: {reason}")
+
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise error(f"JSON file larger than {limit} bytes")
+    return loads(data, error)

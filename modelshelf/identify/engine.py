@@ -1,0 +1,192 @@
+"""The small rule engine: a rule is data (key patterns, shape constraints, an answer, a confidence);
+this module only knows how to test one against a set of tensor names and shapes.
+
+Why an engine rather than code per family: ComfyUI's ``detect_unet_config`` and InvokeAI's config
+probes are long if-chains where adding a family means reading all of them. Here a family is a few
+table rows in ``identify/rules/``; the order of the rows (after sorting by model type, see
+``rules/__init__.py``) decides which wins, and every match says which keys and shapes decided it.
+
+A *view* is what rules look at: ``{name: shape}``. The tensor view is the header's tensors; the
+LoRA view (``identify/lora.py``) maps each adapted module to its ``(out, in)`` dimensions, so one
+rule covers kohya, PEFT and LyCORIS files alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Shape = tuple[int, ...] | None  # None: a LoRA module whose size the file does not say
+MatchKind = Literal["exact", "prefix", "regex"]
+ViewName = Literal["tensors", "lora"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """A condition on one key: its name (exact, prefix or full regex) and optionally its shape.
+
+    ``dims`` maps an axis (negative counts from the end) to the allowed sizes; ``ndim`` fixes the
+    rank. The condition holds when *some* key of the view fits both the name and the shape.
+    """
+
+    pattern: str
+    kind: MatchKind = "exact"
+    dims: tuple[tuple[int, frozenset[int]], ...] = ()
+    ndim: int | None = None
+    absolute: bool = False  # ignore the rule's prefix (a checkpoint's VAE / text-encoder keys)
+
+    def shape_ok(self, shape: Shape) -> bool:
+        if not self.dims and self.ndim is None:
+            return True
+        if shape is None or (self.ndim is not None and len(shape) != self.ndim):
+            return False
+        for axis, allowed in self.dims:
+            if not -len(shape) <= axis < len(shape) or shape[axis] not in allowed:
+                return False
+        return True
+
+    def describe(self, prefix: str) -> str:
+        return self.pattern if self.absolute else prefix + self.pattern
+
+
+Dims = Mapping[int, int | Iterable[int]] | None
+
+
+def _key(pattern: str, kind: MatchKind, dims: Dims, ndim: int | None,
+         absolute: bool = False) -> Key:
+    norm = tuple(
+        (axis, frozenset([v]) if isinstance(v, int) else frozenset(v))
+        for axis, v in (dims or {}).items()
+    )
+    return Key(pattern, kind, norm, ndim, absolute)
+
+
+def K(pattern: str, dims: Dims = None, ndim: int | None = None) -> Key:
+    """An exact key name."""
+    return _key(pattern, "exact", dims, ndim)
+
+
+def P(pattern: str, dims: Dims = None, ndim: int | None = None) -> Key:
+    """A key-name prefix."""
+    return _key(pattern, "prefix", dims, ndim)
+
+
+def R(pattern: str, dims: Dims = None, ndim: int | None = None) -> Key:
+    """A regular expression the whole key name must match."""
+    return _key(pattern, "regex", dims, ndim)
+
+
+def A(pattern: str) -> Key:
+    """A key-name prefix that ignores the rule's prefix (absolute)."""
+    return _key(pattern, "prefix", None, None, absolute=True)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of a rule table.
+
+    Matches when, for one of ``prefixes`` (the same prefix for every condition, so a checkpoint's
+    ``model.diffusion_model.`` keys are not mixed with a bare model's), every ``all_of`` key holds,
+    at least one ``any_of`` key holds (if any are listed) and no ``none_of`` key does.
+    """
+
+    name: str
+    architecture: str
+    model_type: str
+    confidence: float
+    all_of: tuple[Key, ...] = ()
+    any_of: tuple[tuple[Key, ...], ...] = ()  # groups: each needs at least one hit
+    none_of: tuple[Key, ...] = ()
+    prefixes: tuple[str, ...] = ("",)
+    view: ViewName = "tensors"
+    note: str = ""  # what the answer means, added to the evidence (e.g. why "unknown")
+
+
+def rule(
+    name: str, architecture: str, model_type: str, confidence: float, *,
+    all_of: Sequence[Key] = (), any_of: Sequence[Key] | Sequence[Sequence[Key]] = (),
+    none_of: Sequence[Key] = (), prefixes: Sequence[str] = ("",), view: ViewName = "tensors",
+    note: str = "",
+) -> Rule:
+    """Build a Rule from plain lists; ``any_of`` is one group of keys or a list of groups."""
+    groups: tuple[tuple[Key, ...], ...] = ()
+    if any_of:
+        if all(isinstance(k, Key) for k in any_of):
+            groups = (tuple(any_of),)  # type: ignore[arg-type]
+        else:
+            groups = tuple(tuple(g) for g in any_of)  # type: ignore[union-attr]
+    return Rule(name, architecture, model_type, confidence, tuple(all_of), groups,
+                tuple(none_of), tuple(prefixes), view, note)
+
+
+class View:
+    """Names and shapes to test rules against.
+
+    Prefix and regex conditions are answered by one ``finditer`` over all names joined by
+    newlines (a C-level scan instead of a Python loop per key: a LoRA has thousands of keys and
+    a rule table asks ~100 questions), memoised because many rules ask the same one.
+    """
+
+    def __init__(self, shapes: Mapping[str, Shape]) -> None:
+        self.shapes = shapes
+        self._text = "\n".join(n for n in shapes if "\n" not in n)
+        self._scans: dict[tuple[str, str, str], list[str]] = {}
+
+    def candidates(self, key: Key, prefix: str) -> Iterable[str]:
+        if key.absolute:
+            prefix = ""
+        if key.kind == "exact":
+            name = prefix + key.pattern
+            return (name,) if name in self.shapes else ()
+        memo = (key.kind, prefix, key.pattern)
+        found = self._scans.get(memo)
+        if found is None:
+            body = re.escape(key.pattern) + "[^\n]*" if key.kind == "prefix" else key.pattern
+            rx = re.compile("^" + re.escape(prefix) + "(?:" + body + ")$", re.MULTILINE)
+            found = [m.group(0) for m in rx.finditer(self._text)]
+            self._scans[memo] = found
+        return found
+
+    def find(self, key: Key, prefix: str) -> str | None:
+        """The first key name satisfying ``key`` under ``prefix``, or None."""
+        for name in self.candidates(key, prefix):
+            if key.shape_ok(self.shapes[name]):
+                return name
+        return None
+
+
+def _evidence(view: View, name: str, key: Key) -> str:
+    shape = view.shapes[name]
+    if not key.dims and key.ndim is None:
+        return name
+    return f"{name} {list(shape) if shape is not None else '?'}"
+
+
+def match(rule: Rule, view: View) -> tuple[str, ...] | None:
+    """The evidence for ``rule`` if it matches ``view``, else None."""
+    for prefix in rule.prefixes:
+        evidence: list[str] = []
+        ok = True
+        for key in rule.all_of:
+            name = view.find(key, prefix)
+            if name is None:
+                ok = False
+                break
+            evidence.append(_evidence(view, name, key))
+        if not ok:
+            continue
+        for group in rule.any_of:
+            hit = next(((k, n) for k in group if (n := view.find(k, prefix)) is not None), None)
+            if hit is None:
+                ok = False
+                break
+            evidence.append(_evidence(view, hit[1], hit[0]))
+        if not ok or any(view.find(k, prefix) is not None for k in rule.none_of):
+            continue
+        evidence.extend(f"no {k.describe(prefix)}" for k in rule.none_of)
+        if rule.note:
+            evidence.append(rule.note)
+        return tuple(evidence)
+    return None

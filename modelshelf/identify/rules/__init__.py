@@ -1,0 +1,18 @@
+"""All key-and-shape rules, in the order they are tried.
+
+Adding a family = adding rows to one of the tables (or a new module listed here). Rules are
+sorted by model type (``common.TYPE_ORDER``: LoRAs and adapters before checkpoints before bare
+models before components), then answers that name an architecture before those that cannot;
+within that, the tables' own order holds (the sort is stable).
+"""
+
+from __future__ import annotations
+
+from modelshelf.identify.engine import Rule
+from modelshelf.identify.rules import components, dit, flux, sd, upscale
+from modelshelf.identify.rules.common import TYPE_ORDER
+
+RULES: tuple[Rule, ...] = tuple(sorted(
+    (*flux.RULES, *dit.RULES, *sd.RULES, *components.RULES, *upscale.RULES),
+    key=lambda r: (TYPE_ORDER[r.model_type], r.architecture == "unknown"),
+))

@@ -1,0 +1,94 @@
+"""Pipeline components on their own: VAEs, text encoders, CLIP vision towers.
+
+VAEs are told apart by their latent width, ``decoder.conv_in.weight`` shape[1]. SD1.x, SD2 and
+SDXL VAEs all have 4 latent channels and identical shapes — InvokeAI falls back to the file
+name, ComfyUI does not care — so a 4-channel VAE is ``unknown`` here rather than a coin toss
+(file metadata such as ``modelspec.architecture`` may still name it). FLUX.1's and SD3's VAEs
+share the 16-channel layout the same way. FLUX.2's is 32 channels with a BatchNorm (``bn``);
+Wan 2.2's is a 3-D VAE with 48 channels; LTX-Video's 128.
+
+Text encoders are named by their width and vocabulary: CLIP-L 768, CLIP-G (bigG) 1280, T5 with a
+32128-token vocabulary, UMT5 with 256384 (and a relative-attention bias in every block).
+"""
+
+from __future__ import annotations
+
+from modelshelf.identify.engine import K, P, R, Rule, rule
+
+_VAE_PREFIXES = ("", "first_stage_model.", "vae.")
+_SD_LATENT = "4-channel latent: SD1.x, SD2 and SDXL VAEs share this layout"
+_FLUX_LATENT = "16-channel latent: FLUX.1 and SD3 VAEs share this layout"
+_WAN21_LATENT = "16-channel 3-D latent: Wan 2.1 and Qwen-Image VAEs share this layout"
+
+
+def _vae(name: str, arch: str, conf: float, *, note: str = "", **conditions: object) -> Rule:
+    return rule(f"{name} vae", arch, "vae", conf, prefixes=_VAE_PREFIXES, note=note,
+                **conditions)  # type: ignore[arg-type]
+
+
+_VAES = (
+    _vae("flux2", "flux2", 0.9, all_of=(K("bn.running_mean"), K("decoder.conv_in.weight",
+                                                                dims={1: 32}))),
+    _vae("wan2.2", "wan", 0.85, all_of=(K("decoder.conv1.weight", dims={1: 48}, ndim=5),)),
+    _vae("wan2.1-style", "unknown", 0.85, note=_WAN21_LATENT,
+         all_of=(K("decoder.conv1.weight", dims={1: 16}, ndim=5), P("decoder.upsamples."))),
+    _vae("ltxv", "ltxv", 0.8, all_of=(K("decoder.conv_in.conv.weight", dims={1: 128}, ndim=5),)),
+    _vae("hunyuan-video", "hunyuan-video", 0.75,
+         all_of=(K("decoder.conv_in.conv.weight", dims={1: 16}, ndim=5),)),
+    _vae("sd-family", "unknown", 0.9, note=_SD_LATENT,
+         all_of=(K("decoder.conv_in.weight", dims={1: 4}, ndim=4), K("encoder.conv_in.weight"))),
+    _vae("16-channel", "unknown", 0.9, note=_FLUX_LATENT,
+         all_of=(K("decoder.conv_in.weight", dims={1: 16}, ndim=4), K("encoder.conv_in.weight"))),
+    _vae("generic", "unknown", 0.7,
+         all_of=(K("decoder.conv_in.weight"), K("encoder.conv_in.weight"))),
+)
+
+_NOT_VISION = (P("vision_model."),)
+
+_TEXT_ENCODERS = (
+    *(
+        rule(f"{arch} text encoder", arch, "text_encoders", 0.9,
+             all_of=(K("text_model.embeddings.token_embedding.weight", dims={1: width}),),
+             none_of=_NOT_VISION, prefixes=("", "transformer."))
+        for arch, width in (("clip-l", 768), ("clip-g", 1280))
+    ),
+    *(
+        rule(f"{arch} text encoder (open_clip)", arch, "text_encoders", 0.85,
+             all_of=(K("transformer.resblocks.0.attn.in_proj_weight", dims={1: width}),
+                     K("token_embedding.weight")),
+             prefixes=("", "model."))
+        for arch, width in (("clip-g", 1280), ("open-clip-h", 1024))
+    ),
+    rule("umt5 text encoder", "umt5", "text_encoders", 0.9,
+         all_of=(K("encoder.block.0.layer.0.SelfAttention.q.weight"),),
+         any_of=(K("shared.weight", dims={0: 256384}),
+                 K("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight"))),
+    rule("t5 text encoder", "t5", "text_encoders", 0.85,
+         all_of=(K("encoder.block.0.layer.0.SelfAttention.q.weight"),),
+         none_of=(P("decoder.block."),)),
+    rule("qwen2.5-vl text encoder", "qwen2_5_vl", "text_encoders", 0.8,
+         all_of=(P("visual.blocks."), K("model.embed_tokens.weight"))),
+    rule("qwen3 text encoder", "qwen3", "text_encoders", 0.7,
+         all_of=(K("model.embed_tokens.weight"), K("model.layers.0.self_attn.q_norm.weight")),
+         none_of=(P("visual."),)),
+    rule("decoder-only LM text encoder", "unknown", "text_encoders", 0.5,
+         all_of=(K("model.embed_tokens.weight"),
+                 R(r"model\.layers\.\d+\.self_attn\.q_proj\.weight")),
+         note="a single-file decoder-only language model without config.json"),
+)
+
+_CLIP_VISION = (
+    *(
+        rule(f"{arch} clip vision", arch, "clip_vision", 0.85,
+             all_of=(K("vision_model.embeddings.patch_embedding.weight", dims={0: width}),),
+             none_of=(P("text_model."),))
+        for arch, width in (("clip-vit-l", 1024), ("clip-vit-h", 1280), ("clip-vit-bigg", 1664))
+    ),
+    rule("clip vision (other)", "unknown", "clip_vision", 0.7,
+         all_of=(K("vision_model.embeddings.patch_embedding.weight"),),
+         none_of=(P("text_model."),)),
+    rule("full clip (text + vision)", "clip", "other", 0.7,
+         all_of=(P("text_model."), P("vision_model."))),
+)
+
+RULES: tuple[Rule, ...] = (*_VAES, *_TEXT_ENCODERS, *_CLIP_VISION)

@@ -1,0 +1,109 @@
+"""The other diffusion transformers: SD3/3.5, AuraFlow, Qwen-Image, Z-Image (and Lumina 2), Wan,
+HunyuanVideo, LTX-Video, Anima, Krea 2 — models and LoRAs.
+
+Each family has one or two keys nobody else has (ComfyUI's ``detect_unet_config`` branches on
+the same ones): SD3 ``joint_blocks.*.context_block``, AuraFlow ``double_layers.*.attn.w1q``,
+Qwen-Image ``txt_norm``, Z-Image/Lumina2 ``cap_embedder`` + ``noise_refiner`` (3840 wide for
+Z-Image, 2304 for Lumina 2), Wan ``head.modulation``, HunyuanVideo
+``txt_in.individual_token_refiner`` (with 3-D patch embedding), LTX-Video ``adaln_single`` with
+``patchify_proj``, Anima ``blocks.*.mlp.layer1`` + ``llm_adapter``, Krea 2 ``txtfusion``.
+
+LoRAs keep only adapted module names. Qwen-Image and FLUX.1 share the diffusers names and the
+3072 width of their double-stream blocks; Qwen-Image has 60 of them and no single-stream blocks,
+so an attention-only LoRA over ``transformer_blocks`` without ``single_transformer_blocks`` is
+read as Qwen-Image, with a lower confidence (InvokeAI decides the same way).
+"""
+
+from __future__ import annotations
+
+from modelshelf.identify.engine import K, P, R, Rule, rule
+from modelshelf.identify.rules.common import DIFFUSION_PREFIXES, with_checkpoints
+
+
+def _model(name: str, arch: str, conf: float, **conditions: object) -> Rule:
+    return rule(f"{name} model", arch, "diffusion_models", conf,
+                prefixes=DIFFUSION_PREFIXES, **conditions)  # type: ignore[arg-type]
+
+
+_MODELS = (
+    _model("sd3", "sd3", 0.95, all_of=(K("joint_blocks.0.context_block.attn.qkv.weight"),
+                                       K("x_embedder.proj.weight"))),
+    _model("auraflow", "auraflow", 0.95, all_of=(K("double_layers.0.attn.w1q.weight"),)),
+    _model("hunyuan-video", "hunyuan-video", 0.9, all_of=(
+        K("txt_in.individual_token_refiner.blocks.0.norm1.weight"),
+        K("img_in.proj.weight", ndim=5)), none_of=(K("vision_in.proj.0.weight"),)),
+    _model("ltxv", "ltxv", 0.9, all_of=(
+        K("adaln_single.emb.timestep_embedder.linear_1.bias"), K("patchify_proj.weight")),
+        none_of=(K("pos_embed.proj.bias"), K("audio_adaln_single.linear.weight"))),
+    _model("wan", "wan", 0.95, all_of=(K("head.modulation"), K("patch_embedding.weight"))),
+    _model("qwen-image", "qwen-image", 0.9, all_of=(
+        K("txt_norm.weight"), K("img_in.weight"), P("transformer_blocks."))),
+    _model("z-image", "z-image", 0.95, all_of=(K("cap_embedder.1.weight", dims={0: 3840}),),
+           any_of=(K("noise_refiner.0.attention.k_norm.weight"),
+                   K("noise_refiner.0.attention.norm_k.weight"))),
+    _model("lumina2", "lumina2", 0.9, all_of=(K("cap_embedder.1.weight", dims={0: 2304}),),
+           any_of=(K("noise_refiner.0.attention.k_norm.weight"),
+                   K("noise_refiner.0.attention.norm_k.weight"))),
+    _model("anima", "anima", 0.95, all_of=(
+        K("blocks.0.mlp.layer1.weight"), K("llm_adapter.blocks.0.cross_attn.q_proj.weight"))),
+    _model("krea2", "krea2", 0.9, all_of=(K("txtfusion.projector.weight"), K("first.weight"))),
+)
+
+# diffusers naming: never bundled into single-file checkpoints, so no checkpoint twins
+_DIFFUSERS_MODELS = (
+    _model("sd3 (diffusers)", "sd3", 0.9, all_of=(
+        K("pos_embed.proj.weight"), K("transformer_blocks.0.attn.add_q_proj.weight"),
+        K("time_text_embed.text_embedder.linear_1.weight", dims={1: 2048}),
+        K("context_embedder.weight"))),
+    _model("auraflow (diffusers)", "auraflow", 0.9, all_of=(
+        K("joint_transformer_blocks.0.attn.add_q_proj.weight"), K("register_tokens"))),
+    _model("hunyuan-video (diffusers)", "hunyuan-video", 0.85, all_of=(
+        K("context_embedder.token_refiner.refiner_blocks.0.norm1.weight"),
+        K("x_embedder.proj.weight", ndim=5))),
+    _model("ltxv (diffusers)", "ltxv", 0.8, all_of=(
+        K("time_embed.emb.timestep_embedder.linear_1.weight"), K("proj_in.weight", dims={1: 128}),
+        K("caption_projection.linear_1.weight"), K("transformer_blocks.0.attn1.norm_k.weight"))),
+    _model("wan (diffusers)", "wan", 0.85, all_of=(
+        K("condition_embedder.time_embedder.linear_1.weight"), K("patch_embedding.weight"),
+        K("scale_shift_table"))),
+)
+
+_QWEN_ATTN = r"unet:transformer_blocks_\d+_attn_(?:to_[qkv]|to_out_0|add_[qkv]_proj|to_add_out)"
+
+
+def _lora(name: str, arch: str, conf: float, **conditions: object) -> Rule:
+    return rule(f"{name} lora", arch, "loras", conf, view="lora",
+                **conditions)  # type: ignore[arg-type]
+
+
+_LORAS = (
+    _lora("sd3", "sd3", 0.85, any_of=(R(r"unet:joint_blocks_\d+_.*"),)),
+    _lora("sd3 (diffusers)", "sd3", 0.8, any_of=(
+        R(r"unet:transformer_blocks_\d+_(?:attn_(?:to_[qkv]|add_[qkv]_proj)|ff_context_net_0_proj)",
+          dims={1: (1536, 2432)}),)),
+    _lora("auraflow", "auraflow", 0.75, any_of=(
+        R(r"unet:(?:joint_transformer_blocks|double_layers|single_layers)_\d+_.*"),)),
+    _lora("hunyuan-video", "hunyuan-video", 0.8, any_of=(
+        R(r"unet:double_blocks_\d+_(?:img|txt)_(?:mlp_fc[12]|mod_linear)"),
+        R(r"unet:single_blocks_\d+_modulation_linear"),
+        R(r"unet:(?:double_blocks_19|single_blocks_3[89])_.*"))),
+    _lora("qwen-image", "qwen-image", 0.9, any_of=(
+        R(r"unet:transformer_blocks_\d+_(?:img|txt)_(?:mlp|mod)_.*"),
+        R(r"unet:transformer_blocks_(?:19|[2-5]\d)_attn_.*", dims={1: 3072}))),
+    _lora("qwen-image (attention only)", "qwen-image", 0.6, any_of=(
+        R(_QWEN_ATTN, dims={1: 3072}),),
+        none_of=(R(r"unet:single_transformer_blocks_.*"), R(r"unet:(?:double|single)_blocks_.*"))),
+    _lora("z-image", "z-image", 0.85, any_of=(
+        R(r"unet:layers_\d+_(?:attention_(?:to_[qkv]|qkv)|feed_forward_w[13])", dims={1: 3840}),)),
+    _lora("wan", "wan", 0.8, any_of=(
+        R(r"unet:blocks_\d+_(?:self_attn|cross_attn)_[qkvo]"), R(r"unet:blocks_\d+_ffn_[02]"))),
+    _lora("krea2", "krea2", 0.8, all_of=(R(r"unet:blocks_\d+_attn_w[qkvo]"),),
+          any_of=(R(r"unet:txtfusion_.*"), R(r"unet:(?:first|last_linear|tmlp_\d+|tproj_\d+)"))),
+    _lora("anima", "anima", 0.75, any_of=(
+        R(r"unet:blocks_\d+_(?:self_attn|cross_attn)_(?:q|k|v|output)_proj"),
+        R(r"unet:blocks_\d+_mlp_layer[12]"),
+        R(r"unet:blocks_\d+_adaln_modulation_(?:self_attn|cross_attn|mlp)_\d")),
+        note="Anima LoRAs share Cosmos-Predict2 module names"),
+)
+
+RULES: tuple[Rule, ...] = (*with_checkpoints(_MODELS), *_DIFFUSERS_MODELS, *_LORAS)

@@ -1,0 +1,175 @@
+"""``scan --adopt``: take a scanned folder's models into the store, leaving links where they were.
+
+Plan, then apply: :func:`plan_adopt` decides names and what collapses onto one blob without
+changing anything (``--dry-run`` prints it); :meth:`AdoptPlan.execute` applies it.
+
+Crash safety comes from the store's ``import_file(mode="move")``: the file is hard-linked into the
+store, then replaced in one rename by a link to the blob, so its bytes exist under the user's
+path at every instant. A crash between importing and registering leaves an unregistered blob that
+the user's path still links to: a rerun finds the file (not yet referenced by any model) and
+registers it. Identical files become links to one blob, registered once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelshelf.errors import ModelshelfError
+from modelshelf.store import FileRecord, NewModel, Store
+from modelshelf.store.records import TYPES
+
+if TYPE_CHECKING:
+    from modelshelf.inspect.scanner import ScannedFile, ScanResult
+
+_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class AdoptItem:
+    """One model to register; ``paths[0]`` is its origin, the rest are identical copies."""
+
+    name: str
+    paths: tuple[str, ...]
+    is_dir: bool
+    type: str
+    architecture: str
+    format: str
+    sha256: str | None
+    size: int
+    register: bool = True  # False: the content is already a registered model; only link paths
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "paths": list(self.paths), "type": self.type,
+                "architecture": self.architecture, "format": self.format,
+                "sha256": self.sha256, "size": self.size, "register": self.register}
+
+
+@dataclass(frozen=True)
+class AdoptOutcome:
+    adopted: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]  # (path, reason)
+
+
+@dataclass(frozen=True)
+class AdoptPlan:
+    items: tuple[AdoptItem, ...]
+    already: tuple[str, ...]  # paths that already are links to registered blobs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"adopt": [i.to_json() for i in self.items], "already": list(self.already)}
+
+    def execute(self, store: Store) -> AdoptOutcome:
+        """Apply item by item; one failure is reported and does not stop the others."""
+        adopted: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for item in self.items:
+            try:
+                _apply(item, store)
+            except (ModelshelfError, OSError) as exc:
+                failed.append((item.paths[0], str(exc)))
+            else:
+                adopted.append(item.name)
+        return AdoptOutcome(tuple(adopted), tuple(failed))
+
+
+def _apply(item: AdoptItem, store: Store) -> None:
+    if item.is_dir:
+        root = Path(item.paths[0])
+        files = []
+        for path in _folder_files(root):
+            rec = store.import_file(path, mode="move")
+            files.append(FileRecord(path.relative_to(root).as_posix(), rec.sha256, rec.size))
+    else:
+        first = store.import_file(Path(item.paths[0]), mode="move",
+                                  expected_sha256=item.sha256)
+        for dup in item.paths[1:]:
+            store.import_file(Path(dup), mode="move", expected_sha256=item.sha256)
+        files = [first]
+    if item.register:
+        store.add_model(NewModel(
+            name=item.name, type=item.type, architecture=item.architecture, format=item.format,
+            source="local", source_ref=item.paths[0], source_url=None, revision=None,
+            files=tuple(files), metadata={"adopted_from": list(item.paths)},
+        ))
+
+
+def _folder_files(root: Path) -> list[Path]:
+    """Regular files of a model folder (symlinks inside are left alone: not ours to move)."""
+    out = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if not name.startswith(".") and path.is_file() and not path.is_symlink():
+                out.append(path)
+    return sorted(out)
+
+
+def _base_name(path: str, is_dir: bool) -> str:
+    p = Path(path)
+    stem = p.name if is_dir else p.stem
+    return _UNSAFE_NAME_CHARS.sub("_", stem).lstrip(".") or "model"
+
+
+class _Names:
+    """Hands out names unique among the store's models and this plan: stem, stem-2, stem-3..."""
+
+    def __init__(self, taken: Iterable[str]) -> None:
+        self.taken = set(taken)
+
+    def claim(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.taken:
+            n += 1
+            name = f"{base}-{n}"
+        self.taken.add(name)
+        return name
+
+
+def _shows_blob(path: str, store: Store, sha256: str) -> bool:
+    try:
+        return os.path.samefile(path, store.blob_path(sha256))
+    except OSError:
+        return False
+
+
+def plan_adopt(result: ScanResult, store: Store) -> AdoptPlan:
+    """Decide what to adopt; changes nothing. Broken files are left where they are."""
+    models = store.list()
+    registered = {f.sha256 for m in models for f in m.files}
+    names = _Names(m.name for m in models)
+    items: list[AdoptItem] = []
+    already: list[str] = []
+    by_digest: dict[str, list[ScannedFile]] = {}
+    for f in result.files:
+        if f.error:
+            continue
+        if f.is_dir:
+            if store.find_by_source(f.path) is not None:
+                already.append(f.path)
+                continue
+            items.append(_item(f, (f.path,), names.claim(_base_name(f.path, True)), True))
+        elif f.sha256:
+            by_digest.setdefault(f.sha256, []).append(f)
+    for digest, group in by_digest.items():
+        done = digest in registered
+        todo = [f for f in group if not (done and _shows_blob(f.path, store, digest))]
+        already += [f.path for f in group if f not in todo]
+        if todo:
+            # The origin is the plainest name: "style.safetensors" over "style (1).safetensors".
+            todo.sort(key=lambda f: (len(Path(f.path).name), f.path))
+            paths = tuple(f.path for f in todo)
+            name = "" if done else names.claim(_base_name(paths[0], False))
+            items.append(_item(todo[0], paths, name, not done))
+    return AdoptPlan(tuple(items), tuple(sorted(already)))
+
+
+def _item(f: ScannedFile, paths: tuple[str, ...], name: str, register: bool) -> AdoptItem:
+    model_type = f.model_type if f.model_type in TYPES else "other"
+    return AdoptItem(name, paths, f.is_dir, model_type, f.architecture, f.format, f.sha256,
+                     f.size, register)

@@ -1,0 +1,186 @@
+"""``info``: everything a user asks about one model — what it is, how big, whether it is safe —
+assembled from a header (read without loading tensors) and the identification rules.
+
+``inspect_header`` is pure (no file access), so the same code answers for a local file and for a
+remote reference whose header was fetched through Range requests. ``inspect_path`` adds what
+needs the file itself: its size on disk and the fingerprints users match against sites.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelshelf.formats import read_header
+from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.hashing import a1111_legacy_hash, autov2, sha256_file
+from modelshelf.identify import identify
+
+# Metadata can be huge (a GGUF tokenizer vocabulary has 150k entries, kohya stores tag counts
+# as JSON strings): Info keeps it readable and bounded by abbreviating long values.
+_MAX_LIST_ITEMS = 32
+_MAX_STRING_CHARS = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Info:
+    """One model as ``info --json`` shows it (SPEC.md keys, plus evidence and fingerprints)."""
+
+    path: str
+    format: str
+    size: int
+    architecture: str
+    model_type: str
+    parameters: int
+    dtypes: Mapping[str, int]  # dtype name -> element count
+    tensors: int
+    memory_bytes: int
+    metadata: Mapping[str, Any]
+    shards: tuple[str, ...]
+    safety: Mapping[str, Any]  # {"status": safe|unsafe|unknown, "findings": [...]}
+    confidence: float = 0.0
+    evidence: tuple[str, ...] = ()
+    fingerprints: Mapping[str, str | None] = field(default_factory=dict)
+    quantization: str | None = None  # GGUF general.file_type, by name
+    context_length: int | None = None  # GGUF <arch>.context_length
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "format": self.format, "size": self.size,
+            "architecture": self.architecture, "model_type": self.model_type,
+            "parameters": self.parameters, "dtypes": dict(self.dtypes), "tensors": self.tensors,
+            "memory_bytes": self.memory_bytes, "metadata": dict(self.metadata),
+            "shards": list(self.shards), "safety": dict(self.safety),
+            "confidence": self.confidence, "evidence": list(self.evidence),
+            "fingerprints": dict(self.fingerprints),
+            "quantization": self.quantization, "context_length": self.context_length,
+        }
+
+
+def all_tensors(header: ModelHeader) -> dict[str, TensorInfo]:
+    """Every tensor of a model: the header's own, or, for a diffusers folder, its components'.
+
+    Component tensors are keyed ``<component>/<name>`` so two components' ``weight`` never
+    collide (and so parameters count each tensor once).
+    """
+    if header.tensors or not header.components:
+        return dict(header.tensors)
+    merged: dict[str, TensorInfo] = {}
+    for prefix, component in header.components.items():
+        for name, t in all_tensors(component).items():
+            merged[f"{prefix}/{name}"] = t
+    return merged
+
+
+def _safety(header: ModelHeader) -> dict[str, Any]:
+    """The worst status among the model and its components (one unsafe file taints a folder)."""
+    order = {"safe": 0, "unknown": 1, "unsafe": 2}
+    status, findings = header.safety.status, list(header.safety.findings)
+    for name, component in header.components.items():
+        sub = _safety(component)
+        findings += [f"{name}: {f}" for f in sub["findings"]]
+        if order[sub["status"]] > order[status]:
+            status = sub["status"]
+    return {"status": status, "findings": findings}
+
+
+def _bounded(value: Any) -> Any:
+    """A JSON-able copy of metadata with long lists and strings abbreviated."""
+    if isinstance(value, Mapping):
+        return {str(k): _bounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) > _MAX_LIST_ITEMS:
+            return f"[{len(value)} items]"
+        return [_bounded(v) for v in value]
+    if isinstance(value, str) and len(value) > _MAX_STRING_CHARS:
+        return value[:_MAX_STRING_CHARS] + f"... ({len(value)} chars)"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def _gguf_quantization(metadata: Mapping[str, Any]) -> str | None:
+    """``general.file_type`` as llama.cpp names it (MOSTLY_Q4_K_M -> Q4_K_M)."""
+    file_type = metadata.get("general.file_type")
+    if not isinstance(file_type, int):
+        return None
+    from gguf import LlamaFileType  # only GGUF files pay for importing gguf
+
+    try:
+        return LlamaFileType(file_type).name.removeprefix("MOSTLY_")
+    except ValueError:
+        return f"file_type_{file_type}"
+
+
+def _gguf_context_length(metadata: Mapping[str, Any]) -> int | None:
+    value = metadata.get(f"{metadata.get('general.architecture')}.context_length")
+    return value if isinstance(value, int) else None
+
+
+def inspect_header(
+    header: ModelHeader, *, path: str, size: int,
+    fingerprints: Mapping[str, str | None] | None = None,
+) -> Info:
+    """Assemble an Info from a header alone (local or fetched remotely)."""
+    tensors = all_tensors(header)
+    dtypes: dict[str, int] = {}
+    for t in tensors.values():
+        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
+    ident = identify(header)
+    is_gguf = header.format == "gguf"
+    return Info(
+        path=path, format=header.format, size=size,
+        architecture=ident.architecture, model_type=ident.model_type,
+        parameters=sum(dtypes.values()), dtypes=dtypes, tensors=len(tensors),
+        memory_bytes=sum(t.nbytes for t in tensors.values()),
+        metadata=_bounded(dict(header.metadata)), shards=tuple(header.shards),
+        safety=_safety(header), confidence=float(ident.confidence),
+        evidence=tuple(str(e) for e in ident.evidence),
+        fingerprints=dict(fingerprints or {}),
+        quantization=header.quantization or (_gguf_quantization(header.metadata)
+                                             if is_gguf else None),
+        context_length=header.context_length or (_gguf_context_length(header.metadata)
+                                                 if is_gguf else None),
+    )
+
+
+def fingerprints(path: Path, *, hashes: bool) -> dict[str, str | None]:
+    """sha256 / AutoV2 (only when asked: hashing 20 GB is not free) and the A1111 legacy hash.
+
+    The legacy hash reads 64 KiB, so it is always there for single files. Folders have no single
+    fingerprint: their per-file digests are what the store records.
+    """
+    if path.is_dir():
+        return {"sha256": None, "autov2": None, "a1111_legacy": None}
+    digest = sha256_file(path) if hashes else None
+    return {
+        "sha256": digest,
+        "autov2": autov2(digest) if digest else None,
+        "a1111_legacy": a1111_legacy_hash(path),
+    }
+
+
+def disk_size(path: Path) -> int:
+    """Bytes on disk: the file's size, or the sum of the regular files under a folder."""
+    if not path.is_dir():
+        return path.stat().st_size
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                total += os.stat(full).st_size
+    return total
+
+
+def inspect_path(path: Path, *, hashes: bool = False) -> Info:
+    """Inspect a file or a model folder (sharded, diffusers, transformers) on disk."""
+    path = Path(path)
+    header = read_header(path)
+    return inspect_header(
+        header, path=str(path), size=disk_size(path),
+        fingerprints=fingerprints(path, hashes=hashes),
+    )

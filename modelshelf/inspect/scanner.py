@@ -1,0 +1,232 @@
+"""``scan DIR``: identify every model under a folder and find the duplicates, cheaply twice.
+
+Cost model: a cold scan reads a few bytes of every file (magic) and the header of model files;
+only files that share their size with another are hashed (a unique size cannot be a duplicate).
+Everything learnt is cached in the store's registry keyed by (path, size, mtime_ns, inode), so a
+rescan of an unchanged tree costs one ``stat`` (and one indexed lookup) per file. Non-model files
+are cached too — otherwise every rescan would re-open every README and image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from modelshelf.errors import FormatError, UsageError
+from modelshelf.formats import detect_format, read_header
+from modelshelf.hashing import sha256_file
+from modelshelf.inspect.adopt import plan_adopt
+from modelshelf.inspect.info import inspect_header
+from modelshelf.inspect.walk import Unit, walk
+from modelshelf.store import Store
+
+Progress = Callable[[int, int | None], None]
+CACHE_VERSION = 1  # bump when the cached facts change shape
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """One model (file or folder) found by a scan, with what identification said about it."""
+
+    path: str
+    format: str
+    architecture: str
+    model_type: str
+    size: int
+    sha256: str | None  # known when hashed (duplicate candidates, adopt) or cached
+    is_dir: bool = False
+    inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): hard links are one copy, not duplicates
+    facts: Mapping[str, Any] = field(default_factory=dict)  # parameters, dtypes, safety, error
+
+    @property
+    def error(self) -> str | None:
+        return self.facts.get("error")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path, "format": self.format, "architecture": self.architecture,
+            "model_type": self.model_type, "size": self.size, "sha256": self.sha256,
+        }
+        out.update({k: v for k, v in self.facts.items() if k not in out and k != "v"})
+        return out
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    root: str
+    files: tuple[ScannedFile, ...]
+    duplicates: tuple[tuple[str, ...], ...]  # groups of paths with equal content, >= 2 copies
+    skipped: int  # files in no model format
+    cached: int  # files answered from the scan cache without being read
+    adopted: tuple[str, ...] = ()  # model names registered by --adopt
+    adopt_failed: tuple[tuple[str, str], ...] = ()  # (path, reason) left where they were
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        """Bytes freed if every duplicate group kept one copy (hard links already share)."""
+        by_path = {f.path: f for f in self.files}
+        total = 0
+        for group in self.duplicates:
+            copies = {by_path[p].inode for p in group}
+            total += (len(copies) - 1) * by_path[group[0]].size
+        return total
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "files": [f.to_json() for f in self.files],
+            "duplicates": [list(g) for g in self.duplicates],
+            "skipped": self.skipped, "cached": self.cached,
+            "reclaimable_bytes": self.reclaimable_bytes,
+            "adopted": list(self.adopted),
+            "adopt_failed": [{"path": p, "error": e} for p, e in self.adopt_failed],
+        }
+
+
+# -- facts about one unit ----------------------------------------------------------------------
+def _unit_key(unit: Unit) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode) identifying this version of a unit; for a folder, of its files."""
+    if not unit.is_dir:
+        st = unit.stat
+        return st.st_size, st.st_mtime_ns, st.st_ino
+    size, mtime = 0, unit.stat.st_mtime_ns
+    for root, _dirs, names in os.walk(unit.path):
+        for name in names:
+            st = os.stat(os.path.join(root, name))
+            size += st.st_size
+            mtime = max(mtime, st.st_mtime_ns)
+    return size, mtime, unit.stat.st_ino
+
+
+def read_facts(path: Path, size: int) -> dict[str, Any]:
+    """Identify one file or folder: the JSON-able facts the cache keeps (never raises on bad data).
+
+    A file whose magic bytes match no format is answered without reading its header.
+    """
+    claimed = "unknown"
+    try:
+        claimed = detect_format(path)
+        if claimed == "unknown":
+            return {"v": CACHE_VERSION, "format": "unknown"}
+        header = read_header(path)
+    except (FormatError, OSError) as exc:
+        return {"v": CACHE_VERSION, "format": claimed, "architecture": "unknown",
+                "model_type": "other", "error": str(exc)}
+    info = inspect_header(header, path=str(path), size=size)
+    return {
+        "v": CACHE_VERSION, "format": info.format, "architecture": info.architecture,
+        "model_type": info.model_type, "parameters": info.parameters, "dtypes": dict(info.dtypes),
+        "memory_bytes": info.memory_bytes, "safety": info.safety["status"],
+        "findings": list(info.safety["findings"]),
+    }
+
+
+class ScanCache:
+    """The store's scan cache, or nothing (scan works without a store, just without memory)."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+
+    def get(self, path: str, key: tuple[int, int, int]) -> tuple[dict[str, Any], str | None] | None:
+        if self.store is None:
+            return None
+        hit = self.store.scan_cache_get(path, *key)
+        if hit is None or hit["info"].get("v") != CACHE_VERSION:
+            return None
+        return hit["info"], hit["sha256"] or None
+
+    def put(self, path: str, key: tuple[int, int, int], facts: dict[str, Any],
+            sha256: str | None) -> None:
+        if self.store is not None:
+            self.store.scan_cache_put(path, *key, sha256 or "", facts)
+
+
+# -- the scan ----------------------------------------------------------------------------------
+def _detect_folder(path: Path) -> str:
+    try:
+        return detect_format(path)
+    except (FormatError, OSError):
+        return "unknown"
+
+
+def _duplicate_groups(files: Iterable[ScannedFile]) -> list[list[ScannedFile]]:
+    """Files sharing a size with another file of a different inode: the only dup candidates."""
+    by_size: dict[int, list[ScannedFile]] = {}
+    for f in files:
+        if not f.is_dir and f.size > 0 and not f.error:
+            by_size.setdefault(f.size, []).append(f)
+    return [g for g in by_size.values() if len({f.inode for f in g}) > 1]
+
+
+def _hash_candidates(
+    files: list[ScannedFile], cache: ScanCache, keys: dict[str, tuple[int, int, int]],
+    want_all: bool,
+) -> list[ScannedFile]:
+    """Fill in sha256 where needed (and cache it); return the updated list."""
+    need = {f.path for g in _duplicate_groups(files) for f in g}
+    out: list[ScannedFile] = []
+    for f in files:
+        if f.sha256 is None and not f.is_dir and not f.error and (want_all or f.path in need):
+            digest = sha256_file(f.path)
+            cache.put(f.path, keys[f.path], dict(f.facts), digest)
+            f = ScannedFile(f.path, f.format, f.architecture, f.model_type, f.size, digest,
+                            f.is_dir, f.inode, f.facts)
+        out.append(f)
+    return out
+
+
+def _duplicates(files: list[ScannedFile]) -> tuple[tuple[str, ...], ...]:
+    groups: dict[str, list[ScannedFile]] = {}
+    for f in files:
+        if f.sha256 and not f.is_dir:
+            groups.setdefault(f.sha256, []).append(f)
+    return tuple(
+        tuple(sorted(f.path for f in g)) for g in groups.values() if len({f.inode for f in g}) > 1
+    )
+
+
+def scan(
+    directory: Path, *, store: Store | None = None, adopt: bool = False,
+    progress: Progress | None = None, hash_all: bool = False,
+) -> ScanResult:
+    """Identify every model under ``directory``; with ``adopt``, move them into ``store``.
+
+    ``hash_all`` hashes every model file (adopt needs it); otherwise only duplicate candidates.
+    """
+    root = Path(directory).absolute()
+    cache = ScanCache(store)
+    skip = frozenset({str(store.home.absolute())}) if store is not None else frozenset()
+    files: list[ScannedFile] = []
+    keys: dict[str, tuple[int, int, int]] = {}
+    skipped = cached = 0
+    for n, unit in enumerate(walk(str(root), _detect_folder, skip), start=1):
+        path, key = unit.path, _unit_key(unit)
+        hit = cache.get(path, key)
+        if hit is not None:
+            facts, digest = hit
+            cached += 1
+        else:
+            facts, digest = read_facts(Path(path), key[0]), None
+            cache.put(path, key, facts, None)
+        if progress is not None:
+            progress(n, None)
+        if facts["format"] == "unknown" and "error" not in facts:
+            skipped += 1
+            continue
+        keys[path] = key
+        files.append(ScannedFile(
+            path, facts["format"], facts.get("architecture", "unknown"),
+            facts.get("model_type", "other"), key[0], digest, unit.is_dir,
+            (unit.stat.st_dev, unit.stat.st_ino), facts,
+        ))
+    files = _hash_candidates(files, cache, keys, want_all=hash_all or adopt)
+    result = ScanResult(str(root), tuple(files), _duplicates(files), skipped, cached)
+    if adopt:
+        if store is None:
+            raise UsageError("scan --adopt needs a store to adopt into")
+        outcome = plan_adopt(result, store).execute(store)
+        result = replace(result, adopted=outcome.adopted, adopt_failed=outcome.failed)
+    return result

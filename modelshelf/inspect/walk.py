@@ -1,0 +1,65 @@
+"""Find the model units under a folder: single files, and whole model folders (diffusers,
+transformers), which count as one model and are not descended into.
+
+Symbolic links to folders are followed, but every folder is entered at most once (keyed by device
+and inode), so a link loop or two links to the same tree cannot make a scan run forever or report
+a file twice. Hidden entries below the root (``.git``, our own ``.x.tmp`` link temps) are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Marker files that make a folder a candidate model folder; ``detect_format`` has the last word.
+FOLDER_MARKERS = frozenset({"model_index.json", "config.json"})
+FOLDER_FORMATS = frozenset({"diffusers", "transformers"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing to identify: a file, or a model folder."""
+
+    path: str  # str, not Path: a rescan touches thousands of these and needs nothing else
+    is_dir: bool
+    stat: os.stat_result
+
+
+def walk(
+    root: str, detect_folder: Callable[[Path], str], skip: frozenset[str] = frozenset()
+) -> Iterator[Unit]:
+    """Yield model candidates under ``root`` (a file root yields itself)."""
+    root_stat = os.stat(root)
+    if not os.path.isdir(root):
+        yield Unit(root, False, root_stat)
+        return
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen or folder in skip:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except (PermissionError, FileNotFoundError):
+            continue  # unreadable or vanished: nothing of ours to report there
+        names = {e.name for e in entries}
+        if names & FOLDER_MARKERS and detect_folder(Path(folder)) in FOLDER_FORMATS:
+            yield Unit(folder, True, st)
+            continue
+        subdirs: list[str] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    subdirs.append(entry.path)
+                elif entry.is_file():
+                    yield Unit(entry.path, False, entry.stat())
+            except FileNotFoundError:
+                continue  # dangling symlink or raced deletion
+        stack.extend(reversed(subdirs))

@@ -1,0 +1,310 @@
+"""Civitai: a model version -> its primary file, the published SHA256, and a snapshot of the page.
+
+Uses the public REST API (``/api/v1/model-versions/{id}``, ``/api/v1/models/{id}``) at
+``[sources.civitai] endpoint`` / ``MODELSHELF_CIVITAI_ENDPOINT``. What Civitai says is kept twice:
+trimmed in ``Resolution.metadata`` (for the registry) and verbatim in ``extras`` (``civitai.json``
+and the first preview image) so the store keeps it beside the model even after the model is
+deleted upstream.
+
+Tokens: the API token goes to the API host only. ``downloadUrl`` lives on the API host and
+redirects to a storage host with a signed URL; the token must not follow it there, so the
+:class:`RemoteFile` names the API host as ``auth_host`` and the transfer engine enforces it (and
+httpx drops ``Authorization`` on cross-host redirects for our own calls). Before handing the
+file over we ask the download endpoint once without following the redirect: that is where Civitai
+says "log in to download", and it lets us say so in words instead of a bare 401 mid-pull.
+
+``sizeKB`` is a rounded float, not a size to verify against; the exact size comes from one
+byte of the storage URL (``Content-Range``), asked without the token. If storage will not say,
+the size stays unknown (the engine takes Content-Length) and ``metadata["size_estimate"]``
+holds Civitai's rounded figure.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from modelshelf.config import DEFAULT_ENDPOINTS, Settings
+from modelshelf.errors import BadContent, NetworkError, RemoteNotFound, TokenRequired
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.url import bearer, safe_filename
+
+# Civitai model `type` -> SPEC `type`. Types that are not model weights for an app map to other.
+TYPES: Mapping[str, str] = {
+    "Checkpoint": "checkpoints",
+    "LORA": "loras",
+    "LoCon": "loras",
+    "DoRA": "loras",
+    "LyCORIS": "loras",
+    "TextualInversion": "embeddings",
+    "VAE": "vae",
+    "Controlnet": "controlnet",
+    "Upscaler": "upscale_models",
+    "MotionModule": "other",
+    "Hypernetwork": "other",
+    "AestheticGradient": "other",
+    "Poses": "other",
+    "Wildcards": "other",
+    "Workflows": "other",
+    "Detection": "other",
+    "Other": "other",
+}
+
+# Civitai `baseModel` -> SPEC `architecture`, by prefix of the name with spaces removed and
+# lowered ("SDXL 1.0" -> "sdxl1.0"); first match wins, so specific prefixes come first.
+# Names not listed give no hint: identification decides from the file (never guess).
+ARCHITECTURES: Sequence[tuple[str, str]] = (
+    ("sd1", "sd15"),
+    ("sd2", "sd2"),
+    ("sdxl", "sdxl"),
+    ("ponyv7", "auraflow"),
+    ("pony", "sdxl"),
+    ("illustrious", "sdxl"),
+    ("noobai", "sdxl"),
+    ("sd3", "sd3"),
+    ("flux.1d", "flux-dev"),
+    ("flux.1krea", "flux-dev"),
+    ("flux.1s", "flux-schnell"),
+    ("flux.1", "flux"),
+    ("flux.2", "flux2"),
+    ("auraflow", "auraflow"),
+    ("chroma", "chroma"),
+    ("hunyuanvideo", "hunyuan-video"),
+    ("wanvideo", "wan"),
+    ("ltxv", "ltxv"),
+    ("qwen", "qwen-image"),
+    ("zimage", "z-image"),
+)
+
+MAX_TRIES = 4  # per API call, for 429 / 5xx / connection errors
+MAX_RETRY_WAIT = 30.0  # a longer Retry-After is reported instead of waited for
+MAX_PREVIEW_BYTES = 16 * 2**20
+_RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_IMAGE_SUFFIXES: Mapping[str, str] = {"image/jpeg": "jpeg", "image/png": "png",
+                                      "image/webp": "webp", "image/gif": "gif"}
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+sleep = time.sleep  # the one clock this module waits on; tests swap it to observe waits
+
+
+def type_of(civitai_type: str | None) -> str | None:
+    return TYPES.get(civitai_type or "")
+
+
+def architecture_of(base_model: str | None) -> str | None:
+    key = re.sub(r"\s+", "", base_model or "").lower()
+    return next((arch for prefix, arch in ARCHITECTURES if key and key.startswith(prefix)), None)
+
+
+def primary_file(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The file a version's download button gives: ``primary``, else the first model file."""
+    files = [f for f in version.get("files") or () if isinstance(f, Mapping)]
+    return (next((f for f in files if f.get("primary")), None)
+            or next((f for f in files if f.get("type") == "Model"), None)
+            or (files[0] if files else None))
+
+
+def _retry_after(response: httpx.Response, attempt: int) -> float:
+    """Seconds the server asks us to wait (delta or HTTP date), else exponential backoff."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):  # absent or malformed: our own backoff
+        return 0.5 * 2**attempt
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Api:
+    """The few API calls one resolution makes, with one policy for retries and errors."""
+
+    def __init__(self, ref: Ref, settings: Settings, options: ResolveOptions) -> None:
+        conf = settings.source("civitai")
+        self.endpoint = (conf.endpoint or DEFAULT_ENDPOINTS["civitai"]).rstrip("/")
+        self.host = urlsplit(self.endpoint).hostname or ""
+        self.label = ref.raw
+        self.token = options.token or (conf.token.reveal() if conf.token else None)
+        self.client = httpx.Client(timeout=conf.timeout_seconds, verify=conf.verify_ssl,
+                                   follow_redirects=True, headers={"User-Agent": "modelshelf"})
+
+    def __enter__(self) -> _Api:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.client.close()
+
+    def get(self, url: str, what: str, *, follow: bool = True) -> httpx.Response:
+        """GET ``url`` (body read unless ``follow`` is False: then only the status matters)."""
+        host = urlsplit(url).hostname
+        error = NetworkError(f"{self.label}: no answer from {host}")
+        for attempt in range(MAX_TRIES):
+            wait = 0.5 * 2**attempt
+            try:
+                response = self._send(url, follow)
+            except httpx.TransportError as exc:
+                error = NetworkError(f"{self.label}: cannot reach {host} "
+                                     f"({type(exc).__name__}: {exc})")
+            else:
+                if response.status_code not in _RETRYABLE:
+                    return self._checked(response, what)
+                wait = _retry_after(response, attempt)
+                busy = "rate-limits us (429)" if response.status_code == 429 else \
+                    f"answered HTTP {response.status_code}"
+                error = NetworkError(f"{self.label}: {host} {busy}; "
+                                     f"gave up after {attempt + 1} tries")
+                if wait > MAX_RETRY_WAIT:
+                    raise NetworkError(f"{self.label}: {host} {busy} and asks to retry "
+                                       f"in {wait:.0f} s; try again later")
+            if attempt + 1 < MAX_TRIES:
+                sleep(wait)
+        raise error
+
+    def _send(self, url: str, follow: bool) -> httpx.Response:
+        auth = bearer(self.token) if urlsplit(url).hostname == self.host else {}
+        request = self.client.build_request("GET", url, headers=auth)
+        response = self.client.send(request, stream=True, follow_redirects=follow)
+        if follow:
+            response.read()
+        response.close()
+        return response
+
+    def _checked(self, response: httpx.Response, what: str) -> httpx.Response:
+        status = response.status_code
+        if status in (401, 403):
+            raise self._refused(status)
+        if status == 404:
+            raise RemoteNotFound(f"{self.label}: Civitai has no {what} (404 from {self.host})")
+        if status >= 400:
+            raise NetworkError(f"{self.label}: {self.host} answered HTTP {status} for {what}")
+        return response
+
+    def check_download(self, url: str, version_id: int) -> int | None:
+        """Ask the download endpoint once, without following it: a gated model answers 401/403
+        (raised by :meth:`get`) or redirects anonymous callers to its login page
+        (``/login?...&reason=download-auth``) instead of to the bytes. Otherwise the redirect
+        names the storage URL, and one byte from it gives the file's exact size."""
+        response = self.get(url, f"download of model version {version_id}", follow=False)
+        if not response.is_redirect:
+            return None
+        location = response.url.join(response.headers.get("Location", ""))
+        if location.path.rstrip("/").endswith("/login"):
+            raise self._refused(response.status_code)
+        return self._size_at(str(location))
+
+    def _size_at(self, url: str) -> int | None:
+        """The total from ``Content-Range`` of a one-byte request, sent without credentials
+        (the storage host must never see the token). Unknown is fine: the engine probes too."""
+        try:
+            with self.client.stream("GET", url, headers={"Range": "bytes=0-0"}) as response:
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
+                if response.status_code == 206 and total.isdigit():
+                    return int(total)
+                length = response.headers.get("Content-Length", "")
+                return int(length) if response.status_code == 200 and length.isdigit() else None
+        except (httpx.HTTPError, httpx.InvalidURL):
+            return None
+
+    def _refused(self, status: int) -> TokenRequired:
+        if self.token:
+            return TokenRequired(f"{self.label}: Civitai refused the API token for this model "
+                                 f"(HTTP {status}); check CIVITAI_API_TOKEN or --token")
+        return TokenRequired(f"{self.label}: this model needs a Civitai API token "
+                             "(set CIVITAI_API_TOKEN or --token)")
+
+    def json(self, path: str, what: str) -> tuple[dict[str, Any], bytes]:
+        response = self.get(self.endpoint + path, what)
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            kind = response.headers.get("Content-Type", "?")
+            raise BadContent(f"{self.label}: {self.host} sent {kind} where the JSON of {what} "
+                             "was expected")
+        return data, response.content
+
+    def latest_version(self, model_id: int) -> int:
+        model, _ = self.json(f"/api/v1/models/{model_id}", f"model {model_id}")
+        versions = [v for v in model.get("modelVersions") or () if isinstance(v, Mapping)]
+        if not versions or not isinstance(versions[0].get("id"), int):
+            raise RemoteNotFound(f"{self.label}: Civitai model {model_id} has no published version")
+        return int(versions[0]["id"])
+
+    def preview(self, images: Sequence[Any]) -> tuple[str, bytes] | None:
+        """The first still image, if it can be had cheaply; a missing preview is not an error."""
+        url = next((i["url"] for i in images if isinstance(i, Mapping) and i.get("url")
+                    and i.get("type", "image") == "image"), None)
+        if not url or urlsplit(url).scheme not in ("http", "https"):
+            return None
+        try:
+            with self.client.stream("GET", url) as response:
+                suffix = _IMAGE_SUFFIXES.get(
+                    response.headers.get("Content-Type", "").split(";")[0].strip())
+                if response.status_code != 200 or suffix is None:
+                    return None
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_PREVIEW_BYTES:
+                        return None
+                return suffix, bytes(data)
+        except (httpx.HTTPError, httpx.InvalidURL):
+            return None
+
+
+def _trimmed(version: Mapping[str, Any]) -> dict[str, Any]:
+    """The version JSON minus its HTML description and all but a few image entries."""
+    kept = {k: v for k, v in version.items() if k != "description"}
+    kept["images"] = list(version.get("images") or ())[:3]
+    return kept
+
+
+def _pinned(options: ResolveOptions) -> int | None:
+    """``civitai:model/ID`` with ``--revision VERSION_ID`` (or a lock file's pin): that version."""
+    revision = (options.revision or "").strip()
+    return int(revision) if revision.isdigit() else None
+
+
+def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
+    """``civitai:VERSION`` as is; ``civitai:model/ID`` at the pinned or else latest version."""
+    with _Api(ref, settings, options) as api:
+        version_id = ref.version_id or _pinned(options) or api.latest_version(ref.model_id or 0)
+        version, raw = api.json(f"/api/v1/model-versions/{version_id}",
+                                f"model version {version_id}")
+        chosen = primary_file(version)
+        url = (chosen or {}).get("downloadUrl") or version.get("downloadUrl")
+        if chosen is None or not isinstance(url, str):
+            raise RemoteNotFound(f"{ref.raw}: Civitai model version {version_id} has no files")
+        size = api.check_download(url, version_id)
+        preview = api.preview(version.get("images") or ())
+        endpoint, host, token = api.endpoint, api.host, api.token
+    name = safe_filename(str(chosen.get("name") or ""), fallback=f"civitai-{version_id}")
+    sha256 = str((chosen.get("hashes") or {}).get("SHA256") or "")
+    metadata = _trimmed(version)
+    if isinstance(chosen.get("sizeKB"), int | float):
+        metadata["size_estimate"] = round(chosen["sizeKB"] * 1024)
+    model = version.get("model") or {}
+    extras = {"civitai.json": raw}
+    if preview is not None:
+        extras[f"preview.{preview[0]}"] = preview[1]
+    remote = RemoteFile(path=name, url=url, size=size,
+                        sha256=sha256.lower() if _HEX64.fullmatch(sha256) else None,
+                        headers=bearer(token), auth_host=host if token else None)
+    return Resolution(
+        ref=ref.raw, source="civitai", name=PurePosixPath(name).stem or name, files=(remote,),
+        revision=str(version_id),
+        source_url=f"{endpoint}/models/{version.get('modelId')}?modelVersionId={version_id}",
+        type_hint=type_of(model.get("type")),
+        architecture_hint=architecture_of(version.get("baseModel")),
+        metadata=metadata, extras=extras)

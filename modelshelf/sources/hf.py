@@ -1,0 +1,135 @@
+"""The Hugging Face Hub source: ``hf:ORG/REPO[@REV][/PATH]`` -> files at one commit.
+
+``huggingface_hub`` speaks the protocol (revision -> commit sha, the tree listing with each file's
+size, git blob id and LFS sha256, auth, the Hub's error codes); we only turn its answers into a
+:class:`Resolution`. The bytes are *not* fetched here: every file becomes a ``/resolve/<commit>/``
+URL for modelshelf's multi-connection engine, pinned to the commit so a branch moving mid-pull
+cannot mix two versions, and carrying the sha256 the Hub publishes for LFS files. Each file's
+ETag (sha256 for LFS, git blob id otherwise) rides along because it names the blob in the
+standard Hub cache (:mod:`modelshelf.views.hfcache`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from urllib.parse import quote, urlsplit
+
+from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
+from huggingface_hub.hf_api import RepoFile, RepoFolder
+from huggingface_hub.utils import filter_repo_objects
+
+from modelshelf.config import DEFAULT_ENDPOINTS, Settings
+from modelshelf.errors import BadContent, EntryNotFound, OfflineError, UsageError
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.hf_errors import hub_errors
+from modelshelf.sources.hf_token import hub_token
+
+DEFAULT_REVISION = "main"  # what huggingface_hub asks for (and records in refs/) when given none
+
+
+def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
+    """Resolve a Hub reference to concrete files at the commit its revision points to now."""
+    if ref.repo_id is None:
+        raise UsageError(f"{ref.raw}: not a Hugging Face reference (expected hf:ORG/REPO)")
+    if options.offline or settings.offline:
+        raise OfflineError(f"{ref.raw}: offline mode is on and it is not in the store")
+    source = settings.source("hf")
+    endpoint = (source.endpoint or DEFAULT_ENDPOINTS["hf"]).rstrip("/")
+    token = hub_token(options, source)
+    revision = _requested_revision(ref, options)
+    api = HfApi(endpoint=endpoint, token=token or False)
+    with hub_errors(ref.raw, ref.repo_id, endpoint, revision, token is not None):
+        info = api.model_info(ref.repo_id, revision=revision, timeout=source.timeout_seconds)
+        commit = str(info.sha)
+        chosen, whole = _select(api, ref, commit, options)
+        if info.gated and chosen:
+            # Listings of gated repos are public; only fetching bytes tells whether the licence
+            # was accepted, so ask for one file's metadata now rather than fail mid-download.
+            get_hf_file_metadata(hf_hub_url(ref.repo_id, chosen[0].path, revision=commit,
+                                            endpoint=endpoint),
+                                 token=token or False, timeout=source.timeout_seconds)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, headers) for f in chosen)
+    return Resolution(
+        ref=ref.raw, source="hf", name=_default_name(ref.repo_id, ref.path, whole),
+        files=files, revision=commit,
+        source_url=f"{endpoint}/{ref.repo_id}" + (f"/blob/{commit}/{ref.path}" if ref.path else ""),
+        metadata={
+            "repo_id": ref.repo_id,
+            "requested_revision": revision or DEFAULT_REVISION,
+            "commit": commit,
+            "endpoint": endpoint,
+            "path": ref.path,
+            "private": bool(info.private),
+            "gated": info.gated or False,
+            "etags": {f.path: f.etag for f in files},
+        },
+        is_repo=whole,
+    )
+
+
+def _requested_revision(ref: Ref, options: ResolveOptions) -> str | None:
+    if ref.revision and options.revision and ref.revision != options.revision:
+        raise UsageError(f"{ref.raw}: revision {ref.revision} in the reference and "
+                         f"--revision {options.revision} disagree")
+    return ref.revision or options.revision
+
+
+def _select(api: HfApi, ref: Ref, commit: str,
+            options: ResolveOptions) -> tuple[list[RepoFile], bool]:
+    """The files the reference names, and whether that is a folder (repo or subfolder)."""
+    assert ref.repo_id is not None
+    if ref.path is None:
+        return _filtered(_files(api, ref.repo_id, commit, None), ref, options), True
+    path = ref.path.strip("/")
+    parent = str(PurePosixPath(path).parent)
+    siblings = api.list_repo_tree(ref.repo_id, None if parent == "." else parent,
+                                  revision=commit)
+    for entry in siblings:
+        if entry.path == path and isinstance(entry, RepoFile):
+            return [entry], False
+        if entry.path == path and isinstance(entry, RepoFolder):
+            return _filtered(_files(api, ref.repo_id, commit, path), ref, options), True
+    raise EntryNotFound(f"{ref.raw}: no file {path} in {ref.repo_id} at {commit[:12]}")
+
+
+def _files(api: HfApi, repo_id: str, commit: str, folder: str | None) -> list[RepoFile]:
+    tree = api.list_repo_tree(repo_id, folder, recursive=True, revision=commit)
+    return [entry for entry in tree if isinstance(entry, RepoFile)]
+
+
+def _filtered(files: Iterable[RepoFile], ref: Ref, options: ResolveOptions) -> list[RepoFile]:
+    """``--include``/``--exclude`` with huggingface_hub's own matcher (``*`` crosses ``/``)."""
+    chosen = list(filter_repo_objects(files, allow_patterns=list(options.include) or None,
+                                      ignore_patterns=list(options.exclude) or None,
+                                      key=lambda f: f.path))
+    if not chosen:
+        patterns = " ".join([f"--include {p}" for p in options.include]
+                            + [f"--exclude {p}" for p in options.exclude])
+        raise EntryNotFound(f"{ref.raw}: no file matches {patterns}" if patterns
+                            else f"{ref.raw}: there are no files at this revision")
+    return chosen
+
+
+def _remote_file(endpoint: str, repo_id: str, commit: str, entry: RepoFile,
+                 headers: dict[str, str]) -> RemoteFile:
+    if entry.path.startswith("/") or ".." in PurePosixPath(entry.path).parts:
+        raise BadContent(f"{repo_id}: the Hub listed an unsafe path {entry.path!r}")
+    sha256 = entry.lfs.sha256 if entry.lfs is not None else None
+    return RemoteFile(
+        path=entry.path,  # path inside the repo: the Hub cache and folder views need it whole
+        url=f"{endpoint}/{repo_id}/resolve/{commit}/{quote(entry.path)}",
+        size=entry.size,
+        sha256=sha256,
+        headers=dict(headers),
+        auth_host=urlsplit(endpoint).hostname,
+        etag=sha256 or entry.blob_id,
+    )
+
+
+def _default_name(repo_id: str, path: str | None, whole: bool) -> str:
+    if path is None:
+        return repo_id.split("/")[-1]
+    leaf = PurePosixPath(path.strip("/"))
+    return leaf.name if whole else leaf.stem

@@ -1,0 +1,165 @@
+"""Content-addressed blobs: ``blobs/sha256/<2 hex>/<64 hex>``, one file per digest, read-only.
+
+Bytes only ever enter through ``staging/`` (same filesystem as ``blobs/``) and are then linked
+into place with ``link(2)``, which fails rather than overwrites if the digest is already there.
+So a blob path either does not exist or holds the complete, final bytes, whatever crashes, and
+two processes committing the same digest at once end with one blob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from modelshelf.errors import HashMismatch
+from modelshelf.hashing import CHUNK, parse_sha256, sha256_file
+from modelshelf.store.linking import NO_HARDLINK, place_link
+from modelshelf.store.records import FileRecord
+
+ImportMode = Literal["copy", "link", "move"]
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+IMPORT_PREFIX = "import-"  # staging temp files of this module: import-<pid>-<random>.part
+_COPY_CHUNK = 4 * CHUNK
+
+
+class BlobStore:
+    """The blobs folder plus the staging folder that feeds it."""
+
+    def __init__(self, blobs_dir: Path, staging_dir: Path) -> None:
+        self.root = blobs_dir / "sha256"
+        self.staging_dir = staging_dir
+
+    def path(self, sha256: str) -> Path:
+        digest = parse_sha256(sha256)
+        return self.root / digest[:2] / digest
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
+    def __iter__(self) -> Iterator[Path]:
+        """Every blob file on disk (whatever the registry says)."""
+        if not self.root.is_dir():
+            return
+        for shard in sorted(self.root.iterdir()):
+            if len(shard.name) == 2 and shard.is_dir():
+                yield from (p for p in sorted(shard.iterdir())
+                            if len(p.name) == 64 and p.name.startswith(shard.name))
+
+    def commit(self, staged: Path, sha256: str) -> Path:
+        """Move a complete staged file in as the blob for ``sha256``; drop it if that exists.
+
+        The caller vouches for the digest (the transfer engine computed it while streaming);
+        re-hashing here would read a multi-GB file a second time.
+        """
+        blob = self.path(sha256)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(staged, READ_ONLY)  # also refreshes ctime: gc's grace period starts now
+        try:
+            os.link(staged, blob)
+        except FileExistsError:
+            _refresh(blob)
+        except OSError as exc:
+            if exc.errno not in NO_HARDLINK:
+                raise
+            # No hard links on this filesystem: rename (same filesystem, atomic). A concurrent
+            # commit of the same digest may replace it with identical bytes, which is harmless.
+            if not blob.exists():
+                os.rename(staged, blob)
+                return blob
+            _refresh(blob)
+        staged.unlink(missing_ok=True)
+        return blob
+
+    def delete(self, sha256: str) -> int:
+        """Remove one blob; returns the bytes freed (0 if it was already gone)."""
+        blob = self.path(sha256)
+        try:
+            size = blob.stat().st_size
+            blob.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def import_file(self, src: Path, mode: ImportMode = "copy",
+                    expected_sha256: str | None = None) -> FileRecord:
+        """Bring a local file in: copy it, hard-link it, or move it and leave a link behind.
+
+        ``link`` shares the user's inode with the blob (no copy; the file becomes read-only)
+        and falls back to copying across filesystems. ``move`` (``scan --adopt``) ends with
+        ``src`` being a link to the blob; at every instant the bytes exist at ``src`` or in the
+        store, so a crash mid-way loses nothing.
+        """
+        expected = parse_sha256(expected_sha256) if expected_sha256 else None
+        src = Path(src)
+        staged = self._temp()
+        linked = mode != "copy" and _try_link(src, staged)
+        try:
+            digest = sha256_file(staged) if linked else _copy_hashing(src, staged)
+            if expected and digest != expected:
+                raise HashMismatch(f"{src}: sha256 is {digest}, expected {expected}")
+            size = staged.stat().st_size
+            blob = self.commit(staged, digest)
+        finally:
+            staged.unlink(missing_ok=True)
+        if mode == "move" and not _same_inode(src, blob):
+            # Cross-filesystem (the blob is a copy) or the digest was already stored: either
+            # way src is replaced, in one rename, by a link to the blob.
+            place_link(blob, src, relative_symlink=False)
+        return FileRecord(src.name, digest, size)
+
+    def _temp(self) -> Path:
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        return self.staging_dir / f"{IMPORT_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.part"
+
+
+def import_owner(path: Path) -> int | None:
+    """The pid that created an import temp file, from its name (None: not one of ours)."""
+    stem = path.name.removeprefix(IMPORT_PREFIX)
+    if stem == path.name:
+        return None
+    pid = stem.split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _try_link(src: Path, staged: Path) -> bool:
+    try:
+        os.link(src, staged)
+    except OSError as exc:
+        if exc.errno in NO_HARDLINK:
+            return False
+        raise
+    return True
+
+
+def _copy_hashing(src: Path, dest: Path) -> str:
+    """Copy and hash in one pass: a model is read from disk once, not twice."""
+    digest = hashlib.sha256()
+    buf = bytearray(_COPY_CHUNK)
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as fin, open(dest, "xb") as fout:
+        while n := fin.readinto(buf):
+            digest.update(view[:n])
+            fout.write(view[:n])
+        os.fsync(fout.fileno())
+    return digest.hexdigest()
+
+
+def _same_inode(a: Path, b: Path) -> bool:
+    sa, sb = os.stat(a, follow_symlinks=False), os.stat(b)
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _refresh(blob: Path) -> None:
+    """Mark an existing blob as just wanted again, so gc's grace period protects it."""
+    # Failing is harmless (e.g. a blob owned by another user): once registered it is safe anyway.
+    with contextlib.suppress(OSError):
+        os.utime(blob)

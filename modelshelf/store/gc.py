@@ -1,0 +1,244 @@
+"""``gc``: decide what to delete as a plan, show it (``--dry-run``), then apply it.
+
+Modelled on huggingface_hub's ``DeleteCacheStrategy``: planning reads only, the plan says what
+would go and how many bytes that frees, and ``execute()`` re-checks each item against the
+live store before deleting it (a model pinned or re-used since the plan was made survives).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelshelf.store.blobs import import_owner
+from modelshelf.store.locking import is_locked
+from modelshelf.store.records import ModelRecord
+
+STALE_PARTIAL_SECONDS = 24 * 3600
+# A blob committed but not registered yet (a pull between commit_blob and add_model) looks
+# unreferenced; blobs touched this recently are left alone.
+BLOB_GRACE_SECONDS = 3600
+LOCK_SUFFIX = ".lock"
+
+
+@dataclass(frozen=True)
+class OrphanBlob:
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StalePartial:
+    path: Path
+    size: int
+    reason: str  # "older than a day" | "left by a dead process"
+
+
+@dataclass(frozen=True)
+class Eviction:
+    name: str
+    last_used: float
+    size: int    # the model's size
+    frees: int   # bytes of blobs no remaining model uses
+
+
+@dataclass(frozen=True)
+class GcPlan:
+    orphan_blobs: tuple[OrphanBlob, ...]
+    stale_partials: tuple[StalePartial, ...]
+    evictions: tuple[Eviction, ...]
+    max_size: int | None
+    unique_bytes_before: int   # bytes of referenced blobs now
+    unique_bytes_after: int    # after the evictions
+    created: float             # when planned: blobs touched later are not deleted
+    apply: Callable[[GcPlan], int] = field(repr=False, compare=False)
+
+    @property
+    def bytes_freed(self) -> int:
+        return (sum(b.size for b in self.orphan_blobs) + sum(p.size for p in self.stale_partials)
+                + sum(e.frees for e in self.evictions))
+
+    @property
+    def fits(self) -> bool:
+        """Whether the store ends within ``max_size`` (pinned/kept models may prevent it)."""
+        return self.max_size is None or self.unique_bytes_after <= self.max_size
+
+    def execute(self) -> int:
+        """Delete what the plan lists (re-checked); returns the bytes actually freed."""
+        return self.apply(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_size": self.max_size, "fits": self.fits, "bytes_freed": self.bytes_freed,
+            "unique_bytes_before": self.unique_bytes_before,
+            "unique_bytes_after": self.unique_bytes_after,
+            "evict": [{"name": e.name, "last_used": e.last_used, "size": e.size,
+                       "frees": e.frees} for e in self.evictions],
+            "unreferenced_blobs": [{"sha256": b.sha256, "size": b.size}
+                                   for b in self.orphan_blobs],
+            "stale_partials": [{"path": str(p.path), "size": p.size, "reason": p.reason}
+                               for p in self.stale_partials],
+        }
+
+
+def plan_evictions(models: Sequence[ModelRecord], max_size: int,
+                   keep: Sequence[str]) -> tuple[list[Eviction], int, int]:
+    """Least-recently-used unpinned, unkept models to drop until referenced bytes fit.
+
+    Evicting a model frees only blobs no remaining model uses. A first pass evicts in LRU
+    order until the store fits; a second pass gives back, newest first, every eviction the
+    store fits without (e.g. a model whose blobs another, kept model still holds).
+    Returns (evictions, bytes before, bytes after).
+    """
+    sizes: dict[str, int] = {f.sha256: f.size for m in models for f in m.files}
+    users = Counter(sha for m in models for sha in {f.sha256 for f in m.files})
+    before = sum(sizes.values())
+
+    def freed_by(model: ModelRecord, counts: Counter[str]) -> int:
+        return sum(sizes[sha] for sha in {f.sha256 for f in model.files} if counts[sha] == 1)
+
+    def drop(model: ModelRecord, counts: Counter[str]) -> None:
+        counts.subtract({f.sha256 for f in model.files})
+
+    candidates = sorted((m for m in models if not m.pinned and not _kept(m.name, keep)),
+                        key=lambda m: (m.last_used, m.created, m.name))
+    chosen: list[ModelRecord] = []
+    unique = before
+    for model in candidates:
+        if unique <= max_size:
+            break
+        unique -= freed_by(model, users)
+        drop(model, users)
+        chosen.append(model)
+    for model in reversed(list(chosen)):
+        users.update({f.sha256 for f in model.files})
+        regained = freed_by(model, users)
+        if unique + regained <= max_size:
+            chosen.remove(model)
+            unique += regained
+        else:
+            drop(model, users)
+    # Report what each eviction frees given the final set, in eviction order.
+    counts = Counter(sha for m in models for sha in {f.sha256 for f in m.files})
+    evictions = []
+    for model in chosen:
+        evictions.append(Eviction(model.name, model.last_used, model.size,
+                                  freed_by(model, counts)))
+        drop(model, counts)
+    return evictions, before, unique
+
+
+def find_orphans(blob_sizes: Mapping[str, int], referenced: Iterable[str],
+                 blob_path: Callable[[str], Path], grace: float) -> list[OrphanBlob]:
+    used = set(referenced)
+    return [OrphanBlob(sha, size) for sha, size in sorted(blob_sizes.items())
+            if sha not in used and _older_than(blob_path(sha), grace, with_ctime=True)]
+
+
+def find_stale_partials(staging_dir: Path,
+                        max_age: float = STALE_PARTIAL_SECONDS) -> list[StalePartial]:
+    """Partials nobody will resume: abandoned for a day, or import temps of dead processes.
+
+    Staging entries are grouped by key, the name up to its first dot: the transfer engine keeps
+    ``<key>.part``, ``<key>.json``, ``<key>.ok`` and flocks ``<key>.lock`` while it works. A
+    group with any file locked by a live process is in use, whatever its age. Lock files are
+    never deleted (unlinking one a process is about to lock would split the lock); they are
+    empty.
+    """
+    stale: list[StalePartial] = []
+    for key, entries in _staging_groups(staging_dir).items():
+        if _group_locked(entries):
+            continue
+        files = [f for e in entries for f in _files(e) if not f.name.endswith(LOCK_SUFFIX)]
+        if not files:
+            continue
+        owner = import_owner(Path(key))
+        if owner is not None and not _alive(owner):
+            reason = "left by a dead process"
+        elif all(_older_than(f, max_age) for f in files):
+            reason = "older than a day"
+        else:
+            continue
+        stale.extend(StalePartial(e, sum(_size(f) for f in _files(e)), reason)
+                     for e in entries if not e.name.endswith(LOCK_SUFFIX))
+    return stale
+
+
+def delete_partial(partial: StalePartial) -> int:
+    """Delete a planned partial unless its group was taken up again since; returns bytes freed."""
+    group = _staging_groups(partial.path.parent).get(_key(partial.path), [])
+    if _group_locked(group) or not os.path.lexists(partial.path):
+        return 0
+    size = sum(_size(f) for f in _files(partial.path))
+    if partial.path.is_dir() and not partial.path.is_symlink():
+        shutil.rmtree(partial.path, ignore_errors=True)
+    else:
+        partial.path.unlink(missing_ok=True)
+    return size
+
+
+def staging_bytes(staging_dir: Path) -> int:
+    if not staging_dir.is_dir():
+        return 0
+    return sum(_size(p) for p in staging_dir.rglob("*") if p.is_file())
+
+
+def _staging_groups(staging_dir: Path) -> dict[str, list[Path]]:
+    groups: dict[str, list[Path]] = defaultdict(list)
+    if staging_dir.is_dir():
+        for entry in sorted(staging_dir.iterdir()):
+            groups[_key(entry)].append(entry)
+    return groups
+
+
+def _key(entry: Path) -> str:
+    return entry.name.split(".", 1)[0]
+
+
+def _files(entry: Path) -> list[Path]:
+    if entry.is_dir() and not entry.is_symlink():
+        return [p for p in entry.rglob("*") if p.is_file()]
+    return [entry]
+
+
+def _group_locked(entries: Iterable[Path]) -> bool:
+    return any(is_locked(f) for e in entries for f in _files(e))
+
+
+def _kept(name: str, keep: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, glob) for glob in keep)
+
+
+def _older_than(path: Path, seconds: float, *, with_ctime: bool = False) -> bool:
+    """Age by mtime (bytes written); ``with_ctime`` also counts chmod/link/utime, which is
+    what committing a blob does even when its bytes are old."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    stamp = max(st.st_mtime, st.st_ctime) if with_ctime else st.st_mtime
+    return time.time() - stamp >= seconds
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

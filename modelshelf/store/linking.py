@@ -1,0 +1,64 @@
+"""Make a path show a blob's bytes: a hard link where the filesystem allows, else a symlink.
+
+Hard links are what apps see best (ordinary files, no dangling targets, same inode as the blob
+so no second copy). They are impossible across filesystems (EXDEV), on some FUSE/network mounts
+(EPERM, ENOTSUP) and past a filesystem's link-count limit (EMLINK); those cases fall back to a
+symbolic link, which costs nothing but breaks if the store moves.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+LinkKind = Literal["hardlink", "symlink"]
+# errno values meaning "no hard link here", as opposed to real failures (ENOENT, ENOSPC, ...).
+NO_HARDLINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
+                         errno.EOPNOTSUPP, errno.EACCES})
+
+
+def place_link(target: Path, link: Path, *, relative_symlink: bool = True) -> LinkKind:
+    """Atomically make ``link`` show ``target`` (replacing whatever ``link`` was); say how.
+
+    The link is made under a temporary name beside ``link`` and renamed over it, so readers
+    see either the old entry or the new one, never a missing file.
+    """
+    link.parent.mkdir(parents=True, exist_ok=True)
+    temp = link.with_name(f".{link.name}.{secrets.token_hex(4)}.tmp")
+    kind: LinkKind = "hardlink"
+    try:
+        os.link(target, temp)
+    except OSError as exc:
+        if exc.errno not in NO_HARDLINK:
+            raise
+        kind = "symlink"
+        pointer = os.path.relpath(target, link.parent) if relative_symlink else target.absolute()
+        os.symlink(pointer, temp)
+    try:
+        os.replace(temp, link)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return kind
+
+
+def shows(link: Path, target: Path) -> bool:
+    """Whether ``link`` already shows ``target`` (same inode, or a symlink resolving to it)."""
+    try:
+        return os.path.samefile(link, target)
+    except OSError:
+        return False
+
+
+def prune_empty_dirs(start: Path, stop: Path) -> None:
+    """Remove ``start`` and its parents while they are empty, never ``stop`` or above."""
+    current = start
+    while current != stop and stop in current.parents:
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        current = current.parent

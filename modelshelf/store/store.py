@@ -1,0 +1,296 @@
+"""The store: blobs + registry + views under one home folder, kept consistent with each other.
+
+Layout under ``home`` (SPEC.md "Store layout")::
+
+    blobs/sha256/<2 hex>/<64 hex>   read-only, one per digest however many names use it
+    registry.sqlite3                models and files (WAL)
+    staging/                        partial downloads and imports (same filesystem as blobs/)
+    views/<type>/...                links to blobs, what apps open
+    meta/<name>/                    source snapshots (civitai.json, preview image, ...)
+    locks/                          inter-process lock files
+
+Ordering rules that keep it consistent whatever crashes or runs concurrently: bytes reach
+``blobs/`` complete before any registry row points at them; views are changed inside the
+registry transaction that justifies them; a blob is deleted only inside a write transaction
+that has just seen no file row referencing it (and ``add_model`` checks blobs inside its own
+write transaction), so a blob can never vanish under a registered model.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from modelshelf.errors import ModelNotFound, NameConflict, NotFoundError, SizeMismatch
+from modelshelf.store.blobs import BlobStore, ImportMode
+from modelshelf.store.gc import (
+    BLOB_GRACE_SECONDS,
+    STALE_PARTIAL_SECONDS,
+    Eviction,
+    GcPlan,
+    delete_partial,
+    find_orphans,
+    find_stale_partials,
+    plan_evictions,
+    staging_bytes,
+)
+from modelshelf.store.locking import file_lock, lock_file_for
+from modelshelf.store.records import (
+    FileRecord,
+    ModelRecord,
+    NewModel,
+    check_name,
+    check_new_model,
+)
+from modelshelf.store.registry import Registry
+from modelshelf.store.usage import DiskUsage, disk_usage
+from modelshelf.store.verify import VerifyReport, verify_models
+from modelshelf.store.viewtree import ViewTree
+
+
+class Store:
+    """A model store rooted at ``home``; safe to use from several threads and processes."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.blobs_dir = self.home / "blobs"
+        self.staging_dir = self.home / "staging"
+        self.views_dir = self.home / "views"
+        self.meta_dir = self.home / "meta"
+        self.locks_dir = self.home / "locks"
+        for folder in (self.blobs_dir, self.staging_dir, self.meta_dir, self.locks_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._blobs = BlobStore(self.blobs_dir, self.staging_dir)
+        self._views = ViewTree(self.views_dir)
+        self._views.ensure_type_folders()
+        self._registry = Registry(self.home / "registry.sqlite3",
+                                  self.locks_dir / "registry-init.lock")
+
+    # -- blobs ----------------------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        return self._blobs.path(sha256)
+
+    def has_blob(self, sha256: str) -> bool:
+        return self._blobs.has(sha256)
+
+    def commit_blob(self, staged: Path, sha256: str) -> Path:
+        """Atomically move a complete file from ``staging/`` in as the blob of ``sha256``."""
+        return self._blobs.commit(Path(staged), sha256)
+
+    def import_file(self, src: Path, *, mode: ImportMode = "copy",
+                    expected_sha256: str | None = None) -> FileRecord:
+        """Bring a local file into the blobs (copy / hard link / move leaving a link)."""
+        return self._blobs.import_file(Path(src), mode, expected_sha256)
+
+    def lock(self, key: str) -> AbstractContextManager[None]:
+        """An exclusive inter-process lock named by ``key`` (e.g. ``"url:https://..."``)."""
+        return file_lock(lock_file_for(self.locks_dir, key))
+
+    # -- models ---------------------------------------------------------------------------------
+    def add_model(self, new: NewModel, *, force: bool = False) -> ModelRecord:
+        """Register a model whose blobs are all in the store, and link it into views.
+
+        Same name and same files: nothing changes (the model counts as used). Same name, other
+        files: :class:`NameConflict` unless ``force``, which replaces the model (keeping its pin)
+        and deletes blobs only the old version used.
+        """
+        check_new_model(new)
+        with self._registry.write() as conn:
+            self._check_blobs(new)
+            existing = self._registry.find(conn, new.name)
+            if existing is not None and existing.content() == new.content():
+                now = time.time()
+                self._registry.set_field(conn, new.name, "last_used", now)
+                self._views.build(existing, self.blob_path)
+                return replace(existing, last_used=now)
+            if existing is not None and not force:
+                raise NameConflict(f"model {new.name} exists with other content; "
+                                   "use --force to replace")
+            self._check_view_clash(conn, new)
+            if existing is not None:
+                self._registry.delete(conn, new.name)
+                self._views.remove(existing)
+            self._registry.insert(conn, new, pinned=existing.pinned if existing else False)
+            try:
+                self._views.build(new, self.blob_path)
+            except BaseException:
+                self._views.remove(new)
+                if existing is not None:
+                    self._views.build(existing, self.blob_path)
+                raise
+            record = self._registry.find(conn, new.name)
+        if existing is not None:  # replaced: free what only the old version used
+            self._collect(f.sha256 for f in existing.files)
+        assert record is not None
+        return record
+
+    def get(self, name: str) -> ModelRecord:
+        record = self.find(name)
+        if record is None:
+            raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+        return record
+
+    def find(self, name: str) -> ModelRecord | None:
+        with self._registry.read() as conn:
+            return self._registry.find(conn, name)
+
+    def find_by_source(self, source_ref: str) -> ModelRecord | None:
+        """The most recently registered model pulled from ``source_ref``."""
+        with self._registry.read() as conn:
+            return self._registry.find_by_source(conn, source_ref)
+
+    def list(self, type: str | None = None, architecture: str | None = None) -> list[ModelRecord]:
+        with self._registry.read() as conn:
+            return self._registry.models(conn, type, architecture)
+
+    def remove(self, name: str) -> int:
+        """Unregister a model and its views; returns the bytes of blobs no one uses any more."""
+        with self._registry.write() as conn:
+            record = self._registry.find(conn, name)
+            if record is None:
+                raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+            self._registry.delete(conn, name)
+            self._views.remove(record)
+        shutil.rmtree(self.meta_dir / name, ignore_errors=True)
+        return self._collect(f.sha256 for f in record.files)
+
+    def touch(self, name: str, when: float | None = None) -> None:
+        """Record a use (``gc --max-size`` evicts the least recently used first)."""
+        self._update(name, "last_used", time.time() if when is None else when)
+
+    def pin(self, name: str, pinned: bool = True) -> None:
+        """Protect a model from eviction (``pinned=False`` lifts it)."""
+        self._update(name, "pinned", int(pinned))
+
+    def view_path(self, record: NewModel) -> Path:
+        """The file (single-file model) or folder (multi-file model) in ``views/``."""
+        return self._views.path(record)
+
+    # -- reports and maintenance ----------------------------------------------------------------
+    def du(self) -> DiskUsage:
+        with self._registry.read() as conn:
+            models = self._registry.models(conn)
+        return disk_usage(models, self._blob_sizes(), shutil.disk_usage(self.home).free,
+                          staging_bytes(self.staging_dir))
+
+    def verify(self, names: Sequence[str] | None = None) -> VerifyReport:
+        """Re-hash the blobs of the named models (all if ``None``) against the registry."""
+        models = self.list() if names is None else [self.get(n) for n in names]
+        return verify_models(models, self.blob_path)
+
+    def gc_plan(self, max_size: int | None = None, keep: Sequence[str] = (), *,
+                grace: float = BLOB_GRACE_SECONDS,
+                stale_after: float = STALE_PARTIAL_SECONDS) -> GcPlan:
+        """What ``gc`` would delete; nothing changes until ``.execute()``.
+
+        ``grace``: unreferenced blobs younger than this are kept (a pull may be about to
+        register them). ``stale_after``: age after which an unlocked partial is abandoned.
+        """
+        with self._registry.read() as conn:
+            models = self._registry.models(conn)
+            referenced = self._registry.referenced(conn)
+        orphans = find_orphans(self._blob_sizes(), referenced, self.blob_path, grace)
+        partials = find_stale_partials(self.staging_dir, stale_after)
+        evictions: list[Eviction] = []
+        if max_size is None:
+            before = after = sum(referenced.values())
+        else:
+            evictions, before, after = plan_evictions(models, max_size, keep)
+        return GcPlan(tuple(orphans), tuple(partials), tuple(evictions), max_size, before, after,
+                      created=time.time(), apply=self._apply_gc)
+
+    def save_meta(self, name: str, filename: str, data: bytes) -> Path:
+        """Keep a source snapshot (e.g. ``civitai.json``) beside the model, written atomically."""
+        check_name(name)
+        check_name(filename)
+        target = self.meta_dir / name / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{filename}.{secrets.token_hex(4)}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, target)
+        return target
+
+    def scan_cache_get(self, path: str, size: int, mtime_ns: int,
+                       inode: int) -> dict[str, Any] | None:
+        """``{"sha256", "info", "scanned_at"}`` if this exact file was scanned before."""
+        with self._registry.read() as conn:
+            return self._registry.scan_cache_get(conn, path, size, mtime_ns, inode)
+
+    def scan_cache_put(self, path: str, size: int, mtime_ns: int, inode: int, sha256: str,
+                       info: dict[str, Any]) -> None:
+        with self._registry.write() as conn:
+            self._registry.scan_cache_put(conn, path, size, mtime_ns, inode, sha256, info)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _update(self, name: str, column: str, value: Any) -> None:
+        with self._registry.write() as conn:
+            if not self._registry.set_field(conn, name, column, value):
+                raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+
+    def _check_blobs(self, new: NewModel) -> None:
+        for f in new.files:
+            try:
+                size = self.blob_path(f.sha256).stat().st_size
+            except FileNotFoundError:
+                raise NotFoundError(f"model {new.name}: {f.path} has no blob {f.sha256} in the "
+                                    "store (commit or import it first)") from None
+            if size != f.size:
+                raise SizeMismatch(f"model {new.name}: {f.path} is recorded as {f.size} bytes "
+                                   f"but blob {f.sha256} has {size}")
+
+    def _check_view_clash(self, conn: sqlite3.Connection, new: NewModel) -> None:
+        """Two names must not render to the same view path (``a`` and ``a.safetensors``)."""
+        mine = self._views.path(new)
+        for other in self._registry.models(conn, type=new.type):
+            if other.name != new.name and self._views.path(other) == mine:
+                raise NameConflict(f"model {new.name}: its view {mine} is already model "
+                                   f"{other.name}'s; choose another name")
+
+    def _collect(self, digests: Iterable[str]) -> int:
+        """Delete those of ``digests`` no model references (checked inside a write lock)."""
+        freed = 0
+        with self._registry.write() as conn:
+            for sha in sorted(self._registry.unreferenced(conn, digests)):
+                freed += self._blobs.delete(sha)
+        return freed
+
+    def _blob_sizes(self) -> dict[str, int]:
+        sizes = {}
+        for blob in self._blobs:
+            try:
+                sizes[blob.name] = blob.stat().st_size
+            except FileNotFoundError:
+                continue  # deleted while we listed
+        return sizes
+
+    def _apply_gc(self, plan: GcPlan) -> int:
+        freed = 0
+        for eviction in plan.evictions:
+            current = self.find(eviction.name)
+            if current is None or current.pinned or current.last_used > eviction.last_used:
+                continue  # pinned, used again or removed since the plan was made
+            freed += self.remove(eviction.name)
+        with self._registry.write() as conn:
+            for sha in sorted(self._registry.unreferenced(
+                    conn, (b.sha256 for b in plan.orphan_blobs))):
+                if not _touched_since(self.blob_path(sha), plan.created):
+                    freed += self._blobs.delete(sha)
+        for partial in plan.stale_partials:
+            freed += delete_partial(partial)
+        return freed
+
+
+def _touched_since(path: Path, stamp: float) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return True  # nothing to delete
+    return max(st.st_mtime, st.st_ctime) > stamp

@@ -1,0 +1,21 @@
+"""The segmented, resumable, verified HTTP transfer engine (see ``engine.py`` for the story).
+
+Nothing here knows about the store: ``download`` leaves a verified file in a staging directory
+and the caller moves it where it belongs.
+"""
+
+from modelshelf.transfer.engine import DownloadResult, ProgressCallback, download
+from modelshelf.transfer.meta import RemoteMeta, probe
+from modelshelf.transfer.names import sanitize_filename
+from modelshelf.transfer.remote import RemoteReader, open_remote
+
+__all__ = [
+    "DownloadResult",
+    "ProgressCallback",
+    "RemoteMeta",
+    "RemoteReader",
+    "download",
+    "open_remote",
+    "probe",
+    "sanitize_filename",
+]

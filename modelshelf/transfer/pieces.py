@@ -1,0 +1,149 @@
+"""Who fetches which bytes: pieces handed out in file order, and work stealing at the end.
+
+Pieces are cut in file order so the completed prefix of the file (what the hasher follows) moves
+forward steadily and the digest is ready moments after the last byte lands. The cost of a piece
+is one request (a round trip with the connection idle), so the piece size grows with what the
+connections measure: about 32 round trips' worth of bytes, between ``4 * min_piece`` and
+``max_piece``. When nothing is left to cut, an idle connection takes the back half of the piece
+with the most bytes left (the slowest), so one slow connection never holds up the end of the file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from modelshelf.transfer.ranges import Span, merge, prefix_end
+
+_ALIGN = 64 * 1024
+_RTTS_PER_PIECE = 32
+_EWMA = 0.3
+
+
+@dataclass(eq=False)
+class Piece:
+    """Bytes ``[start, end)``; ``pos`` is the next byte to write. Only the owner moves ``pos``;
+    only the scheduler (under its lock) moves ``end`` down when it gives the tail to another."""
+
+    start: int
+    end: int
+    pos: int
+    requested_end: int = 0  # the end the owner's current request asked for
+    rtt: float = 0.0  # how long the owner's current request waited for its answer
+
+    @property
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    @property
+    def complete(self) -> bool:
+        return self.pos >= self.end
+
+
+class Scheduler:
+    """Hands out pieces of the ``gaps`` (the bytes still missing) to worker threads."""
+
+    def __init__(self, gaps: list[Span], done: list[Span], *, min_piece: int, max_piece: int,
+                 stealing: bool = True) -> None:
+        self._cond = threading.Condition()
+        self._todo: deque[Span] = deque(gaps)
+        self._active: set[Piece] = set()
+        self._pieces: list[Piece] = []
+        self._done_before = list(done)
+        self._min = min_piece
+        self._max = max_piece
+        self._stealing = stealing
+        self._rate: float | None = None  # bytes/s of one connection
+        self._rtt: float | None = None  # request -> first header byte
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    # -- handing out work -------------------------------------------------------------------
+    @property
+    def piece_size(self) -> int:
+        floor = min(self._max, 4 * self._min)
+        if self._rate is None or self._rtt is None:
+            return floor
+        return int(max(floor, min(self._max, self._rate * self._rtt * _RTTS_PER_PIECE)))
+
+    def take(self) -> Piece | None:
+        """The next piece to fetch; blocks while others still work; None when all is done."""
+        with self._cond:
+            while not self.stop.is_set():
+                piece = self._cut() or self._steal()
+                if piece is not None:
+                    self._active.add(piece)
+                    self._pieces.append(piece)
+                    return piece
+                if not self._active:
+                    return None
+                self._cond.wait(0.1)
+            return None
+
+    def claim(self, piece: Piece) -> None:
+        """Register a piece already requested (the first one, whose answer told us the size)."""
+        with self._cond:
+            start, end = self._todo.popleft()
+            if (start, end) != (piece.start, piece.end):
+                self._todo.appendleft((piece.end, end))
+            self._active.add(piece)
+            self._pieces.append(piece)
+
+    def _cut(self) -> Piece | None:
+        if not self._todo:
+            return None
+        start, end = self._todo.popleft()
+        cut = start + self.piece_size if self._stealing else end
+        if end - cut < self._min:  # never leave a runt behind
+            cut = end
+        if cut < end:
+            self._todo.appendleft((cut, end))
+        return Piece(start, cut, start)
+
+    def _steal(self) -> Piece | None:
+        if not self._stealing or not self._active:
+            return None
+        victim = max(self._active, key=lambda p: p.remaining)
+        if victim.remaining < 2 * self._min:
+            return None
+        middle = victim.pos + victim.remaining // 2
+        middle -= middle % _ALIGN if middle - victim.pos > _ALIGN else 0
+        tail = Piece(middle, victim.end, middle)
+        victim.end = middle
+        return tail
+
+    def release(self, piece: Piece) -> None:
+        """The owner is done with ``piece`` (complete, or abandoned because we stop)."""
+        with self._cond:
+            self._active.discard(piece)
+            if not piece.complete:
+                self._todo.appendleft((piece.pos, piece.end))
+            self._cond.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """Stop everyone; the first error is the one reported."""
+        with self._cond:
+            if self.error is None:
+                self.error = error
+            self.stop.set()
+            self._cond.notify_all()
+
+    def observe(self, nbytes: int, seconds: float, rtt: float) -> None:
+        """Feed one finished request's figures into the piece-size estimate."""
+        if seconds <= 0 or nbytes < self._min:
+            return
+        rate = nbytes / seconds
+        with self._cond:
+            self._rate = rate if self._rate is None else (1 - _EWMA) * self._rate + _EWMA * rate
+            self._rtt = rtt if self._rtt is None else (1 - _EWMA) * self._rtt + _EWMA * rtt
+
+    # -- what is done -------------------------------------------------------------------------
+    def done_spans(self) -> list[Span]:
+        with self._cond:
+            pieces = list(self._pieces)
+        return merge([*self._done_before, *((p.start, p.pos) for p in pieces)])
+
+    def prefix(self) -> int:
+        """End of the gap-free completed prefix: how far the hasher may read."""
+        return prefix_end(self.done_spans())

@@ -1,0 +1,52 @@
+"""How long to wait before trying again, and when to stop: exponential backoff with jitter.
+
+Jitter (a random factor in [0.5, 1.5)) keeps sixteen connections that failed together from
+hammering a recovering server in lockstep. The base delay is a parameter so tests run fast.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from modelshelf.errors import ModelshelfError
+from modelshelf.transfer.http import TRANSIENT_ERRORS, RetryableStatus, network_error
+
+T = TypeVar("T")
+MAX_DELAY = 30.0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """``tries`` attempts in all; the pause before attempt n+1 is about ``base * 2**n``."""
+
+    tries: int = 6
+    base: float = 0.5
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def delay(self, failures: int) -> float:
+        return min(MAX_DELAY, self.base * 2 ** max(0, failures - 1)) * (0.5 + random.random())
+
+    def pause(self, failures: int) -> bool:
+        """Sleep before the next try; False if :attr:`stop` was set meanwhile."""
+        return not self.stop.wait(self.delay(failures))
+
+    def run(self, attempt: Callable[[], T], url: str) -> T:
+        """Call ``attempt`` until it succeeds, retrying transport errors and busy statuses."""
+        failures = 0
+        while True:
+            try:
+                return attempt()
+            except ModelshelfError:  # typed answers (404, bad page) are final, though OSErrors
+                raise
+            except RetryableStatus as exc:
+                failures += 1
+                if failures >= max(1, self.tries) or not self.pause(failures):
+                    raise exc.final(failures) from None
+            except TRANSIENT_ERRORS as exc:
+                failures += 1
+                if failures >= max(1, self.tries) or not self.pause(failures):
+                    raise network_error(url, exc, failures) from None

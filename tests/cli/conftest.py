@@ -1,0 +1,58 @@
+"""Run the real CLI in-process (fast) or as a subprocess (for kill -9 and concurrency)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelshelf.cli.main import main
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    def run(*args: str) -> CliResult:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "modelshelf", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def random_bytes() -> Callable[[int, int], bytes]:
+    def make(size: int, seed: int = 0) -> bytes:
+        import random
+
+        return random.Random(seed).randbytes(size)
+
+    return make
+
+
+@pytest.fixture
+def home(isolated_env: Path) -> Path:
+    return isolated_env

@@ -1,0 +1,84 @@
+"""Fixtures for the transfer engine's tests: random payloads and fast-failing download options."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelshelf.testing.server import LocalServer
+from modelshelf.transfer.state import ResumeState
+
+MIB = 2**20
+
+
+@pytest.fixture
+def payload() -> bytes:
+    """6 MiB and a bit: enough for many 256 KiB pieces, odd size to catch off-by-ones."""
+    return os.urandom(6 * MIB + 4321)
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Path:
+    return tmp_path / "staging"
+
+
+@pytest.fixture
+def fast() -> dict[str, Any]:
+    """Download options for tests: small pieces, short backoff, short stall timeout."""
+    return {"min_piece": 256 * 1024, "retry_base_delay": 0.01, "timeout": 5.0,
+            "stall_seconds": 5.0, "connections": 8}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def staged_data(staging: Path) -> list[Path]:
+    """Files holding downloaded bytes or state (the empty lock files don't count)."""
+    if not staging.exists():
+        return []
+    return sorted(p for p in staging.iterdir() if p.suffix != ".lock")
+
+
+def saved_state(staging: Path) -> ResumeState:
+    states = [p for p in staging.iterdir() if p.suffix == ".json"]
+    assert len(states) == 1, states
+    state = ResumeState.load(states[0])
+    assert state is not None
+    return state
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int]:
+    """A logged Range header as a half-open span (the whole file when absent)."""
+    if not header:
+        return 0, size
+    first, last = header.removeprefix("bytes=").split("-")
+    return int(first), min(int(last) + 1, size) if last else size
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settled_bytes_served(server: LocalServer, path: str) -> int:
+    """Bytes served for ``path`` once the log stops growing (the server logs a request after
+    its last byte is sent, so right after a download the last entries may still be missing)."""
+    seen = -1
+    for _ in range(50):
+        now = server.bytes_served(path)
+        if now == seen:
+            return now
+        seen = now
+        time.sleep(0.05)
+    return seen
