@@ -1,7 +1,9 @@
 """Benchmark: fp32 -> fp16 of a generated safetensors file (~2 GB by default).
 
 Compares, each in a fresh process (time and peak RSS):
-  disk    cp --reflink=never + fsync: the disk's own read+write of the file (the anchor)
+  cp      cp --reflink=never without fsync: the page cache's read+write speed
+  disk    cp --reflink=never + fsync: the disk's own read+write of the file (the anchor;
+          modelshelf fsyncs its output before the atomic rename, so this is the fair floor)
   shelf   modelshelf.convert.convert (streaming, fsync, atomic rename)
   numpy   safetensors.numpy load_file / astype / save_file (the naive way)
   torch   safetensors.torch load_file / .half() / save_file (skipped if torch is absent)
@@ -27,6 +29,10 @@ import numpy as np
 TENSOR_ELEMS = 4096 * 4096  # 64 MiB fp32 tensors, like a large linear layer
 
 RUNNERS = {
+    "cp": """
+import subprocess, sys
+subprocess.run(["cp", "--reflink=never", sys.argv[1], sys.argv[2]], check=True)
+""",
     "disk": """
 import os, subprocess, sys
 subprocess.run(["cp", "--reflink=never", sys.argv[1], sys.argv[2]], check=True)

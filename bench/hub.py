@@ -11,7 +11,9 @@ far CDN often gets). Each contender runs as a subprocess with a fresh store and 
 
 It prints the wall time of each and the ratios; the goal is modelshelf >= 3x faster than
 snapshot_download when capped and never slower uncapped. ``--shards 2 --shard-size 16MiB`` runs it
-small. Usage: ``python bench/hub.py [--shards N] [--shard-size SIZE] [--rate SIZE|0] [--json]``.
+small. Usage, from the repo root: ``python -m bench.hub [--shards N] [--shard-size SIZE]
+[--rate SIZE|0] [--json]`` (``-m`` keeps ``bench/`` off ``sys.path``, where script names such as
+``inspect.py`` would shadow the standard library).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def run_one(tool: str, argv: list[str], endpoint: str, scenario: str, scratch: P
            "HF_HUB_DISABLE_TELEMETRY": "1"}
     for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MODELSHELF_OFFLINE", "HF_HUB_CACHE"):
         env.pop(var, None)
+    os.sync()  # the previous run's dirty pages must not be written back on this run's clock
     began = time.perf_counter()
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
@@ -100,6 +103,14 @@ def run_one(tool: str, argv: list[str], endpoint: str, scenario: str, scratch: P
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         return Timing(tool, scenario, None, last[:200])
     return Timing(tool, scenario, elapsed)
+
+
+def median(runs: list[Timing]) -> Timing:
+    """The median run; any failure wins, so a flaky tool is never reported as fast."""
+    failed = [t for t in runs if t.seconds is None]
+    if failed:
+        return failed[0]
+    return sorted(runs, key=lambda t: t.seconds or 0.0)[len(runs) // 2]
 
 
 def report(timings: list[Timing], total_bytes: int) -> str:
@@ -131,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="per-connection cap of the capped scenario (0: only uncapped)")
     parser.add_argument("--scenarios", default="capped,uncapped")
     parser.add_argument("--tools", default="modelshelf pull,snapshot_download,hf download")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; the median counts")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--json", action="store_true", help="print the timings as JSON")
     args = parser.parse_args(argv)
@@ -150,14 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             tools = {k: v for k, v in contenders(hub.url).items() if k in wanted}
             for scenario in scenarios:
                 hub.faults.rate_per_connection = rate if scenario == "capped" else None
-                for tool, command in tools.items():
-                    timing = run_one(tool, command, hub.url, scenario, scratch, args.timeout)
-                    timings.append(timing)
-                    if not args.json:
-                        shown = f"{timing.seconds:.2f}s" if timing.seconds else timing.error
-                        print(f"  {scenario} {tool}: {shown}", file=sys.stderr)
+                runs: dict[str, list[Timing]] = {tool: [] for tool in tools}
+                for _ in range(args.repeat):  # interleaved, so load drifts hit every tool alike
+                    for tool, command in tools.items():
+                        timing = run_one(tool, command, hub.url, scenario, scratch, args.timeout)
+                        runs[tool].append(timing)
+                        if not args.json:
+                            shown = f"{timing.seconds:.2f}s" if timing.seconds else timing.error
+                            print(f"  {scenario} {tool}: {shown}", file=sys.stderr)
+                timings += [median(tool_runs) for tool_runs in runs.values()]
     if args.json:
         print(json.dumps({"shards": args.shards, "shard_size": shard_size, "rate": rate,
+                          "repeat": args.repeat,
                           "total_bytes": total,
                           "timings": [t.__dict__ for t in timings]}, indent=2))
     else:

@@ -120,7 +120,7 @@ class Puller:
             again = None if self.options.force else self.store.find_by_source(key)
             if again is not None and again.revision == resolution.revision:
                 return self._already(again, "fetched by another modelshelf process")
-            return self._fetch_and_register(key, resolution, expected)
+            return self._fetch_and_register(key, resolution, expected, again or existing)
 
     def _already(self, record: ModelRecord, note: str) -> PullOutcome:
         locked = self.options.locked
@@ -174,7 +174,8 @@ class Puller:
 
     # -- bytes ----------------------------------------------------------------------------------
     def _fetch_and_register(self, key: str, resolution: Resolution,
-                            expected: dict[str, str | None]) -> PullOutcome:
+                            expected: dict[str, str | None],
+                            previous: ModelRecord | None = None) -> PullOutcome:
         self._check_free_space(resolution, expected)
         outcome = PullOutcome(None)
         jobs = max(1, min(_FILE_JOBS, len(resolution.files)))
@@ -196,7 +197,11 @@ class Puller:
             name=name, type=model_type, architecture=architecture,
             format=info.format if info else "unknown", source=resolution.source,
             source_ref=key, source_url=resolution.source_url, revision=resolution.revision,
-            files=files, metadata=metadata), force=self.options.force)
+            files=files, metadata=metadata),
+            # A moved branch updates the model it registered before: that is no name clash.
+            force=self.options.force or (previous is not None and previous.name == name))
+        if previous is not None and previous.revision != resolution.revision:
+            outcome.notes.append(f"updated from revision {previous.revision} to {resolution.revision}")
         for filename, data in resolution.extras.items():
             self.store.save_meta(record.name, filename, data)
         if resolution.source == "hf":

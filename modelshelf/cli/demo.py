@@ -27,8 +27,16 @@ def _generate(folder: Path) -> dict[str, Path]:
         "sdxl-style-lora.safetensors": (f.kohya_lora("sdxl", rank=4), {"ss_network_dim": "4"}),
         "flux-vae.safetensors": (f.flux_vae(tiny=True), None),
     }
-    return {name: f.write_safetensors(folder / name, tensors, metadata=meta, fill="random")
-            for name, (tensors, meta) in made.items()}
+    paths = {name: f.write_safetensors(folder / name, tensors, metadata=meta, fill="random")
+             for name, (tensors, meta) in made.items()}
+    bert = {"embeddings.word_embeddings.weight": (1000, 32),
+            "embeddings.position_embeddings.weight": (64, 32),
+            "encoder.layer.0.attention.self.query.weight": (32, 32),
+            "encoder.layer.0.output.dense.weight": (32, 64),
+            "pooler.dense.weight": (32, 32)}
+    paths["bert/model.safetensors"] = f.write_safetensors(
+        folder / "bert-model.safetensors", bert, dtype="F32", fill="random")
+    return paths
 
 
 def _section(ctx: Context, title: str) -> None:
@@ -58,6 +66,7 @@ def run(ctx: Context) -> int:
 
         _section(ctx, "1. generate example models (real safetensors layouts)")
         generated = _generate(workdir / "generated")
+        bert_weights = generated.pop("bert/model.safetensors")
         for name, path in generated.items():
             files.add_file(f"/files/{name}", path)
             ctx.say(f"  {name:<32} {path.stat().st_size / 1e6:6.2f} MB")
@@ -66,7 +75,7 @@ def run(ctx: Context) -> int:
         config = json.dumps({"model_type": "bert", "architectures": ["BertModel"]}).encode()
         hub.add_repo("demo-org/tiny-bert", {
             "config.json": config,
-            "model.safetensors": generated["flux-vae.safetensors"].read_bytes()})
+            "model.safetensors": bert_weights.read_bytes()})
         civitai.add_model(4242, "Demo LoRA", type="LORA", versions=[FakeVersion(
             4243, [FakeFile("demo_lora.safetensors",
                             generated["sdxl-style-lora.safetensors"].read_bytes())],

@@ -92,8 +92,10 @@ def _source_of(t: TensorInfo, src: Path) -> tuple[Path, int]:
         else:
             why, fix = "is in a compressed zip entry", "re-save it with torch.save (uncompressed)"
         raise FormatError(f"{src}: tensor {t.name!r} {why}; cannot stream it ({fix})")
-    file = src / t.file if (src.is_dir() and t.file) else src
-    return file, t.offset
+    if not t.file:
+        return src, t.offset
+    # Shard names are relative to the folder, or to the index file's folder.
+    return (src if src.is_dir() else src.parent) / t.file, t.offset
 
 
 def _dst_dtype(t: TensorInfo, target: str | None, src: Path) -> str:

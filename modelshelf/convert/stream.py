@@ -1,9 +1,11 @@
 """Copy tensors chunk by chunk from source byte ranges into an open output, casting on the way.
 
-Memory is bounded by a small pool of fixed-size buffers, whatever the model size. A reader thread
-fills buffers with ``preadv`` while the calling thread casts and writes the previous ones: numpy
-kernels and file I/O both release the GIL, so on two cores reading overlaps casting+writing and
-the whole stays close to the time of reading and writing the bytes once.
+A three-stage pipeline: a reader thread fills buffers with ``preadv``, the calling thread casts,
+a writer thread writes. numpy kernels and file I/O release the GIL, so on two cores reading,
+casting and writing overlap and the whole stays close to the time of moving the bytes once.
+Buffers come from fixed pools and go back when the next stage is done with them, so memory is
+bounded (~ ``POOL`` x ``CHUNK`` x 3 plus kernel scratch) whatever the model size; the pools'
+queues are also the back-pressure between the stages.
 """
 
 from __future__ import annotations
@@ -22,20 +24,37 @@ from modelshelf.convert.casts import ITEMSIZE, Kernel, make_kernel
 from modelshelf.convert.plan import TensorJob
 from modelshelf.errors import FormatError
 
-CHUNK = 4 * 2**20  # bytes of source per step: a multiple of every itemsize, small enough for cache
-POOL = 4  # buffers in flight between the reader and the writer (peak ~ (POOL + 2) * CHUNK)
+CHUNK = 4 * 2**20  # bytes of source per step: a multiple of every itemsize, ~L2-friendly kernels
+POOL = 3  # buffers per pool in flight between two stages
 
 Progress = Callable[[int, int | None], None]
+
+
+class _Pool:
+    """A fixed set of equal buffers; ``take`` blocks until one is given back."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.buffers = [np.empty(size, np.uint8) for _ in range(count)]
+        self.free: queue.Queue[int] = queue.Queue()
+        for slot in range(count):
+            self.free.put(slot)
+
+    def take(self) -> tuple[int, np.ndarray]:
+        slot = self.free.get()
+        return slot, self.buffers[slot]
+
+    def give(self, slot: int) -> None:
+        self.free.put(slot)
 
 
 @dataclass
 class _Chunk:
     job: TensorJob
-    buf: np.ndarray  # uint8 view of the filled part of a pool buffer
-    slot: int
+    data: np.ndarray  # uint8 view of the filled part of a pool buffer
+    release: Callable[[], None]  # hands the buffer back to its pool
 
 
-_DONE = object()
+_DONE = object()  # end of the reader's queue
 
 
 def _chunks(job: TensorJob) -> Iterator[tuple[int, int]]:
@@ -46,36 +65,68 @@ def _chunks(job: TensorJob) -> Iterator[tuple[int, int]]:
 
 
 class _Reader(threading.Thread):
-    """Reads every chunk of every job, in order, into pool buffers handed to the consumer."""
+    """Reads every chunk of every job, in order; its queue ends with ``_DONE`` or the error."""
 
     def __init__(self, jobs: tuple[TensorJob, ...], fds: dict[Path, int]) -> None:
         super().__init__(name="modelshelf-convert-reader", daemon=True)
         self.jobs, self.fds = jobs, fds
-        self.pool = [np.empty(CHUNK, np.uint8) for _ in range(POOL)]
-        self.free: queue.Queue[int] = queue.Queue()
-        for slot in range(POOL):
-            self.free.put(slot)
-        self.full: queue.Queue[object] = queue.Queue()
+        self.pool = _Pool(POOL, CHUNK)
+        self.out: queue.Queue[object] = queue.Queue()
         self.stop = threading.Event()
 
     def run(self) -> None:
         try:
-            for job in self.jobs:
-                fd = self.fds[job.src_file]
-                for offset, length in _chunks(job):
-                    slot = self.free.get()
-                    if self.stop.is_set():
-                        return
-                    view = self.pool[slot][:length]
-                    got = os.preadv(fd, [memoryview(view)], offset)
-                    if got != length:
-                        raise FormatError(
-                            f"{job.src_file}: tensor {job.name!r} runs past the end of the file"
-                        )
-                    self.full.put(_Chunk(job, view, slot))
-            self.full.put(_DONE)
+            self._read_all()
+            self.out.put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            self.full.put(exc)
+            self.out.put(exc)
+
+    def _read_all(self) -> None:
+        for job in self.jobs:
+            fd = self.fds[job.src_file]
+            for offset, length in _chunks(job):
+                slot, buf = self.pool.take()
+                if self.stop.is_set():
+                    return
+                view = buf[:length]
+                if os.preadv(fd, [memoryview(view)], offset) != length:
+                    raise FormatError(
+                        f"{job.src_file}: tensor {job.name!r} runs past the end of the file"
+                    )
+                self.out.put(_Chunk(job, view, lambda s=slot: self.pool.give(s)))
+
+    def next(self) -> _Chunk | None:
+        item = self.out.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item if isinstance(item, _Chunk) else None
+
+
+class _Writer(threading.Thread):
+    """Writes chunks in arrival order (one writer keeps the output sequential).
+
+    After a write error it keeps draining and releasing buffers, so the other stages never
+    wait forever on a pool; the caller sees ``error`` and stops.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(name="modelshelf-convert-writer", daemon=True)
+        self.fd = fd
+        self.inbox: queue.Queue[_Chunk | None] = queue.Queue()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (chunk := self.inbox.get()) is not None:
+            if self.error is None:
+                try:
+                    write_all(self.fd, chunk.data)
+                except BaseException as exc:
+                    self.error = exc
+            chunk.release()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def copy_tensors(
@@ -83,38 +134,44 @@ def copy_tensors(
 ) -> None:
     """Write every job's (cast) bytes to ``out_fd`` at its current position, in job order."""
     kernels: dict[tuple[str, str], Kernel] = {}
-    out_buf = np.empty(CHUNK * 2, np.uint8)  # widest growth: 2-byte -> 4-byte elements
+    casted = _Pool(POOL, CHUNK * 2)  # widest growth: 2-byte -> 4-byte elements
     done = 0
     with ExitStack() as stack:
         fds = {}
         for file in dict.fromkeys(j.src_file for j in jobs):
             fds[file] = os.open(file, os.O_RDONLY)
             stack.callback(os.close, fds[file])
-        reader = _Reader(jobs, fds)
+        reader, writer = _Reader(jobs, fds), _Writer(out_fd)
         reader.start()
+        writer.start()
         try:
-            while (item := reader.full.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, _Chunk)
-                job = item.job
-                if job.src_dtype == job.dst_dtype:
-                    data = item.buf
-                else:
-                    key = (job.src_dtype, job.dst_dtype)
-                    kernel = kernels.get(key) or kernels.setdefault(key, make_kernel(*key))
-                    n = item.buf.size // ITEMSIZE[job.src_dtype] * ITEMSIZE[job.dst_dtype]
-                    data = out_buf[:n]
-                    kernel(item.buf, data)
-                write_all(out_fd, data)
-                reader.free.put(item.slot)
-                done += item.buf.size
+            while (chunk := reader.next()) is not None:
+                writer.check()
+                done += chunk.data.size
+                if chunk.job.src_dtype != chunk.job.dst_dtype:
+                    chunk = _cast(chunk, casted, kernels)
+                writer.inbox.put(chunk)
                 if progress is not None:
                     progress(done, total)
         finally:
             reader.stop.set()
-            reader.free.put(0)  # wake the reader if it waits for a buffer
+            reader.pool.give(0)  # wake the reader if it waits for a buffer
+            writer.inbox.put(None)
+            writer.join()
             reader.join()
+        writer.check()
+
+
+def _cast(chunk: _Chunk, pool: _Pool, kernels: dict[tuple[str, str], Kernel]) -> _Chunk:
+    """Cast a read chunk into a buffer of ``pool``; the read buffer goes straight back."""
+    job = chunk.job
+    key = (job.src_dtype, job.dst_dtype)
+    kernel = kernels.get(key) or kernels.setdefault(key, make_kernel(*key))
+    n = chunk.data.size // ITEMSIZE[job.src_dtype] * ITEMSIZE[job.dst_dtype]
+    slot, buf = pool.take()
+    kernel(chunk.data, buf[:n])
+    chunk.release()
+    return _Chunk(job, buf[:n], lambda: pool.give(slot))
 
 
 def write_all(fd: int, data: np.ndarray) -> None:

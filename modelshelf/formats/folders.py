@@ -49,8 +49,10 @@ def sibling_shards(path: Path) -> tuple[str, ...]:
 
 
 def index_weight_map(path: Path) -> dict[str, str] | None:
-    """The ``weight_map`` of a shard index file, or None if the JSON is not one."""
-    if not path.name.endswith(".json"):
+    """The ``weight_map`` of a shard index file, or None if it is not one. Only
+    ``*.index.json`` names are parsed: an index is a JSON sidecar, not a format with magic bytes,
+    and other (possibly large) JSON files are simply not models."""
+    if not path.name.endswith(".index.json"):
         return None
     doc = jsonsafe.load_file(path)
     wm = doc.get("weight_map") if isinstance(doc, dict) else None

@@ -11,9 +11,12 @@ Shapes are reported outermost-first (PyTorch/safetensors order), i.e. GGUF's ``n
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import struct
-from types import SimpleNamespace
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from modelshelf.formats.base import ModelHeader, TensorInfo
@@ -26,35 +29,55 @@ KEEP_ARRAY = 256  # longer arrays (token lists, merges) are summarised by their 
 KEEP_STRING = 1024 * 1024  # longer string values are skipped (kept as None)
 MAX_NAME = 64 * 1024
 MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_TENSORS = 1_000_000  # real models have thousands; beyond this it is an attack
+MAX_KV = 1_000_000
 MAX_ARRAY_NESTING = 4
 # Smallest possible encodings, used to bound counts by the bytes left in the file.
 MIN_KV = 8 + 4 + 1  # key length, value type, 1-byte value
 MIN_TENSOR_INFO = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
 
 
+# struct codes of GGUF's fixed-size value types, by GGUFValueType member name (gguf-py keeps
+# this in its writer and reader classes, which cannot be imported without numpy).
+_PACKING = {
+    "UINT8": "B", "INT8": "b", "UINT16": "H", "INT16": "h", "UINT32": "I", "INT32": "i",
+    "FLOAT32": "f", "UINT64": "Q", "INT64": "q", "FLOAT64": "d", "BOOL": "?",
+}
+
+
+def _load_constants() -> ModuleType:
+    """``gguf/constants.py`` alone: it needs only the standard library, whereas ``import gguf``
+    runs the package's __init__, which imports numpy and the reader/writer (~0.1 s a process)."""
+    if "gguf" in sys.modules:
+        import gguf.constants
+
+        return gguf.constants
+    spec = importlib.util.find_spec("gguf")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("the gguf package is required to read GGUF files")
+    path = Path(spec.origin).with_name("constants.py")
+    cspec = importlib.util.spec_from_file_location("_modelshelf_gguf_constants", path)
+    if cspec is None or cspec.loader is None:
+        raise ModuleNotFoundError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(cspec)
+    cspec.loader.exec_module(module)
+    return module
+
+
 @functools.cache
 def _tables() -> SimpleNamespace:
-    """The ``gguf`` package's tables, imported on first use: importing gguf pulls in numpy."""
-    from gguf.constants import (
-        GGML_QUANT_SIZES,
-        GGUF_DEFAULT_ALIGNMENT,
-        GGMLQuantizationType,
-        GGUFValueType,
-        Keys,
-        LlamaFileType,
-    )
-    from gguf.gguf_writer import GGUFWriter
-
-    sizes = {vt: struct.calcsize(fmt) for vt, fmt in GGUFWriter._simple_value_packing.items()}
+    """The ``gguf`` package's tables (types, quant block sizes, file types, key names)."""
+    c = _load_constants()
+    packing = {c.GGUFValueType[name]: code for name, code in _PACKING.items()}
     return SimpleNamespace(
-        quant_sizes=GGML_QUANT_SIZES,
-        quant_type=GGMLQuantizationType,
-        value_type=GGUFValueType,
-        packing=GGUFWriter._simple_value_packing,
-        value_sizes=sizes,
-        file_type=LlamaFileType,
-        keys=Keys,
-        default_alignment=GGUF_DEFAULT_ALIGNMENT,
+        quant_sizes=c.GGML_QUANT_SIZES,
+        quant_type=c.GGMLQuantizationType,
+        value_type=c.GGUFValueType,
+        packing=packing,
+        value_sizes={vt: struct.calcsize(code) for vt, code in packing.items()},
+        file_type=c.LlamaFileType,
+        keys=c.Keys,
+        default_alignment=c.GGUF_DEFAULT_ALIGNMENT,
     )
 
 
@@ -108,6 +131,22 @@ class _Cursor:
         return self.take(n, what).decode("utf-8", errors="replace")
 
 
+    def skip_strings(self, n: int, what: str) -> None:
+        """Step over ``n`` strings (a 150k-token vocabulary) with one tight loop over the buffer;
+        the slow path (``take``) only runs when a length straddles the buffer's end."""
+        length_fmt = struct.Struct(self.e + "Q")
+        unpack_from, size = length_fmt.unpack_from, self.src.size
+        for _ in range(n):
+            rel = self.pos - self._buf_start
+            if 0 <= rel <= len(self._buf) - 8:
+                (length,) = unpack_from(self._buf, rel)
+                self.pos += 8 + length
+            else:
+                (length,) = length_fmt.unpack(self.take(8, what))
+                self.pos += length
+            if self.pos > size:
+                raise self.src.error(f"GGUF {what} runs past the end of the file: truncated")
+
     def name(self, what: str) -> str:
         """Keys and tensor names: short by nature, so a long one is corruption."""
         s = self.string(what, keep=MAX_NAME)
@@ -126,6 +165,8 @@ def read(src: Budget) -> ModelHeader:
     cur.pos = 8
     n_tensors = cur.count("tensor", MIN_TENSOR_INFO)
     n_kv = cur.count("metadata key/value", MIN_KV)
+    if n_tensors > MAX_TENSORS or n_kv > MAX_KV:
+        raise src.error(f"GGUF declares {n_tensors} tensors and {n_kv} keys: implausibly many")
     metadata: dict[str, Any] = {}
     for _ in range(n_kv):
         key = cur.name("metadata key")
@@ -179,6 +220,9 @@ def _value(cur: _Cursor, vtype: int, key: str, depth: int) -> Any:
     if min_each is None:
         raise cur.src.error(f"GGUF key {key!r}: unknown array element type {etype}")
     n = cur.count(f"key {key!r} array", min_each)
+    if n > KEEP_ARRAY and etype == vt.STRING:
+        cur.skip_strings(n, key)
+        return _stub(vt(etype).name, n)
     items = [_value(cur, etype, key, depth + 1) for _ in range(n)]
     return items if n <= KEEP_ARRAY else _stub(vt(etype).name, n)
 

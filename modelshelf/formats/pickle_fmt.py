@@ -15,8 +15,11 @@ computed (zip local header + name + extra), so convert can stream tensors withou
 
 from __future__ import annotations
 
+import contextlib
 import io
+import pickletools
 import struct
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from modelshelf.formats.base import ModelHeader, Safety, TensorInfo
 from modelshelf.formats.pickle_vm import Call, Global, Machine, Result, TensorRef, _Key
 from modelshelf.formats.source import Budget
 
-MAX_PICKLE = 256 * 1024 * 1024  # data.pkl of the largest real checkpoints is a few MB
+MAX_PICKLE = 64 * 1024 * 1024  # data.pkl of the largest real checkpoints is a few MB
 FIRST_WINDOW = 1024 * 1024
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PREFIX = b"\x80\x02\x8a\x0a" + LEGACY_MAGIC.to_bytes(10, "little")
@@ -59,12 +62,12 @@ def parses_as_pickle(head: bytes) -> bool:
 
 
 def _genops_bounded(data: bytes, limit: int) -> Iterator[Any]:
-    import pickletools
-
-    for i, item in enumerate(pickletools.genops(io.BytesIO(data))):
-        if i >= limit:
-            return
-        yield item
+    with warnings.catch_warnings():  # odd escapes in protocol-0 strings: noise
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for i, item in enumerate(pickletools.genops(io.BytesIO(data))):
+            if i >= limit:
+                return
+            yield item
 
 
 def torch_zip_root(names: list[str]) -> str | None:
@@ -100,8 +103,8 @@ def _persistent(src: Budget, storages: dict[str, Storage]) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
             return Global("?", "persistent")
         _, stype, key, _location, numel, *rest = pid
-        if not isinstance(stype, Global):
-            raise src.error("torch storage without a storage type")
+        if not isinstance(stype, Global) or not isinstance(key, str | int):
+            raise src.error("torch storage reference is malformed")
         dtype, itemsize = pickle_policy.STORAGE_DTYPES.get(stype.name, ("U8", 1))
         key = str(key)
         existing = storages.get(key)
@@ -332,11 +335,21 @@ def _legacy_storage_offsets(
 
 
 def _read_plain(src: Budget) -> ModelHeader:
+    """Safety only. A pickle larger than we read is judged on its first MAX_PICKLE bytes: what
+    they import is certain, what follows is not, so the best verdict is ``unknown``."""
     n = min(src.size, MAX_PICKLE)
-    res = _run_or_flag(src, src.read(0, n, "pickle"), "pickle", {})
-    safety = pickle_policy.judge(res.globals, res.problems)
-    if n < src.size and safety.status == "safe":
-        safety = Safety("unknown", (f"only the first {n} bytes were analysed",))
+    data = src.read(0, n, "pickle")
+    if n == src.size:
+        res = _run_or_flag(src, data, "pickle", {})
+        safety = pickle_policy.judge(res.globals, res.problems)
+    else:
+        machine = Machine(src.error, _persistent(src, {}))
+        with contextlib.suppress(FormatError):  # cut short by our read limit, maybe not broken
+            machine.run(data)
+        safety = pickle_policy.judge(machine.globals, machine.problems)
+        if safety.status != "unsafe":
+            note = f"only the first {n} of {src.size} bytes were analysed"
+            safety = Safety("unknown", (*safety.findings, note))
     return ModelHeader("pickle", metadata={"pickle.container": "pickle"}, safety=safety)
 
 

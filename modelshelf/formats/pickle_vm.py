@@ -63,7 +63,7 @@ class TensorRef:
 
 @dataclass(eq=False)
 class _Key:
-    """A dict key the pickle built from an unhashable value (kept distinct, by identity)."""
+    """A dict key the pickle built from a non-atomic value (kept distinct, by identity)."""
 
     value: Any
 
@@ -77,6 +77,7 @@ class Result:
     protocol: int
 
 
+_ATOMS = (str, int, float, bytes)
 _TENSOR_REBUILDERS = frozenset({
     "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
     "torch._utils._rebuild_tensor_v3",
@@ -189,10 +190,8 @@ class Machine:
         if not isinstance(dest, dict):
             raise self.error("malformed pickle (SETITEM on a non-dict)")
         for k, v in zip(pairs[::2], pairs[1::2], strict=False):
-            try:
-                dest[k] = v
-            except TypeError:
-                dest[_Key(k)] = v
+            # Only atoms are hashed: hashing a hostile million-deep tuple overflows the C stack.
+            dest[k if k is None or isinstance(k, _ATOMS) else _Key(k)] = v
 
     def _appends(self, target: Any, items: list[Any]) -> None:
         if isinstance(target, list):

@@ -52,7 +52,7 @@ def read_header(path: Path) -> ModelHeader:
     header = _read_file(path)
     if header.format == "unknown" and folders.index_weight_map(path) is not None:
         return folders.read_index(path, _read_file)
-    if header.format == "safetensors" or header.format == "pickle":
+    if header.format in ("safetensors", "pickle", "gguf"):
         shards = folders.sibling_shards(path)
         if shards:
             return dataclasses.replace(header, shards=shards)

@@ -99,20 +99,15 @@ def _entry(src: Budget, name: str, entry: Any) -> tuple[int, int, str, tuple[int
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
     if dtype not in DTYPE_BITS:
         raise src.error(f"tensor {name!r}: unknown dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
+    # ``type(x) is int`` rather than isinstance: JSON true/false are bools, which are ints
+    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
         raise src.error(f"tensor {name!r}: shape must be a list of non-negative integers")
-    if (
-        not isinstance(offsets, list)
-        or len(offsets) != 2
-        or not all(_is_uint(o) for o in offsets)
-        or offsets[0] > offsets[1]
-    ):
+    if type(offsets) is not list or len(offsets) != 2:
         raise src.error(f"tensor {name!r}: data_offsets must be [begin, end] with begin <= end")
-    return offsets[0], offsets[1], dtype, tuple(shape)
-
-
-def _is_uint(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    start, end = offsets
+    if type(start) is not int or type(end) is not int or not 0 <= start <= end:
+        raise src.error(f"tensor {name!r}: data_offsets must be [begin, end] with begin <= end")
+    return start, end, dtype, tuple(shape)
 
 
 def _check_layout(src: Budget, spans: list[tuple[int, int, str]], data_len: int) -> None:

@@ -49,7 +49,9 @@ def identify(header: ModelHeader) -> Identification:
     if found is None:
         return hint or UNKNOWN
     if found.architecture == "unknown":
-        if hint is not None and hint.model_type == found.model_type:
+        if hint is not None and hint.architecture != "unknown" and (
+            hint.model_type == found.model_type
+        ):
             return replace(hint, evidence=found.evidence + hint.evidence)
         return _from_metadata(found, header.metadata)
     return found
@@ -97,7 +99,8 @@ def _transformers_type(config: Mapping[str, Any]) -> tuple[str, str] | None:
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or "_class_name" in config:
         return None
-    classes = [c for c in config.get("architectures") or () if isinstance(c, str)]
+    listed = config.get("architectures")
+    classes = [c for c in listed if isinstance(c, str)] if isinstance(listed, list | tuple) else []
     for c in classes:
         word = cfg.TRANSFORMERS_CLASSES.get(c) or next(
             (w for suffix, w in cfg.TRANSFORMERS_SUFFIXES if c.endswith(suffix)), None
@@ -116,7 +119,7 @@ def _transformers_llm(header: ModelHeader) -> Identification | None:
 
 
 def _gguf_architecture(header: ModelHeader) -> str | None:
-    arch = header.metadata.get("general.architecture")
+    arch = header.metadata.get("general.architecture") or header.architecture
     return arch if header.format == "gguf" and isinstance(arch, str) and arch else None
 
 

@@ -13,12 +13,13 @@ rule covers kohya, PEFT and LyCORIS files alike.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Shape = tuple[int, ...] | None  # None: a LoRA module whose size the file does not say
+Shape = tuple[int, ...]  # the LoRA view writes -1 for a size the file does not say
 MatchKind = Literal["exact", "prefix", "regex"]
 ViewName = Literal["tensors", "lora"]
 
@@ -40,7 +41,7 @@ class Key:
     def shape_ok(self, shape: Shape) -> bool:
         if not self.dims and self.ndim is None:
             return True
-        if shape is None or (self.ndim is not None and len(shape) != self.ndim):
+        if self.ndim is not None and len(shape) != self.ndim:
             return False
         for axis, allowed in self.dims:
             if not -len(shape) <= axis < len(shape) or shape[axis] not in allowed:
@@ -89,7 +90,7 @@ class Rule:
 
     Matches when, for one of ``prefixes`` (the same prefix for every condition, so a checkpoint's
     ``model.diffusion_model.`` keys are not mixed with a bare model's), every ``all_of`` key holds,
-    at least one ``any_of`` key holds (if any are listed) and no ``none_of`` key does.
+    at least one key of each ``any_of`` group holds, and no ``none_of`` key does.
     """
 
     name: str
@@ -121,18 +122,66 @@ def rule(
                 tuple(none_of), tuple(prefixes), view, note)
 
 
+def literal_prefix(pattern: str) -> str:
+    """The fixed text a regex must start with (``blk\\.\\d+`` -> ``blk.``), to narrow a search."""
+    if _has_top_level_alternation(pattern):
+        return ""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern) and not pattern[i + 1].isalnum():
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        if c in ".^$*+?{}[]|()\\":
+            # a quantifier applies to the previous character: it is not fixed either
+            if c in "*?{" and out:
+                out.pop()
+            break
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _has_top_level_alternation(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
 class View:
     """Names and shapes to test rules against.
 
-    Prefix and regex conditions are answered by one ``finditer`` over all names joined by
-    newlines (a C-level scan instead of a Python loop per key: a LoRA has thousands of keys and
-    a rule table asks ~100 questions), memoised because many rules ask the same one.
+    Names are kept sorted, so a prefix condition is a bisection and a regex is only tried on
+    the names sharing its literal start (``input_blocks\\.\\d+...`` only on ``input_blocks.*``);
+    answers are memoised because many rules ask the same question.
     """
 
     def __init__(self, shapes: Mapping[str, Shape]) -> None:
         self.shapes = shapes
-        self._text = "\n".join(n for n in shapes if "\n" not in n)
+        self._sorted = sorted(shapes)
         self._scans: dict[tuple[str, str, str], list[str]] = {}
+
+    def _starting_with(self, start: str) -> list[str]:
+        lo = bisect.bisect_left(self._sorted, start)
+        hi = bisect.bisect_left(self._sorted, start + "\U0010ffff", lo)
+        return self._sorted[lo:hi]
 
     def candidates(self, key: Key, prefix: str) -> Iterable[str]:
         if key.absolute:
@@ -143,9 +192,12 @@ class View:
         memo = (key.kind, prefix, key.pattern)
         found = self._scans.get(memo)
         if found is None:
-            body = re.escape(key.pattern) + "[^\n]*" if key.kind == "prefix" else key.pattern
-            rx = re.compile("^" + re.escape(prefix) + "(?:" + body + ")$", re.MULTILINE)
-            found = [m.group(0) for m in rx.finditer(self._text)]
+            if key.kind == "prefix":
+                found = self._starting_with(prefix + key.pattern)
+            else:
+                rx = re.compile(re.escape(prefix) + "(?:" + key.pattern + ")")
+                pool = self._starting_with(prefix + literal_prefix(key.pattern))
+                found = [n for n in pool if rx.fullmatch(n)]
             self._scans[memo] = found
         return found
 
@@ -158,10 +210,9 @@ class View:
 
 
 def _evidence(view: View, name: str, key: Key) -> str:
-    shape = view.shapes[name]
     if not key.dims and key.ndim is None:
         return name
-    return f"{name} {list(shape) if shape is not None else '?'}"
+    return f"{name} {list(view.shapes[name])}"
 
 
 def match(rule: Rule, view: View) -> tuple[str, ...] | None:
@@ -185,7 +236,8 @@ def match(rule: Rule, view: View) -> tuple[str, ...] | None:
             evidence.append(_evidence(view, hit[1], hit[0]))
         if not ok or any(view.find(k, prefix) is not None for k in rule.none_of):
             continue
-        evidence.extend(f"no {k.describe(prefix)}" for k in rule.none_of)
+        # absences are evidence too ("no guidance_in" is what makes schnell); regexes read badly
+        evidence.extend(f"no {k.describe(prefix)}" for k in rule.none_of if k.kind != "regex")
         if rule.note:
             evidence.append(rule.note)
         return tuple(evidence)

@@ -49,12 +49,11 @@ _SUFFIXES: tuple[tuple[str, Role, str], ...] = (
     (".diff", "full", ""),
     (".diff_b", "none", ""),
 )
-_SUFFIX_RX = re.compile(
-    "(" + "|".join(re.escape(s) for s, _, _ in sorted(_SUFFIXES, key=lambda s: -len(s[0]))) + ")$"
-)
 _ROLES = {s: (role, part) for s, role, part in _SUFFIXES}
 # XLabs / old diffusers attention processors: "...qkv_lora1.down.weight", "...to_k_lora.up.weight"
-_PROC_RX = re.compile(r"(.*lora\d*)\.(down|up)\.weight$")
+_PROC_ROLES: dict[str, tuple[Role, str]] = {".down.weight": ("in", ""), ".up.weight": ("out", "")}
+_PROC_MODULE = re.compile(r".*lora\d*")
+_ALL_SUFFIXES = tuple(_ROLES) + tuple(_PROC_ROLES)
 
 # Where a module lives, from its prefix; the first that fits wins (longest first where they nest).
 _COMPONENTS: tuple[tuple[str, str], ...] = (
@@ -79,13 +78,17 @@ MIN_LORA_SHARE = 0.5
 
 
 def _split(name: str) -> tuple[str, Role, str] | None:
-    m = _SUFFIX_RX.search(name)
-    if m:
-        role, part = _ROLES[m.group(1)]
-        return name[: m.start()], role, part
-    m = _PROC_RX.match(name)
-    if m:
-        return m.group(1), ("in" if m.group(2) == "down" else "out"), ""
+    """(module, role, factor part) of one LoRA tensor name, or None."""
+    head, _, last = name.rpartition(".")
+    suffix = "." + last
+    if suffix in _ROLES:
+        return (head, *_ROLES[suffix])
+    head2, _, mid = head.rpartition(".")
+    suffix = f".{mid}.{last}"
+    if suffix in _ROLES:
+        return (head2, *_ROLES[suffix])
+    if suffix in _PROC_ROLES and _PROC_MODULE.fullmatch(head2):
+        return (head2, *_PROC_ROLES[suffix])
     return None
 
 
@@ -109,8 +112,12 @@ def _kron_side(parts: Mapping[str, tuple[int, ...]]) -> tuple[int, int]:
 
 def lora_view(tensors: Mapping[str, TensorInfo]) -> dict[str, tuple[int, int]] | None:
     """``{"unet:<module>": (out, in)}`` for a LoRA-like file, or None if it is not one."""
-    if not tensors:
+    # Cheap gate first (one C-level endswith per name): most files are not LoRAs.
+    if not tensors or sum(n.endswith(_ALL_SUFFIXES) for n in tensors) < MIN_LORA_SHARE * len(
+        tensors
+    ):
         return None
+    keys: dict[str, str] = {}  # raw module -> normalised key, computed once per module
     dims: dict[str, list[int]] = {}
     krons: dict[str, dict[str, dict[str, tuple[int, ...]]]] = {}
     parts = 0
@@ -120,7 +127,9 @@ def lora_view(tensors: Mapping[str, TensorInfo]) -> dict[str, tuple[int, int]] |
             continue
         parts += 1
         module, role, part = split
-        key = module_key(module)
+        key = keys.get(module)
+        if key is None:
+            key = keys[module] = module_key(module)
         out_in = dims.setdefault(key, [UNKNOWN, UNKNOWN])
         shape = info.shape
         if role == "in" and len(shape) >= 2:
@@ -131,7 +140,7 @@ def lora_view(tensors: Mapping[str, TensorInfo]) -> dict[str, tuple[int, int]] |
             out_in[0], out_in[1] = shape[0], shape[1]
         elif role in ("kron1", "kron2"):
             krons.setdefault(key, {}).setdefault(role, {})[part] = shape
-    if parts == 0 or parts < MIN_LORA_SHARE * len(tensors):
+    if parts < MIN_LORA_SHARE * len(tensors):
         return None
     for key, sides in krons.items():
         (a, b), (c, d) = _kron_side(sides.get("kron1", {})), _kron_side(sides.get("kron2", {}))

@@ -51,7 +51,7 @@ class AdoptItem:
 
 @dataclass(frozen=True)
 class AdoptOutcome:
-    adopted: tuple[str, ...]
+    adopted: tuple[str, ...]  # names of models registered
     failed: tuple[tuple[str, str], ...]  # (path, reason)
 
 
@@ -73,7 +73,8 @@ class AdoptPlan:
             except (ModelshelfError, OSError) as exc:
                 failed.append((item.paths[0], str(exc)))
             else:
-                adopted.append(item.name)
+                if item.register:
+                    adopted.append(item.name)
         return AdoptOutcome(tuple(adopted), tuple(failed))
 
 
@@ -139,7 +140,7 @@ def _shows_blob(path: str, store: Store, sha256: str) -> bool:
 
 
 def plan_adopt(result: ScanResult, store: Store) -> AdoptPlan:
-    """Decide what to adopt; changes nothing. Broken files are left where they are."""
+    """Decide what to adopt; changes nothing. Broken files and symlinks are left as they are."""
     models = store.list()
     registered = {f.sha256 for m in models for f in m.files}
     names = _Names(m.name for m in models)
@@ -147,8 +148,8 @@ def plan_adopt(result: ScanResult, store: Store) -> AdoptPlan:
     already: list[str] = []
     by_digest: dict[str, list[ScannedFile]] = {}
     for f in result.files:
-        if f.error:
-            continue
+        if f.error or os.path.islink(f.path):
+            continue  # broken: not ours to fix; symlink: its target is what would be adopted
         if f.is_dir:
             if store.find_by_source(f.path) is not None:
                 already.append(f.path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class Entry:
 @dataclass(frozen=True)
 class Report:
     entries: tuple[Entry, ...]
-    duplicates: tuple[tuple[int, tuple[str, ...]], ...] = field(default=())  # (size, paths)
+    duplicates: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (size, paths) per group
 
     # -- numbers --------------------------------------------------------------------------------
     def _group(self, attr: str) -> dict[str, dict[str, int]]:
@@ -155,7 +155,11 @@ def _store_entry(record: ModelRecord, store: Store, cache: ScanCache) -> Entry:
     facts, copies = [], []
     for f in record.files:
         blob = store.blob_path(f.sha256)
-        st = os.stat(blob)
+        try:
+            st = os.stat(blob)
+        except FileNotFoundError:  # a damaged store: say so, `verify` tells the rest
+            facts.append({"error": f"blob {f.sha256[:12]}... of {f.path} is missing"})
+            continue
         key = (st.st_size, st.st_mtime_ns, st.st_ino)
         hit = cache.get(str(blob), key)
         fact = hit[0] if hit else read_facts(blob, st.st_size)
@@ -205,8 +209,9 @@ def _duplicates(entries: Sequence[Entry]) -> tuple[tuple[int, tuple[str, ...]], 
 def report(store: Store, extra_dirs: Iterable[Path] = ()) -> Report:
     """Report over every registered model, plus model files found under ``extra_dirs``."""
     cache = ScanCache(store)
-    entries = [_store_entry(r, store, cache) for r in store.list()]
-    store_sizes = {f.size for r in store.list() for f in r.files}
+    records = store.list()
+    entries = [_store_entry(r, store, cache) for r in records]
+    store_sizes = {f.size for r in records for f in r.files}
     for folder in extra_dirs:
         found = scan(Path(folder), store=store)
         entries += [_dir_entry(_hash_against_store(f, store_sizes, cache), found.root)

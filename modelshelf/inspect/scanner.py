@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from modelshelf.errors import FormatError, UsageError
+from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
 from modelshelf.hashing import sha256_file
-from modelshelf.inspect.adopt import plan_adopt
+from modelshelf.inspect.adopt import AdoptPlan, plan_adopt
 from modelshelf.inspect.info import inspect_header
 from modelshelf.inspect.walk import Unit, walk
 from modelshelf.store import Store
@@ -63,6 +63,7 @@ class ScanResult:
     cached: int  # files answered from the scan cache without being read
     adopted: tuple[str, ...] = ()  # model names registered by --adopt
     adopt_failed: tuple[tuple[str, str], ...] = ()  # (path, reason) left where they were
+    adopt_plan: AdoptPlan | None = None  # what --adopt does (or, with dry_run, would do)
 
     @property
     def reclaimable_bytes(self) -> int:
@@ -83,6 +84,7 @@ class ScanResult:
             "reclaimable_bytes": self.reclaimable_bytes,
             "adopted": list(self.adopted),
             "adopt_failed": [{"path": p, "error": e} for p, e in self.adopt_failed],
+            "adopt_plan": self.adopt_plan.to_json() if self.adopt_plan else None,
         }
 
 
@@ -104,17 +106,15 @@ def _unit_key(unit: Unit) -> tuple[int, int, int]:
 def read_facts(path: Path, size: int) -> dict[str, Any]:
     """Identify one file or folder: the JSON-able facts the cache keeps (never raises on bad data).
 
-    A file whose magic bytes match no format is answered without reading its header.
+    A broken file is kept with the format its magic bytes claim and the reason it is broken.
     """
-    claimed = "unknown"
     try:
-        claimed = detect_format(path)
-        if claimed == "unknown":
-            return {"v": CACHE_VERSION, "format": "unknown"}
-        header = read_header(path)
+        header = read_header(path)  # as cheap as sniffing the magic when it is no model
     except (FormatError, OSError) as exc:
-        return {"v": CACHE_VERSION, "format": claimed, "architecture": "unknown",
+        return {"v": CACHE_VERSION, "format": _sniff(path), "architecture": "unknown",
                 "model_type": "other", "error": str(exc)}
+    if header.format == "unknown":
+        return {"v": CACHE_VERSION, "format": "unknown"}
     info = inspect_header(header, path=str(path), size=size)
     return {
         "v": CACHE_VERSION, "format": info.format, "architecture": info.architecture,
@@ -122,6 +122,14 @@ def read_facts(path: Path, size: int) -> dict[str, Any]:
         "memory_bytes": info.memory_bytes, "safety": info.safety["status"],
         "findings": list(info.safety["findings"]),
     }
+
+
+def _sniff(path: Path) -> str:
+    """The format a path's magic bytes / marker files claim; ``unknown`` if it cannot be read."""
+    try:
+        return detect_format(path)
+    except (FormatError, OSError):
+        return "unknown"
 
 
 class ScanCache:
@@ -145,13 +153,6 @@ class ScanCache:
 
 
 # -- the scan ----------------------------------------------------------------------------------
-def _detect_folder(path: Path) -> str:
-    try:
-        return detect_format(path)
-    except (FormatError, OSError):
-        return "unknown"
-
-
 def _duplicate_groups(files: Iterable[ScannedFile]) -> list[list[ScannedFile]]:
     """Files sharing a size with another file of a different inode: the only dup candidates."""
     by_size: dict[int, list[ScannedFile]] = {}
@@ -172,8 +173,7 @@ def _hash_candidates(
         if f.sha256 is None and not f.is_dir and not f.error and (want_all or f.path in need):
             digest = sha256_file(f.path)
             cache.put(f.path, keys[f.path], dict(f.facts), digest)
-            f = ScannedFile(f.path, f.format, f.architecture, f.model_type, f.size, digest,
-                            f.is_dir, f.inode, f.facts)
+            f = replace(f, sha256=digest)
         out.append(f)
     return out
 
@@ -190,19 +190,24 @@ def _duplicates(files: list[ScannedFile]) -> tuple[tuple[str, ...], ...]:
 
 def scan(
     directory: Path, *, store: Store | None = None, adopt: bool = False,
-    progress: Progress | None = None, hash_all: bool = False,
+    progress: Progress | None = None, hash_all: bool = False, dry_run: bool = False,
 ) -> ScanResult:
     """Identify every model under ``directory``; with ``adopt``, move them into ``store``.
 
     ``hash_all`` hashes every model file (adopt needs it); otherwise only duplicate candidates.
+    ``dry_run`` with ``adopt``: plan only — ``adopt_plan`` says what would move, nothing does.
     """
+    if adopt and store is None:
+        raise UsageError("scan --adopt needs a store to adopt into")
     root = Path(directory).absolute()
+    if not root.exists():
+        raise NotFoundError(f"{directory}: no such file or folder")
     cache = ScanCache(store)
     skip = frozenset({str(store.home.absolute())}) if store is not None else frozenset()
     files: list[ScannedFile] = []
     keys: dict[str, tuple[int, int, int]] = {}
     skipped = cached = 0
-    for n, unit in enumerate(walk(str(root), _detect_folder, skip), start=1):
+    for n, unit in enumerate(walk(str(root), _sniff, skip), start=1):
         path, key = unit.path, _unit_key(unit)
         hit = cache.get(path, key)
         if hit is not None:
@@ -224,9 +229,10 @@ def scan(
         ))
     files = _hash_candidates(files, cache, keys, want_all=hash_all or adopt)
     result = ScanResult(str(root), tuple(files), _duplicates(files), skipped, cached)
-    if adopt:
-        if store is None:
-            raise UsageError("scan --adopt needs a store to adopt into")
-        outcome = plan_adopt(result, store).execute(store)
-        result = replace(result, adopted=outcome.adopted, adopt_failed=outcome.failed)
+    if adopt and store is not None:
+        plan = plan_adopt(result, store)
+        result = replace(result, adopt_plan=plan)
+        if not dry_run:
+            outcome = plan.execute(store)
+            result = replace(result, adopted=outcome.adopted, adopt_failed=outcome.failed)
     return result

@@ -722,11 +722,45 @@ def llama_gguf_metadata(arch: str = "llama", *, context: int = 4096) -> dict[str
 
 
 def llama_gguf_tensors(*, tiny: bool = True) -> dict[str, Shape]:
-    """GGUF tensor names of a llama-style model (``blk.N.*``); shapes are GGUF's (in, out)."""
+    """GGUF tensor names of a llama-style model (``blk.N.*``), shapes in numpy order."""
     width = 64 if tiny else 4096
     return {"token_embd.weight": (width, 32000), "blk.0.attn_q.weight": (width, width),
             "blk.0.ffn_up.weight": (width, 4 * width), "output_norm.weight": (width,),
             "output.weight": (width, 32000)}
+
+
+def write_gguf(path: str | os.PathLike[str], metadata: Mapping[str, Any],
+               tensors: Mapping[str, Shape] | None = None) -> Path:
+    """A small, valid GGUF file (gguf package's writer; F32 zero tensors, so keep them tiny).
+
+    ``metadata`` must hold ``general.architecture``; ints are written as uint32 (int32 when
+    negative), floats as float32, strings, bools and lists of strings as such.
+    """
+    import gguf  # a core dependency, imported here so importing factories stays cheap
+    import numpy as np
+
+    path = Path(path)
+    writer = gguf.GGUFWriter(str(path), str(metadata["general.architecture"]))
+    for key, value in metadata.items():
+        if key in ("general.architecture", "GGUF.version"):
+            continue
+        if isinstance(value, bool):
+            writer.add_bool(key, value)
+        elif isinstance(value, int):
+            (writer.add_uint32 if value >= 0 else writer.add_int32)(key, value)
+        elif isinstance(value, float):
+            writer.add_float32(key, value)
+        elif isinstance(value, list):
+            writer.add_array(key, value)
+        else:
+            writer.add_string(key, str(value))
+    for name, shape in (tensors if tensors is not None else llama_gguf_tensors()).items():
+        writer.add_tensor(name, np.zeros(shape, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
 
 
 def transformers_config(model_type: str = "qwen2",

@@ -184,7 +184,8 @@ class FakeHub(LocalServer):
     def tag(self, repo_id: str, name: str, revision: str = "main") -> str:
         repo = self.repos[repo_id]
         sha = repo.commit_for(revision)
-        assert sha is not None, f"no revision {revision} in {repo_id}"
+        if sha is None:
+            raise ValueError(f"no revision {revision} in {repo_id}")
         repo.refs[name] = sha
         return sha
 

@@ -12,11 +12,13 @@ Nothing in the library imports this package (an import-linter contract keeps it 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -101,25 +103,36 @@ Handler = Callable[[Request], Response]
 
 
 class LocalServer:
-    """``with LocalServer() as srv: srv.add_file("/m.bin", data); httpx.get(srv.url + "/m.bin")``."""
+    """``with LocalServer() as srv: srv.add_file("/m.bin", data); httpx.get(srv.url + "/m.bin")``.
+    """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: a server-side context (cert loaded) to serve https instead of http."""
         self.faults = Faults()
+        self.tls = tls
         self.log: list[LoggedRequest] = []
         self._files: dict[str, Blob] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
         self._stalled = False
+        self._in_flight = 0
         self._httpd = _Server((host, port), _make_handler(self))
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self.host, self.port = self._httpd.server_address[:2]
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     def url_for(self, path: str, host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        return f"{self.scheme}://{host or self.host}:{self.port}{path}"
 
     # -- registration -------------------------------------------------------------------------
     def add_file(self, path: str, data: bytes | Path, *, etag: str | None = None,
@@ -146,6 +159,17 @@ class LocalServer:
 
     def bytes_served(self, path: str) -> int:
         return sum(r.bytes_sent for r in self.requests_for(path))
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being served: a response the client aborted is logged only
+        once the server notices, which can be after the client has exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._in_flight == 0:
+                    return True
+            time.sleep(0.02)
+        return False
 
     def clear_log(self) -> None:
         with self._lock:
@@ -229,6 +253,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             found = server._find(method, split.path)
             sent, status = 0, 404
             self._progress = [0, 0]  # [status, bytes] so an aborted response is still logged
+            with server._lock:
+                server._in_flight += 1
             try:
                 if found is None:
                     status = self._send_simple(404, b'{"error": "Not Found"}', "application/json")
@@ -246,8 +272,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                             self._extra_headers[k] = v
                         status, sent = self._send_blob(method, response.blob)
                     else:
-                        status = self._send_simple(response.status, response.body,
-                                                   response.headers.get("Content-Type", "application/json"),
+                        kind = response.headers.get("Content-Type", "application/json")
+                        status = self._send_simple(response.status, response.body, kind,
                                                    response.headers, head=method == "HEAD")
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
@@ -256,6 +282,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 server._record(LoggedRequest(method, split.path, self.headers.get("Range"),
                                              status, sent, dict(self.headers.items()),
                                              self.headers.get("Host", "")))
+                with server._lock:
+                    server._in_flight -= 1
 
         _extra_headers: dict[str, str]
         _progress: list[int]
@@ -311,7 +339,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(length))
             self.send_header("Accept-Ranges", "none" if faults.ignore_range else "bytes")
             self.send_header("ETag", blob.etag)
-            self.send_header("Last-Modified", email.utils.formatdate(blob.last_modified, usegmt=True))
+            self.send_header("Last-Modified",
+                             email.utils.formatdate(blob.last_modified, usegmt=True))
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
             for k, v in {**blob.headers, **extra}.items():
@@ -331,7 +360,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if faults.short_body:
                 limit = max(0, length - 1024)
             plain = (limit == length and faults.rate_per_connection is None
-                     and faults.corrupt_offset is None and faults.stall_after is None)
+                     and faults.corrupt_offset is None and faults.stall_after is None
+                     and server.tls is None)  # sendfile would bypass TLS
             if plain and isinstance(blob.data, Path):
                 return self._sendfile(blob.data, start, length)
             sent = 0
@@ -359,10 +389,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if sent < length:
                 self.wfile.flush()
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             return sent
 
         def _pace(self, nbytes: int, rate: float) -> None:
@@ -410,7 +438,8 @@ class _opened:
             self._fh.close()
 
 
-def json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(obj: Any, status: int = 200,
+                  headers: Mapping[str, str] | None = None) -> Response:
     import json
 
     return Response(status, json.dumps(obj).encode(), {"Content-Type": "application/json",

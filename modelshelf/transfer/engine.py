@@ -3,9 +3,10 @@
 The story of one call: take the per-URL lock; hand back a finished, unclaimed file if one waits;
 else ask for the first missing piece (following redirects, credentials only to their host) and
 learn size, validators and Range support from that one answer; check free space; preallocate;
-start the sha256 thread; let N worker threads fetch pieces (each over its own keep-alive
-connection, pwrite-ing from a fixed buffer); save the resume state every half second; when the
-last piece lands, take the digest, compare, and rename the partial to ``<key>.ok``.
+start the sha256 thread (``hasher.py``); let N :class:`~modelshelf.transfer.worker.Connection`
+threads fetch pieces handed out by the scheduler (``pieces.py``); save the resume state
+(``state.py``) every half second; when the last piece lands, take the digest, compare, and
+rename the partial to ``<key>.ok``.
 
 If the remote file changes under us (validators differ, If-Range answered with the whole file,
 416 on a range), the partial is thrown away and the download starts over, at most twice, and the
@@ -14,11 +15,9 @@ reason is reported (``DownloadResult.restarted_reason`` and the ``on_warning`` c
 
 from __future__ import annotations
 
-import errno
 import http.client
 import math
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,21 +28,15 @@ from typing import Protocol
 from modelshelf.errors import (
     DownloadError,
     HashMismatch,
-    InsufficientSpace,
-    ModelshelfError,
     RemoteChanged,
-    RemoteNotFound,
     SizeMismatch,
-    TokenRequired,
 )
 from modelshelf.hashing import parse_sha256
+from modelshelf.transfer.disk import PartialFile, check_free_space
 from modelshelf.transfer.hasher import PrefixHasher
 from modelshelf.transfer.http import (
-    TRANSIENT_ERRORS,
     Link,
-    RetryableStatus,
     check_status,
-    network_error,
     parse_url,
     redact,
     request_following,
@@ -59,16 +52,14 @@ from modelshelf.transfer.pieces import Piece, Scheduler
 from modelshelf.transfer.ranges import missing
 from modelshelf.transfer.retry import Backoff
 from modelshelf.transfer.state import ResumeState, StagingPaths, locked
+from modelshelf.transfer.worker import BUFFER, Changed, Connection, Job
 
 MIN_PIECE = 2**20  # like aria2c -k1M: never split finer than this
 MAX_PIECE = 64 * 2**20
-BUFFER = 256 * 1024  # per connection; must stay below MIN_PIECE / 2 (see Scheduler._steal)
 SAVE_EVERY = 0.5
 PROGRESS_EVERY = 0.1
 MAX_RESTARTS = 2
 _UNKNOWN_END = 2**62  # a single stream whose length the server did not announce
-_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
-_NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
 
 
 class ProgressCallback(Protocol):
@@ -108,14 +99,6 @@ class _Options:
     min_piece: int
 
 
-class _Changed(Exception):
-    """The remote file is not the one we started with: start over."""
-
-
-class _ShortBody(Exception):
-    """The connection ended before the announced length; retried like a reset."""
-
-
 def download(
     url: str,
     staging_dir: Path,
@@ -138,6 +121,8 @@ def download(
     """Fetch ``url`` into ``staging_dir`` over up to ``connections`` connections, verified.
 
     ``headers`` (e.g. Authorization) are sent only to ``auth_host`` (default: the URL's host).
+    ``retry_base_delay`` scales the backoff (tests make it tiny); ``min_piece`` is the smallest
+    split (like aria2c's ``-k``); ``on_warning`` hears why a changed remote forced a restart.
     Raises the :mod:`modelshelf.errors` types: HashMismatch, BadContent, SizeMismatch,
     RemoteNotFound, TokenRequired, NetworkError, InsufficientSpace, RemoteChanged, DownloadError.
     """
@@ -160,7 +145,7 @@ def download(
         for _ in range(MAX_RESTARTS + 1):
             try:
                 return _Transfer(options, paths, reason).run()
-            except _Changed as changed:
+            except Changed as changed:
                 reason = str(changed)
                 paths.discard()
                 if on_warning is not None:
@@ -193,11 +178,10 @@ class _Transfer:
         self.final_url = options.url
         self.meta: RemoteMeta | None = None
         self.ranged = True
-        self.fd = -1
+        self.file: PartialFile | None = None
         self.sched: Scheduler | None = None
-        self.received: list[int] = []
-        self.used: list[bool] = []
-        self._refresh_lock = threading.Lock()
+        self.job: Job | None = None
+        self.connections: list[Connection] = []
 
     # -- the story ----------------------------------------------------------------------------
     def run(self) -> DownloadResult:
@@ -214,20 +198,26 @@ class _Transfer:
             link.close()
             if state is None and meta.size == 0:
                 return self._finish_empty(meta)
-            raise _Changed("the server refused the saved range (HTTP 416)")
+            raise Changed("the server refused the saved range (HTTP 416)")
         if state is not None and not self.ranged:
             state = None  # the server stopped honouring Range: the partial cannot be used
         size = meta.size
-        if self.o.expected_size is not None and size is not None and size != self.o.expected_size:
-            link.close()
-            raise SizeMismatch(f"{redact(self.o.url)}: the server announces {size} bytes, "
-                               f"expected {self.o.expected_size}")
         done = state.done if state is not None else []
-        self._check_space(size, sum(end - start for start, end in done))
-        self.fd = os.open(self.paths.part, os.O_RDWR | os.O_CREAT | (0 if state else os.O_TRUNC),
-                          0o644)
         try:
-            self._preallocate(size)
+            if self.o.expected_size is not None and size not in (None, self.o.expected_size):
+                raise SizeMismatch(f"{redact(self.o.url)}: the server announces {size} bytes, "
+                                   f"expected {self.o.expected_size}")
+            needed = size if size is not None else self.o.expected_size or 0
+            if needed:
+                present = sum(end - start for start, end in done)
+                check_free_space(self.paths.part.parent,
+                                 needed + self.o.free_space_margin - present, redact(self.o.url))
+            self.file = PartialFile(self.paths.part, redact(self.o.url), truncate=state is None)
+        except BaseException:
+            link.close()
+            raise
+        try:
+            self.file.preallocate(size or 0)
             new_state = ResumeState(redact(self.o.url), size or 0, meta.etag, meta.last_modified,
                                     list(done), filename=meta.filename)
             if self.ranged:
@@ -236,7 +226,7 @@ class _Transfer:
                 self.paths.state.unlink(missing_ok=True)
             return self._fetch_all(link, first, response, new_state, resumed=bool(done))
         finally:
-            os.close(self.fd)
+            self.file.close()
 
     def _saved_state(self) -> ResumeState | None:
         state = ResumeState.load(self.paths.state)
@@ -279,7 +269,7 @@ class _Transfer:
             saved = RemoteMeta(state.size, state.etag, state.last_modified, True, "", None, None)
             if not same_file(saved, meta):
                 link.close()
-                raise _Changed("the remote file changed since the partial download "
+                raise Changed("the remote file changed since the partial download "
                                "(ETag/Last-Modified/size differ)")
         if not self.ranged:
             size = meta.size if meta.size is not None else _UNKNOWN_END
@@ -293,23 +283,26 @@ class _Transfer:
 
     def _fetch_all(self, link: Link, first: Piece, response: http.client.HTTPResponse,
                    state: ResumeState, resumed: bool) -> DownloadResult:
+        assert self.meta is not None and self.file is not None
         size = state.size if self.ranged else first.end
         gaps = missing(state.done, size) if self.ranged else [(0, size)]
-        sched = Scheduler(gaps, state.done, min_piece=self.o.min_piece, max_piece=MAX_PIECE,
-                          stealing=self.ranged)
-        self.sched = sched
-        sched.claim(first)
         todo = sum(end - start for start, end in gaps)
         workers = min(self.o.connections, max(1, math.ceil(todo / self.o.min_piece))) \
             if self.ranged else 1
-        self.received = [0] * workers
-        self.used = [False] * workers
+        sched = Scheduler(gaps, state.done, min_piece=self.o.min_piece, max_piece=MAX_PIECE,
+                          workers=workers, stealing=self.ranged)
+        sched.claim(first)
+        self.sched = sched
+        self.job = Job(self.o.url, self.final_url, self.meta, self.ranged, sched, self.file,
+                       self.o.credentials, self.o.auth_host, self.o.backoff, self.o.timeout,
+                       self.o.stall_seconds, self.o.verify_ssl,
+                       buffer_size=min(BUFFER, max(4096, self.o.min_piece // 4)))
+        self.connections = [Connection(self.job, link if i == 0 else None)
+                            for i in range(workers)]
         hasher = PrefixHasher(self.paths.part, sched.prefix).start()
-        threads = [threading.Thread(target=self._work, name=f"modelshelf-dl-{i}", daemon=True,
-                                    args=(i, link if i == 0 else None,
-                                          first if i == 0 else None,
-                                          response if i == 0 else None))
-                   for i in range(workers)]
+        threads = [threading.Thread(target=conn.run, name=f"modelshelf-dl-{i}", daemon=True,
+                                    args=(first, response) if i == 0 else ())
+                   for i, conn in enumerate(self.connections)]
         try:
             for thread in threads:
                 thread.start()
@@ -332,9 +325,10 @@ class _Transfer:
                 self.paths.discard()
                 raise SizeMismatch(f"{redact(self.o.url)}: got {size} bytes, "
                                    f"expected {self.o.expected_size}")
-            os.ftruncate(self.fd, size)
+            self.file.truncate(size)
         digest = hasher.finish(size)
-        return self._complete(state, size, digest, resumed, sum(self.received))
+        return self._complete(state, size, digest, resumed,
+                              sum(c.received for c in self.connections))
 
     def _watch(self, threads: list[threading.Thread], state: ResumeState) -> None:
         """The coordinating thread: progress at most 10x/s, resume state every 0.5 s."""
@@ -375,8 +369,9 @@ class _Transfer:
         if self.o.progress is not None:
             self.o.progress(size, size)
         return DownloadResult(self.paths.ok, digest, size, downloaded, resumed,
-                              redact(self.final_url), meta.filename, meta.etag,
-                              max(1, sum(self.used)), self.restarted)
+                              redact(self.job.final_url if self.job else self.final_url),
+                              meta.filename, meta.etag,
+                              max(1, sum(c.used for c in self.connections)), self.restarted)
 
     def _finish_empty(self, meta: RemoteMeta) -> DownloadResult:
         self.paths.part.write_bytes(b"")
@@ -384,179 +379,3 @@ class _Transfer:
         state = ResumeState(redact(self.o.url), 0, meta.etag, meta.last_modified,
                             filename=meta.filename)
         return self._complete(state, 0, digest, False, 0)
-
-    # -- disk ---------------------------------------------------------------------------------
-    def _check_space(self, size: int | None, present: int) -> None:
-        needed = (size if size is not None else self.o.expected_size or 0)
-        if not needed:
-            return
-        needed += self.o.free_space_margin - present
-        free = shutil.disk_usage(self.paths.part.parent).free
-        if free < needed:
-            raise InsufficientSpace(
-                f"{self.paths.part.parent}: not enough free space for {redact(self.o.url)}: "
-                f"need {_mib(needed)} (file plus margin), {_mib(free)} free")
-
-    def _preallocate(self, size: int | None) -> None:
-        """Reserve the blocks up front: ENOSPC now rather than at 90%, and no fragmentation."""
-        if not size:
-            return
-        try:
-            os.posix_fallocate(self.fd, 0, size)
-        except OSError as exc:
-            if exc.errno in _NO_SPACE:
-                raise self._disk_full() from None
-            if exc.errno not in _NO_FALLOCATE:
-                raise
-            os.ftruncate(self.fd, size)
-
-    def _disk_full(self) -> InsufficientSpace:
-        free = shutil.disk_usage(self.paths.part.parent).free
-        return InsufficientSpace(
-            f"{self.paths.part.parent}: the disk is full ({_mib(free)} free) while downloading "
-            f"{redact(self.o.url)}; free some space and run again to resume")
-
-    def _write(self, view: memoryview, offset: int) -> None:
-        try:
-            while view:
-                n = os.pwrite(self.fd, view, offset)
-                view, offset = view[n:], offset + n
-        except OSError as exc:
-            if exc.errno in _NO_SPACE:
-                raise self._disk_full() from None
-            raise DownloadError(f"{self.paths.part}: cannot write: {exc.strerror}") from None
-
-    # -- workers ------------------------------------------------------------------------------
-    def _work(self, index: int, link: Link | None, piece: Piece | None,
-              response: http.client.HTTPResponse | None) -> None:
-        """One connection's life: fetch pieces until none are left or someone failed."""
-        sched = self.sched
-        assert sched is not None
-        link = link or Link(self.o.timeout, self.o.verify_ssl)
-        buf = bytearray(min(BUFFER, max(4096, self.o.min_piece // 4)))
-        try:
-            if piece is None:
-                piece = sched.take()
-            while piece is not None:
-                self.used[index] = True
-                try:
-                    self._fetch(index, link, piece, response, memoryview(buf))
-                finally:
-                    response = None
-                    sched.release(piece)
-                piece = sched.take()
-        except BaseException as exc:  # reported by the coordinating thread
-            sched.fail(exc)
-        finally:
-            link.close()
-
-    def _fetch(self, index: int, link: Link, piece: Piece,
-               response: http.client.HTTPResponse | None, view: memoryview) -> None:
-        """Fetch one piece, retrying with backoff; progress resets the count of failures."""
-        sched = self.sched
-        assert sched is not None
-        failures, high_water = 0, piece.pos
-        while not piece.complete and not sched.stop.is_set():
-            try:
-                if response is None:
-                    response = self._request(link, piece)
-                self._drain(index, link, piece, response, view)
-            except ModelshelfError:
-                raise
-            except (RetryableStatus, _ShortBody, *TRANSIENT_ERRORS) as exc:
-                link.close()
-                # Only new ground counts as progress: a single stream restarts at byte 0.
-                failures = 0 if piece.pos > high_water else failures + 1
-                high_water = max(high_water, piece.pos)
-                if failures >= self.o.backoff.tries:
-                    raise self._give_up(exc, failures) from None
-                if self.o.backoff.stop.is_set() or sched.stop.wait(
-                        self.o.backoff.delay(failures)):
-                    return
-            response = None
-
-    def _request(self, link: Link, piece: Piece) -> http.client.HTTPResponse:
-        assert self.meta is not None
-        headers: dict[str, str] = {}
-        if self.ranged:
-            headers["Range"] = f"bytes={piece.pos}-{piece.end - 1}"
-            if self.meta.validator:
-                headers["If-Range"] = self.meta.validator
-        else:
-            piece.pos = 0  # no Range: the whole body again, rewritten in place
-        began = time.monotonic()
-        response = self._send(link, headers)
-        piece.rtt = time.monotonic() - began
-        piece.requested_end = piece.end
-        meta = meta_from(response, self.final_url)
-        if not same_file(self.meta, meta):
-            raise _Changed("the remote file changed during the download (ETag/size differ)")
-        if not self.ranged:
-            return response
-        if response.status == 416:
-            raise _Changed(f"the server refused bytes {piece.pos}-{piece.end - 1} (HTTP 416)")
-        crange = parse_content_range(response.getheader("Content-Range"))
-        if response.status != 206 or crange is None or crange.start != piece.pos:
-            raise _Changed("the server answered a range request with other bytes "
-                           "(the file changed, If-Range)")
-        return response
-
-    def _send(self, link: Link, headers: Mapping[str, str]) -> http.client.HTTPResponse:
-        """One request for a piece; a signed URL that expired (401/403/404 on the redirect
-        target) is renewed once from the original URL."""
-        response, _ = request_following(link, self.final_url, headers=headers,
-                                        credentials=self.o.credentials, auth_host=self.o.auth_host)
-        try:
-            check_status(response, self.final_url, ok=(200, 206, 416))
-            return response
-        except (TokenRequired, RemoteNotFound):
-            if self.final_url == self.o.url:
-                raise
-        with self._refresh_lock:
-            response, self.final_url = request_following(
-                link, self.o.url, headers=headers, credentials=self.o.credentials,
-                auth_host=self.o.auth_host)
-        check_status(response, self.final_url, ok=(200, 206, 416))
-        return response
-
-    def _drain(self, index: int, link: Link, piece: Piece, response: http.client.HTTPResponse,
-               view: memoryview) -> None:
-        """Receive into the fixed buffer and pwrite until the piece (which may shrink when
-        another connection steals its tail) is complete. A silent socket for ``stall_seconds``
-        raises TimeoutError: the connection is dropped and the piece retried."""
-        assert self.sched is not None
-        stop = self.sched.stop
-        if link.sock is not None:
-            link.sock.settimeout(self.o.stall_seconds)
-        known_length = self.ranged or response.length is not None
-        began, start = time.monotonic(), piece.pos
-        while not stop.is_set():
-            want = min(len(view), piece.end - piece.pos)
-            if want <= 0:
-                break
-            n = response.readinto(view[:want])
-            if not n:
-                if known_length:
-                    raise _ShortBody(f"the body ended at byte {piece.pos} of {piece.end}")
-                piece.end = piece.pos  # a body without a length ends when the server closes
-                break
-            self._write(view[:n], piece.pos)
-            piece.pos += n
-            self.received[index] += n
-        if stop.is_set() or piece.end < piece.requested_end or not response.isclosed():
-            link.close()  # unread bytes left in this response: the connection can't be reused
-        elif link.sock is not None:
-            link.sock.settimeout(self.o.timeout)
-        self.sched.observe(piece.pos - start, time.monotonic() - began, piece.rtt)
-
-    def _give_up(self, exc: BaseException, tries: int) -> ModelshelfError:
-        if isinstance(exc, RetryableStatus):
-            return exc.final(tries)
-        if isinstance(exc, _ShortBody):
-            return SizeMismatch(f"{redact(self.final_url)}: the server kept ending the body "
-                                f"early ({exc}) after {tries} tries")
-        return network_error(self.final_url, exc, tries)
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.1f} MiB"

@@ -64,10 +64,14 @@ class PrefixHasher:
         except OSError as exc:
             self._error = exc
             return
+        target = 0
         try:
             while not self._cancelled:
                 until = self._until
-                target = until if until is not None else self._frontier()
+                if until is not None:
+                    target = until
+                elif self._hashed >= target:  # ask the scheduler only once caught up
+                    target = self._frontier()
                 if self._hashed >= target:
                     if until is not None:
                         return

@@ -171,6 +171,11 @@ class Link:
             conn.request(method, target.path, headers=dict(headers))
             self.sock = conn.sock
             return conn.getresponse()
+        except ssl.SSLCertVerificationError as exc:  # no retry can fix this: a final answer
+            self.close()
+            raise NetworkError(f"{target.host}:{target.port}: TLS certificate not accepted "
+                               f"({exc.verify_message or exc.reason}) for {redact(target.url)}"
+                               ) from None
         except BaseException:
             self.close()
             raise

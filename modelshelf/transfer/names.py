@@ -7,9 +7,11 @@ with a NUL or a terminal escape must never reach the file system or the user's s
 from __future__ import annotations
 
 import email.message
+import re
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
+_EXTENDED = re.compile(r"filename\*\s*=\s*([\w-]*)'[^']*'([^;\s]+)", re.IGNORECASE)
 _MAX_NAME_BYTES = 255  # NAME_MAX on every file system we care about
 # Control, format (bidi overrides, zero-width), separators other than space, unassigned, private.
 _BANNED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
@@ -45,11 +47,18 @@ def _truncate(name: str) -> str:
 def filename_from_disposition(header: str | None) -> str | None:
     """The (RFC 6266 / 5987) file name in a Content-Disposition header, sanitised.
 
-    ``filename*=UTF-8''...`` wins over ``filename=`` as the RFC says; the stdlib email parser
-    already decodes both forms, so we reuse it instead of another regex.
+    ``filename*=UTF-8''...`` wins over ``filename=`` as the RFC says; the plain form (quoted or
+    not, with escapes) is left to the stdlib email parser.
     """
     if not header:
         return None
+    extended = _EXTENDED.search(header)  # email's parser would take the first filename instead
+    if extended:
+        try:
+            return sanitize_filename(unquote(extended.group(2), encoding=extended.group(1) or
+                                             "utf-8", errors="strict"))
+        except (LookupError, UnicodeDecodeError):
+            pass
     message = email.message.Message()
     message["Content-Disposition"] = header
     try:

@@ -45,15 +45,16 @@ class Scheduler:
     """Hands out pieces of the ``gaps`` (the bytes still missing) to worker threads."""
 
     def __init__(self, gaps: list[Span], done: list[Span], *, min_piece: int, max_piece: int,
-                 stealing: bool = True) -> None:
+                 workers: int, stealing: bool = True) -> None:
         self._cond = threading.Condition()
         self._todo: deque[Span] = deque(gaps)
         self._active: set[Piece] = set()
-        self._pieces: list[Piece] = []
+        self._pieces: list[Piece] = []  # handed out and not yet released
         self._done_before = list(done)
         self._min = min_piece
         self._max = max_piece
         self._stealing = stealing
+        self._workers = max(1, workers)
         self._rate: float | None = None  # bytes/s of one connection
         self._rtt: float | None = None  # request -> first header byte
         self.stop = threading.Event()
@@ -94,7 +95,11 @@ class Scheduler:
         if not self._todo:
             return None
         start, end = self._todo.popleft()
-        cut = start + self.piece_size if self._stealing else end
+        # Taper: near the end, pieces shrink so every connection finishes at about the same
+        # time and the hasher trails the last byte by little.
+        left = sum(e - s for s, e in self._todo) + end - start
+        size = min(self.piece_size, max(self._min, left // self._workers))
+        cut = start + size if self._stealing else end
         if end - cut < self._min:  # never leave a runt behind
             cut = end
         if cut < end:
@@ -117,6 +122,10 @@ class Scheduler:
         """The owner is done with ``piece`` (complete, or abandoned because we stop)."""
         with self._cond:
             self._active.discard(piece)
+            self._pieces.remove(piece)
+            # Finished bytes join the merged list, which stays short (neighbours coalesce), so
+            # done_spans() costs O(connections) however many pieces the file took.
+            self._done_before = merge([*self._done_before, (piece.start, piece.pos)])
             if not piece.complete:
                 self._todo.appendleft((piece.pos, piece.end))
             self._cond.notify_all()
@@ -141,8 +150,7 @@ class Scheduler:
     # -- what is done -------------------------------------------------------------------------
     def done_spans(self) -> list[Span]:
         with self._cond:
-            pieces = list(self._pieces)
-        return merge([*self._done_before, *((p.start, p.pos) for p in pieces)])
+            return merge([*self._done_before, *((p.start, p.pos) for p in self._pieces)])
 
     def prefix(self) -> int:
         """End of the gap-free completed prefix: how far the hasher may read."""

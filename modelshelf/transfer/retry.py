@@ -7,9 +7,9 @@ hammering a recovering server in lockstep. The base delay is a parameter so test
 from __future__ import annotations
 
 import random
-import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from modelshelf.errors import ModelshelfError
@@ -21,18 +21,13 @@ MAX_DELAY = 30.0
 
 @dataclass(frozen=True)
 class Backoff:
-    """``tries`` attempts in all; the pause before attempt n+1 is about ``base * 2**n``."""
+    """``tries`` attempts in all; the pause before attempt n+1 is about ``base * 2**(n-1)``."""
 
     tries: int = 6
     base: float = 0.5
-    stop: threading.Event = field(default_factory=threading.Event)
 
     def delay(self, failures: int) -> float:
         return min(MAX_DELAY, self.base * 2 ** max(0, failures - 1)) * (0.5 + random.random())
-
-    def pause(self, failures: int) -> bool:
-        """Sleep before the next try; False if :attr:`stop` was set meanwhile."""
-        return not self.stop.wait(self.delay(failures))
 
     def run(self, attempt: Callable[[], T], url: str) -> T:
         """Call ``attempt`` until it succeeds, retrying transport errors and busy statuses."""
@@ -44,9 +39,10 @@ class Backoff:
                 raise
             except RetryableStatus as exc:
                 failures += 1
-                if failures >= max(1, self.tries) or not self.pause(failures):
+                if failures >= max(1, self.tries):
                     raise exc.final(failures) from None
             except TRANSIENT_ERRORS as exc:
                 failures += 1
-                if failures >= max(1, self.tries) or not self.pause(failures):
+                if failures >= max(1, self.tries):
                     raise network_error(url, exc, failures) from None
+            time.sleep(self.delay(failures))

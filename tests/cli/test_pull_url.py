@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import spawn
+from cli_helpers import spawn
 
 from modelshelf.testing.server import LocalServer
 
@@ -109,6 +109,7 @@ def test_two_concurrent_pulls_of_one_url_make_one_transfer(server: LocalServer, 
     downloaded = sorted(json.loads(out)["results"][0]["bytes_downloaded"] for out, _ in outs)
     assert downloaded[0] == 0 and downloaded[1] >= len(data)
     # One transfer: stolen ranges may overlap a little on the wire, never a second whole copy.
+    assert server.wait_idle()
     assert len(data) <= server.bytes_served("/big.bin") < 1.5 * len(data)
 
 

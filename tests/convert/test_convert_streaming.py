@@ -260,3 +260,21 @@ def test_progress_reports_every_byte(tmp_path: Path) -> None:
     convert(src, dst, dtype="bf16", progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (12_000_040, 12_000_040)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_sharded_folder_becomes_one_file(tmp_path: Path) -> None:
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.arange(5, dtype=np.float32)
+    save_file({"a": a}, folder / "model-00001-of-00002.safetensors")
+    save_file({"b": b}, folder / "model-00002-of-00002.safetensors")
+    index = {"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors",
+                                            "b": "model-00002-of-00002.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    dst = tmp_path / "merged.safetensors"
+    result = convert(folder, dst, dtype="fp16")
+    out = load_file(dst)
+    assert result.tensors == 2
+    assert np.array_equal(out["a"], a.astype(np.float16))
+    assert np.array_equal(out["b"], b.astype(np.float16))

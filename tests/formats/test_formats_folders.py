@@ -120,3 +120,9 @@ def test_truncated_onnx_is_an_error() -> None:
     data = onnx_bytes(graph=b"\x0a\x04node" * 100)
     with pytest.raises(FormatError, match="ONNX"):
         read_header_from(BytesSource(data[:200]), "cut.onnx")
+
+
+def test_large_or_odd_json_files_are_just_unknown(tmp_path: Path) -> None:
+    big = _write(tmp_path / "dataset.json", "[" + "1," * 9_000_000 + "1]")
+    assert read_header(big).format == "unknown"
+    assert detect_format(_write(tmp_path / "tokenizer.json", '{"model": {}}')) == "unknown"

@@ -98,3 +98,35 @@ def test_seeds_are_valid(kind: str) -> None:
 def test_random_bytes_give_a_header_or_a_format_error(data: bytes) -> None:
     with contextlib.suppress(FormatError):
         read_header_from(BytesSource(data), "random")
+
+
+SNIPPETS = [
+    b"(", b")", b"]", b"}", b"N", b"K\x01", b"J\xff\xff\xff\xff", b"X\x01\x00\x00\x00a",
+    b"\x8c\x07storage", b"\x8c\x010", b"\x8c\x03cpu", b"t", b"l", b"d", b"s", b"u", b"a", b"e",
+    b"R", b"b", b"0", b"2", b"1", b"q\x00", b"q\x01", b"h\x00", b"h\x01", b"\x94", b"\x85", b"\x86",
+    b"\x87", b"\x93", b"\x81", b"\x92", b"o", b"Q", b"\x88", b"\x89", b"\x8f", b"\x90", b"\x91",
+    b"cos\nsystem\n", b"ctorch\nFloatStorage\n", b"ctorch._utils\n_rebuild_tensor_v2\n",
+    b"ccollections\nOrderedDict\n", b"ctorch._utils\n_rebuild_parameter\n", b"\x82\x01",
+]
+
+
+@settings(max_examples=EXAMPLES * 5, deadline=5000)
+@given(ops=st.lists(st.sampled_from(SNIPPETS), max_size=60))
+def test_random_opcode_sequences_give_a_header_or_a_format_error(ops: list[bytes]) -> None:
+    data = b"\x80\x02" + b"".join(ops) + b"."
+    try:
+        header = read_header_from(BytesSource(data), "ops.pkl")
+    except FormatError:
+        return
+    assert header.format == "pickle"
+    if b"cos\nsystem\n" in data:
+        assert header.safety.status == "unsafe"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(SEEDS))
+@settings(max_examples=2000, deadline=5000,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=mutations)
+def test_mutated_files_long_run(kind: str, ops: list) -> None:
+    test_mutated_files_give_a_header_or_a_format_error.hypothesis.inner_test(kind, ops)

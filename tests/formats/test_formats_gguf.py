@@ -101,3 +101,24 @@ def test_truncated_file_is_an_error(tmp_path: Path) -> None:
 def test_bad_alignment_is_an_error() -> None:
     body = gguf_string("general.alignment") + struct.pack("<II", 4, 3)
     assert "power of two" in _error(gguf_raw(n_kv=1, body=body))
+
+
+class _HeaderOnly:
+    """A 'remote' GGUF that serves only its first ``keep`` bytes; counts what is read."""
+
+    def __init__(self, data: bytes, keep: int) -> None:
+        self.data, self.size, self.bytes_read = data[:keep], len(data), 0
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        self.bytes_read += length
+        return (self.data[offset : offset + length]).ljust(min(length, self.size - offset), b"\0")
+
+
+def test_remote_header_read_stays_in_the_header(tmp_path: Path) -> None:
+    big = {"token_embd.weight": np.zeros((2048, 1024), np.float32)}  # 8 MiB of tensor data
+    data = gguf_file(tmp_path / "big.gguf", n_tokens=5000, tensors=big).read_bytes()
+    h = read_header(tmp_path / "big.gguf")
+    first = min(t.offset for t in h.tensors.values())
+    src = _HeaderOnly(data, first)
+    assert read_header_from(src, "remote.gguf").tensors.keys() == h.tensors.keys()
+    assert src.bytes_read < first + 300 * 1024

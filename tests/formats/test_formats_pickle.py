@@ -7,6 +7,7 @@ import builtins
 import os
 import pickle
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -266,3 +267,38 @@ def test_compressed_storage_has_no_offset_but_keeps_tensors(tmp_path: Path) -> N
         zf.writestr("archive/data/0", storages["0"])
     h = read_header(path)
     assert h.tensors["w"].offset is None and h.tensors["w"].shape == (8,)
+
+
+DEEP = 1_000_000
+DEEP_PICKLES = {
+    "deep tuple as a dict key": b"\x80\x02}N" + b"\x85" * DEEP + b"K\x01s.",
+    "deep calls": b"\x80\x02cbuiltins\nset\nq\x000" + b"(h\x00" * DEEP + b"N" + b"o" * DEEP + b".",
+    "deep lists": b"\x80\x02}(K\x01" + b"(" * DEEP + b"N" + b"l" * DEEP + b"u.",
+}
+
+
+@pytest.mark.parametrize("kind", list(DEEP_PICKLES))
+def test_million_deep_structures_do_not_crash_the_interpreter(tmp_path: Path, kind: str) -> None:
+    # run in a child: a regression here is a C stack overflow (segfault), not an exception
+    path = tmp_path / "deep.pkl"
+    path.write_bytes(DEEP_PICKLES[kind])
+    code = ("import sys; from modelshelf.formats import read_header; "
+            "print(read_header(sys.argv[1]).safety.status)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip() == "safe"
+
+
+def test_pickle_larger_than_we_analyse_is_unknown_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelshelf.formats import pickle_fmt
+
+    monkeypatch.setattr(pickle_fmt, "MAX_PICKLE", 64)
+    data = pickle.dumps({"blob": b"x" * 1000}, protocol=4)
+    h = read_header_from(BytesSource(data), "big.pkl")
+    assert h.safety.status == "unknown"
+    assert "only the first 64" in h.safety.findings[-1]
+    evil = pickle.dumps([_System("true"), b"x" * 1000], protocol=4)
+    assert read_header_from(BytesSource(evil), "big.pkl").safety.status == "unsafe"

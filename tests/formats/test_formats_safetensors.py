@@ -204,3 +204,26 @@ def test_index_naming_a_missing_shard_is_an_error(tmp_path: Path) -> None:
     index.write_text(json.dumps({"weight_map": {"a": "../escape.safetensors"}}))
     with pytest.raises(FormatError, match="leaves the folder"):
         read_header(index)
+
+
+class _CountingSource:
+    """A 'remote' file of ``size`` bytes whose body is never stored; counts what is read."""
+
+    def __init__(self, head: bytes, size: int) -> None:
+        self.head, self.size, self.bytes_read = head, size, 0
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        self.bytes_read += length
+        end = min(offset + length, self.size)
+        chunk = self.head[offset:end]
+        return chunk + bytes(max(0, end - max(offset, len(self.head))))
+
+
+def test_a_remote_header_read_never_touches_the_body() -> None:
+    n = 4 << 30  # a 4 GiB tensor behind a RandomAccess that stores only the header
+    head = safetensors_bytes({}, header={"big": {"dtype": "U8", "shape": [n],
+                                                 "data_offsets": [0, n]}}, data=b"")
+    src = _CountingSource(head, len(head) + n)
+    h = read_header_from(src, "remote.safetensors")
+    assert h.tensors["big"].nbytes == n
+    assert src.bytes_read < 1024

@@ -4,6 +4,7 @@ tables is exercised by at least one of them (or by the shared corpus)."""
 from __future__ import annotations
 
 import pytest
+from identify_cases import CASES
 
 from modelshelf.identify import identify
 from modelshelf.identify.rules import RULES
@@ -13,7 +14,6 @@ from modelshelf.testing.factories import (
     header_from_shapes,
     load_corpus,
 )
-from tests.identify.cases import CASES
 
 CHECKPOINT_PARTS = {"first_stage_model.encoder.conv_in.weight": (128, 3, 3, 3)}
 
@@ -88,3 +88,9 @@ def test_every_rule_is_exercised() -> None:
 def test_rule_names_are_unique() -> None:
     names = [r.name for r in RULES]
     assert len(names) == len(set(names))
+
+
+def test_bare_model_with_checkpoint_prefix_but_no_vae_is_a_diffusion_model() -> None:
+    tensors = {"model.diffusion_model." + k: v for k, v in EXAMPLES["sdxl-unet"].build(True).items()}
+    found = identify(header_from_shapes(tensors))
+    assert (found.architecture, found.model_type) == ("sdxl", "diffusion_models")

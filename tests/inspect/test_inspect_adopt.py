@@ -38,6 +38,12 @@ def test_dry_run_plan_changes_nothing(tmp_path: Path, store: Store) -> None:
     assert _snapshot(paths) == before and store.list() == []
     assert plan.to_json()["adopt"]
 
+    dry = scan(tmp_path / "m", store=store, adopt=True, dry_run=True)
+    assert dry.adopted == () and dry.adopt_plan == plan
+    assert [i["name"] for i in dry.to_json()["adopt_plan"]["adopt"]] == [i.name for i in plan.items]
+    assert _snapshot(paths) == before and store.list() == []
+    assert all(p.stat().st_nlink == 1 for p in paths)
+
 
 def test_adopt_moves_links_and_collapses_duplicates(tmp_path: Path, store: Store) -> None:
     paths = _setup(tmp_path / "m")
@@ -116,9 +122,26 @@ def test_crash_mid_adopt_loses_nothing_and_a_rerun_finishes(
     assert os.stat(paths[0]).st_ino == os.stat(paths[1]).st_ino
 
 
-def test_broken_files_are_left_alone(tmp_path: Path, store: Store) -> None:
+def test_broken_files_and_symlinks_are_left_alone(tmp_path: Path, store: Store) -> None:
     bad = write_st(tmp_path / "m" / "bad.safetensors", {"w": (100, 100)})
     bad.write_bytes(bad.read_bytes()[:300])
+    outside = write_st(tmp_path / "elsewhere" / "x.safetensors", {"w": (4, 4)})
+    (tmp_path / "m" / "x-link.safetensors").symlink_to(outside)
     result = scan(tmp_path / "m", store=store, adopt=True)
     assert result.adopted == () and store.list() == []
-    assert bad.stat().st_nlink == 1
+    assert bad.stat().st_nlink == 1 and outside.stat().st_nlink == 1
+    assert (tmp_path / "m" / "x-link.safetensors").is_symlink()
+
+
+def test_a_copy_of_a_registered_model_is_linked_not_registered_again(
+    tmp_path: Path, store: Store
+) -> None:
+    a = write_st(tmp_path / "first" / "a.safetensors", {"w": (16, 16)})
+    scan(tmp_path / "first", store=store, adopt=True)
+    copy = tmp_path / "second" / "again.safetensors"
+    copy.parent.mkdir()
+    copy.write_bytes(a.read_bytes())
+    result = scan(tmp_path / "second", store=store, adopt=True)
+    assert result.adopted == () and not result.adopt_failed
+    assert [m.name for m in store.list()] == ["a"]
+    assert os.path.samefile(copy, a)  # both paths now show the one blob

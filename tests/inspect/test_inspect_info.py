@@ -133,3 +133,18 @@ def test_gpu_fit_keeps_quantised_blocks_and_refuses_bad_dtype() -> None:
         gpu_fit(info, 2**30, dtype="int4")
     with pytest.raises(UsageError):
         gpu_fit(info, 0)
+
+
+def test_diffusers_folder_sums_its_components(tmp_path: Path) -> None:
+    root = tmp_path / "pipe"
+    root.mkdir()
+    (root / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"]}))
+    for comp, shapes in {"unet": {"conv_in.weight": (4, 4)}, "vae": {"decoder.w": (3,)}}.items():
+        write_st(root / comp / "diffusion_pytorch_model.safetensors", shapes)
+        (root / comp / "config.json").write_text("{}")
+    info = inspect_path(root)
+    assert info.format == "diffusers"
+    assert info.parameters == 16 + 3 and info.tensors == 2
+    assert info.memory_bytes == 19 * 4

@@ -89,3 +89,13 @@ def test_second_report_reads_no_model_file(store: Store, filled: dict,
     monkeypatch.setattr(scanner, "read_header", boom)
     monkeypatch.setattr(scanner, "detect_format", boom)
     assert report(store, [filled["extra"]]).to_json() == first
+
+
+def test_a_missing_blob_is_reported_not_fatal(store: Store, filled: dict) -> None:
+    big = store.get("big")
+    blob = store.blob_path(big.sha256)
+    blob.chmod(0o644)
+    blob.unlink()
+    data = report(store).to_json()
+    assert [b["model"] for b in data["broken"]] == ["big"]
+    assert "missing" in data["broken"][0]["error"]

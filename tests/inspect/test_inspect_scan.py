@@ -112,3 +112,15 @@ def test_scan_of_a_single_file(tmp_path: Path) -> None:
     a = write_st(tmp_path / "a.safetensors", {"w": (2, 2)})
     (entry,) = scan(a).files
     assert entry.path == str(a) and entry.format == "safetensors"
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such"):
+        scan(tmp_path / "nope")
+
+
+def test_progress_counts_every_entry(tmp_path: Path) -> None:
+    _tree(tmp_path / "models")
+    seen: list[int] = []
+    result = scan(tmp_path / "models", progress=lambda done, total: seen.append(done))
+    assert seen == list(range(1, len(result.files) + result.skipped + 1))

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hub_constants import HUB_TOKEN
 
 from modelshelf.config import Settings, load_settings
 from modelshelf.testing.civitai import FakeCivitai, FakeFile, FakeVersion
 from modelshelf.testing.hub import FakeHub
-
-HUB_TOKEN = "hf_test_token_for_private"  # a fake token known to the fake Hub only
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HUB_TOKEN
+from hub_constants import HUB_TOKEN
 from huggingface_hub import hf_hub_download, snapshot_download
 
 from modelshelf.cli.main import main
@@ -148,3 +148,20 @@ def test_offline_pull_of_a_missing_model_opens_no_connection(hub_pull, hub_serve
     result = hub_pull("hf:org/tiny")
     assert result.code == 1 and "offline" in result.err
     assert hub_server.log == []
+
+
+@pytest.mark.parametrize("ref, revision, expect", [
+    ("hf:org/tiny@refs/pr/1", "refs/pr/1", "pr.json"),
+    ("hf:org/tiny@v1.0/unet", "v1.0", "unet/config.json"),
+])
+def test_revisions_and_subfolders_land_in_the_hub_cache(hub_pull, hub_server: FakeHub,
+                                                        isolated_env: Path, ref: str,
+                                                        revision: str, expect: str):
+    result = hub_pull(ref, "--json")
+    assert result.code == 0, result.err
+    commit = hub_server.repos["org/tiny"].refs[revision]
+    cache = hf_cache(isolated_env)
+    path = hf_hub_download("org/tiny", expect, revision=revision, cache_dir=cache,
+                           local_files_only=True)
+    assert Path(path).read_bytes() == hub_server.file("org/tiny", expect, commit).data
+    assert f"/snapshots/{commit}/" in path

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import HUB_TOKEN
+from hub_constants import HUB_TOKEN
 
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (

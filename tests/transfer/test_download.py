@@ -269,3 +269,62 @@ def test_two_downloads_of_one_url_make_one_transfer(
     # One transfer, not two (a little more than the size: a connection whose tail was stolen
     # is closed with some bytes already in flight).
     assert len(payload) <= settled_bytes_served(server, "/m.bin") < 1.5 * len(payload)
+
+
+def test_416_on_a_range_is_repaired_not_looped_on(
+        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+    blob = server.add_file("/blob.bin", payload)
+    refused: list[str] = []
+
+    def handler(request: Any) -> Response:
+        ranged = request.headers.get("Range", "")
+        if not ranged.startswith("bytes=0-") and not refused:
+            refused.append(ranged)
+            return Response(416, headers={"Content-Range": f"bytes */{len(payload)}"})
+        return Response(blob=blob)
+
+    server.add_route("GET", "/m.bin", handler)
+    result = download(server.url + "/m.bin", staging, expected_sha256=sha(payload), **fast)
+    assert result.path.read_bytes() == payload
+    assert refused and result.restarted_reason and "416" in result.restarted_reason
+
+
+def test_disk_full_midway_is_insufficient_space_and_resumable(
+        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    server.add_file("/m.bin", payload)
+    real_pwrite = os.pwrite
+    written = [0]
+
+    def filling_pwrite(fd: int, data: Any, offset: int) -> int:
+        if written[0] > 2 * MIB:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written[0] += len(data)
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", filling_pwrite)
+    with pytest.raises(InsufficientSpace, match="disk is full"):
+        download(server.url + "/m.bin", staging, expected_sha256=sha(payload), **fast)
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    result = download(server.url + "/m.bin", staging, expected_sha256=sha(payload), **fast)
+    assert result.resumed and result.bytes_downloaded < len(payload)
+    assert result.path.read_bytes() == payload
+
+
+def test_https_download(tls_server: LocalServer, payload: bytes, staging: Path,
+                        fast: dict[str, Any]) -> None:
+    tls_server.add_file("/m.bin", payload)
+    result = download(tls_server.url + "/m.bin", staging, expected_sha256=sha(payload),
+                      verify_ssl=False, **fast)
+    assert result.path.read_bytes() == payload and result.connections_used > 1
+
+
+def test_untrusted_certificate_is_a_clear_error_without_retries(
+        tls_server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+    tls_server.add_file("/m.bin", payload)
+    with pytest.raises(NetworkError, match="certificate"):
+        download(tls_server.url + "/m.bin", staging, **fast)
+    assert tls_server.log == []

@@ -85,7 +85,8 @@ def run_info(ctx: Context) -> int:
         for line in payload.get("evidence", [])[:6]:
             ctx.say(f"    evidence: {line}")
         for name, value in (payload.get("fingerprints") or {}).items():
-            ctx.say(f"  {name:<13} {value}")
+            if value:
+                ctx.say(f"  {name:<13} {value}")
         if fit is not None:
             verdict = "fits" if fit.get("fits") else "does NOT fit"
             ctx.say(f"  gpu           {verdict} ({fit})")

@@ -88,7 +88,7 @@ TRANSFORMERS_SUFFIXES: tuple[tuple[str, str], ...] = (
 GGUF_DIFFUSION: dict[str, str] = {
     "flux": "flux", "sd1": "sd15", "sdxl": "sdxl", "sd3": "sd3", "aura": "auraflow",
     "wan": "wan", "hyvid": "hunyuan-video", "ltxv": "ltxv", "qwen_image": "qwen-image",
-    "lumina2": "lumina2", "chroma": "chroma",
+    "lumina2": "lumina2", "chroma": "chroma", "hidream": "hidream", "cosmos": "cosmos",
 }
 # GGUF architectures that are encoders, not language models to chat with
 GGUF_ENCODERS: dict[str, str] = {

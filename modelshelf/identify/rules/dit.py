@@ -1,5 +1,6 @@
-"""The other diffusion transformers: SD3/3.5, AuraFlow, Qwen-Image, Z-Image (and Lumina 2), Wan,
-HunyuanVideo, LTX-Video, Anima, Krea 2 — models and LoRAs.
+"""The other diffusion models: SD3/3.5, AuraFlow, Qwen-Image, Z-Image (and Lumina 2), Wan,
+HunyuanVideo, LTX-Video, Anima, Krea 2 — models and LoRAs — plus, models only, Cosmos, HiDream,
+Mochi, HunyuanDiT and Stable Cascade.
 
 Each family has one or two keys nobody else has (ComfyUI's ``detect_unet_config`` branches on
 the same ones): SD3 ``joint_blocks.*.context_block``, AuraFlow ``double_layers.*.attn.w1q``,
@@ -47,6 +48,14 @@ _MODELS = (
     _model("anima", "anima", 0.95, all_of=(
         K("blocks.0.mlp.layer1.weight"), K("llm_adapter.blocks.0.cross_attn.q_proj.weight"))),
     _model("krea2", "krea2", 0.9, all_of=(K("txtfusion.projector.weight"), K("first.weight"))),
+    _model("cosmos", "cosmos", 0.85, all_of=(
+        K("blocks.0.mlp.layer1.weight"), K("blocks.0.adaln_modulation_cross_attn.1.weight")),
+        none_of=(P("llm_adapter."),)),
+    _model("hidream", "hidream", 0.9, all_of=(
+        K("caption_projection.0.linear.weight"), P("double_stream_blocks."))),
+    _model("mochi", "mochi", 0.9, all_of=(K("t5_yproj.weight"),)),
+    _model("hunyuan-dit", "hunyuan-dit", 0.85, all_of=(K("mlp_t5.0.weight"),)),
+    _model("stable-cascade", "stable-cascade", 0.85, all_of=(K("clf.1.weight"),)),
 )
 
 # diffusers naming: never bundled into single-file checkpoints, so no checkpoint twins

@@ -7,7 +7,8 @@ Decisive signals (as ComfyUI's detection and InvokeAI's probes use them):
 - dev vs schnell: dev is guidance-distilled and has ``guidance_in`` (diffusers
   ``time_text_embed.guidance_embedder``); schnell has none. Only a *complete* top level
   (``img_in``, ``time_in``, ``vector_in``) lets the absence of ``guidance_in`` mean schnell.
-- Chroma: ``distilled_guidance_layer`` replaces the modulation inputs.
+- Chroma: ``distilled_guidance_layer`` replaces the modulation inputs (Chroma Radiance, the
+  pixel-space variant, adds ``nerf_blocks``).
 - FLUX.2: ``double_stream_modulation_img`` (shared modulation); its LoRAs show hidden 4096/6144,
   an MLP ratio of 6 (Klein 4B: 18432 = 6 x 3072) or a text input of 3 x the Qwen3 width.
 A LoRA says nothing about dev vs schnell: it is ``flux`` (the family), as is a ControlNet.
@@ -33,14 +34,17 @@ _DIFFUSERS_FLUX = (K("x_embedder.weight"), K("transformer_blocks.0.attn.norm_add
 _MODELS = (
     rule("flux2 model", "flux2", "diffusion_models", 0.95,
          any_of=_FLUX2, prefixes=DIFFUSION_PREFIXES),
+    rule("chroma-radiance model", "chroma-radiance", "diffusion_models", 0.9,
+         all_of=(P("nerf_blocks."),), any_of=_CHROMA, prefixes=DIFFUSION_PREFIXES),
     rule("chroma model", "chroma", "diffusion_models", 0.95,
-         any_of=_CHROMA, none_of=(P("nerf_blocks."),), prefixes=DIFFUSION_PREFIXES),
+         any_of=_CHROMA, prefixes=DIFFUSION_PREFIXES),
+    # single_blocks too: an XLabs ControlNet is two FLUX double blocks with img_in/guidance_in
     rule("flux-dev model", "flux-dev", "diffusion_models", 0.95,
-         all_of=(K("img_in.weight"), K("guidance_in.in_layer.weight")), any_of=_KEY_NORM,
-         prefixes=DIFFUSION_PREFIXES),
-    rule("flux-schnell model", "flux-schnell", "diffusion_models", 0.85,
+         all_of=(K("img_in.weight"), K("guidance_in.in_layer.weight"), P("single_blocks.")),
+         any_of=_KEY_NORM, prefixes=DIFFUSION_PREFIXES),
+    rule("flux-schnell model", "flux-schnell", "diffusion_models", 0.8,
          all_of=(K("img_in.weight"), K("time_in.in_layer.weight"),
-                 K("vector_in.in_layer.weight")),
+                 K("vector_in.in_layer.weight"), P("single_blocks.")),
          any_of=_KEY_NORM, none_of=(K("guidance_in.in_layer.weight"),),
          prefixes=DIFFUSION_PREFIXES),
     rule("flux model (variant unknown)", "flux", "diffusion_models", 0.6,
@@ -94,7 +98,7 @@ _LORAS = (
     rule("chroma lora", "chroma", "loras", 0.8, view="lora",
          any_of=(R(r"unet:distilled_guidance_layer_.*"),)),
     rule("flux lora (bfl/kohya)", "flux", "loras", 0.9, view="lora",
-         any_of=(R(_BFL_FLUX1),)),
+         any_of=(R(_BFL_FLUX1, dims={1: (3072, 12288)}),)),
     rule("flux lora (xlabs)", "flux", "loras", 0.9, view="lora",
          any_of=(R(r"unet:double_blocks_\d+_processor_(?:qkv|proj)_lora[12]", dims={1: 3072}),)),
     rule("flux lora (diffusers)", "flux", "loras", 0.9, view="lora",
@@ -106,6 +110,8 @@ _LORAS = (
          any_of=(R(_BFL_ATTN, dims={1: (3072, 15360)}),),
          none_of=(R(r"unet:double_blocks_\d+_(?:img|txt)_(?:mlp_fc[12]|mod_linear)"),
                   R(r"unet:double_blocks_19_.*"), R(r"unet:single_blocks_3[89]_.*"))),
+    rule("flux lora (names only)", "flux", "loras", 0.6, view="lora", any_of=(R(_BFL_FLUX1),),
+         note="layer widths not in the file: FLUX.1 assumed from module names"),
 )
 
 RULES: tuple[Rule, ...] = (

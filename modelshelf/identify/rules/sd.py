@@ -20,6 +20,10 @@ CONTEXT_DIMS: dict[str, int] = {"sd15": 768, "sd2": 1024, "sdxl": 2048, "sdxl-re
 _LDM_ATTN2 = r"input_blocks\.\d+\.1\.transformer_blocks\.0\.attn2\.to_k\.weight"
 _DIFFUSERS_ATTN2 = r"down_blocks\.\d+\.attentions\.0\.transformer_blocks\.0\.attn2\.to_k\.weight"
 
+# Stable Video Diffusion is an SD2-like UNet (1024 context) with temporal layers: not an image model
+_VIDEO = (R(r"input_blocks\.\d+\.\d+\.time_(?:stack|mixer)\..*"),
+          R(r"down_blocks\.\d+\.attentions\.\d+\.temporal_transformer_blocks\..*"))
+
 _NAMINGS = {  # naming -> (gate key, attn2 regex, confidence)
     "ldm": (K("input_blocks.0.0.weight"), _LDM_ATTN2, 0.95),
     "diffusers": (K("time_embedding.linear_1.weight"), _DIFFUSERS_ATTN2, 0.9),
@@ -30,7 +34,7 @@ def _unets(naming: str) -> tuple[Rule, ...]:
     gate, attn2, conf = _NAMINGS[naming]
     return tuple(
         rule(f"{arch} unet model ({naming})", arch, "diffusion_models", conf,
-             all_of=(gate, R(attn2, dims={1: ctx})), prefixes=DIFFUSION_PREFIXES)
+             all_of=(gate, R(attn2, dims={1: ctx})), none_of=_VIDEO, prefixes=DIFFUSION_PREFIXES)
         for arch, ctx in CONTEXT_DIMS.items()
     )
 
@@ -74,15 +78,19 @@ _LORAS = (
              all_of=(R(_ATTN2_MODULE, dims={1: ctx}),))
         for arch, ctx in CONTEXT_DIMS.items()
     ),
-    # Text-encoder-only LoRAs: SDXL trains both encoders (te1 CLIP-L + te2 bigG, 1280 wide);
-    # SD1/SD2 have one ("lora_te_"). FLUX LoRAs use te1 (CLIP-L) with te2 = T5 (4096 wide).
-    rule("sdxl lora (text encoders)", "sdxl", "loras", 0.75, view="lora",
+    # No cross-attention key adapted: SDXL's deeper transformer stacks (2 and 10 blocks per
+    # attention, SD1/SD2 have 1) still show in the module names.
+    rule("sdxl lora (transformer depth)", "sdxl", "loras", 0.75, view="lora",
+         all_of=(R(r"unet:(?:.*_attentions_\d+|(?:input|output)_blocks_\d+_1|middle_block_1)"
+                   r"_transformer_blocks_[1-9]\d*_(?:attn[12]|ff)_.*"),)),
+    # Judged by the text encoders: SDXL trains both (te1 CLIP-L + te2 bigG, 1280 wide; SD3 adds
+    # a te3 T5); SD1/SD2 have one ("lora_te_"). FLUX LoRAs use te1 (CLIP-L) + te2 (T5, 4096).
+    rule("sdxl lora (text encoders)", "sdxl", "loras", 0.7, view="lora",
          all_of=(R(_CLIP_TE_MODULE.format(te="te2"), dims={1: 1280}),),
-         none_of=(P("unet:"),)),
+         none_of=(P("te3:"),)),
     *(
         rule(f"{arch} lora (text encoder)", arch, "loras", 0.7, view="lora",
-             all_of=(R(_CLIP_TE_MODULE.format(te="te"), dims={1: ctx}),),
-             none_of=(P("unet:"),))
+             all_of=(R(_CLIP_TE_MODULE.format(te="te"), dims={1: ctx}),))
         for arch, ctx in (("sd15", 768), ("sd2", 1024))
     ),
 )

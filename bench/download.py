@@ -1,0 +1,217 @@
+"""Benchmark: modelshelf's transfer engine against aria2c, curl and wget on one local file.
+
+The file (random bytes, so nothing compresses) is served by modelshelf's test server on
+127.0.0.1, once with a cap of 20 MB/s per connection (what a throttled CDN link looks like, the
+case segmented downloads exist for) and once uncapped. Every tool runs in a subprocess into a
+fresh directory; tools alternate within each round, so noise from other work on the machine is
+spread evenly. Reported: median wall time, MB/s, ratio to aria2c, and modelshelf's peak RSS.
+
+    python bench/download.py                      # 1 GiB, 3 rounds, capped and uncapped
+    python bench/download.py --size 128M --rounds 1 --modes uncapped
+
+modelshelf runs as ``modelshelf pull URL --home TMP`` when that CLI works (``--engine cli``),
+else as ``download()`` in a subprocess (``--engine api``); ``auto`` picks the CLI if present.
+aria2c is installed with apt when missing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Python puts this script's folder first on sys.path, where bench/inspect.py would shadow the
+# stdlib module of that name (dataclasses imports it): drop the folder.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from modelshelf.config import parse_size  # noqa: E402
+from modelshelf.testing.server import LocalServer  # noqa: E402
+
+CAP = 20e6
+_API_CHILD = """
+import sys
+from pathlib import Path
+from modelshelf.transfer import download
+r = download(sys.argv[1], Path(sys.argv[2]), connections=int(sys.argv[3]))
+print(r.sha256, r.size, r.connections_used)
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    max_rss_kib: int
+
+
+Command = Callable[[str, Path], list[str]]
+
+
+def aria2c(url: str, out: Path) -> list[str]:
+    return ["aria2c", "-x16", "-s16", "-k1M", "-q", "--allow-overwrite=true",
+            "--auto-file-renaming=false", "-d", str(out), "-o", "file.bin", url]
+
+
+def curl(url: str, out: Path) -> list[str]:
+    return ["curl", "-sS", "--fail", "-o", str(out / "file.bin"), url]
+
+
+def wget(url: str, out: Path) -> list[str]:
+    return ["wget", "-q", "-O", str(out / "file.bin"), url]
+
+
+def modelshelf_cli(connections: int) -> Command:
+    return lambda url, out: ["modelshelf", "pull", url, "--home", str(out),
+                             "--connections", str(connections)]
+
+
+def modelshelf_api(connections: int) -> Command:
+    return lambda url, out: [sys.executable, "-c", _API_CHILD, url, str(out), str(connections)]
+
+
+def cli_works(server: LocalServer, tmp: Path) -> bool:
+    """Whether ``modelshelf pull`` really downloads (the CLI may be unfinished): try 1 MiB."""
+    if shutil.which("modelshelf") is None:
+        return False
+    server.add_file("/smoke.bin", os.urandom(2**20))
+    home = tmp / "smoke-home"
+    try:
+        timed(modelshelf_cli(4)(server.url + "/smoke.bin", home))
+    except (RuntimeError, OSError) as exc:
+        print(f"modelshelf pull does not work yet ({exc}); using download()", file=sys.stderr)
+        return False
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return True
+
+
+def ensure_aria2() -> bool:
+    if shutil.which("aria2c"):
+        return True
+    print("aria2c missing: apt-get install -y aria2", file=sys.stderr)
+    subprocess.run(["apt-get", "install", "-y", "aria2"], check=False,
+                   stdout=subprocess.DEVNULL)
+    return shutil.which("aria2c") is not None
+
+
+def timed(argv: list[str]) -> Run:
+    """Run to completion; wall time and the child's own peak RSS (wait4, not the max of all
+    children so far as RUSAGE_CHILDREN would give)."""
+    began = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - began
+    child.returncode = os.waitstatus_to_exitcode(status)
+    err = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    if child.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({child.returncode}): {err.strip()[:500]}")
+    return Run(seconds, usage.ru_maxrss)
+
+
+def largest_file(root: Path) -> int:
+    return max((p.stat().st_size for p in root.rglob("*") if p.is_file()), default=0)
+
+
+def make_source(path: Path, size: int) -> None:
+    block = 8 * 2**20
+    with path.open("wb") as fh:
+        left = size
+        while left:
+            n = min(block, left)
+            fh.write(os.urandom(n))
+            left -= n
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="1GiB")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", default="capped,uncapped")
+    parser.add_argument("--engine", choices=("auto", "cli", "api"), default="auto")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--tools", default="modelshelf,aria2c,curl,wget")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args(argv)
+
+    size = parse_size(args.size)
+    modes = [m for m in args.modes.split(",") if m in ("capped", "uncapped")]
+    wanted = [t for t in args.tools.split(",") if t in ("modelshelf", "aria2c", "curl", "wget")]
+    if "aria2c" in wanted and not ensure_aria2():
+        print("aria2c unavailable; skipping it", file=sys.stderr)
+        wanted.remove("aria2c")
+    wanted = [t for t in wanted if t == "modelshelf" or shutil.which(t)]
+    results: dict[str, dict[str, list[Run]]] = {m: {t: [] for t in wanted} for m in modes}
+    with tempfile.TemporaryDirectory(prefix="modelshelf-bench-") as tmp, LocalServer() as server:
+        engine = args.engine
+        if engine == "auto":
+            engine = "cli" if cli_works(server, Path(tmp)) else "api"
+        make_ms = modelshelf_cli if engine == "cli" else modelshelf_api
+        tools: dict[str, Command] = {"modelshelf": make_ms(args.connections), "aria2c": aria2c,
+                                     "curl": curl, "wget": wget}
+        source = Path(tmp) / "source.bin"
+        make_source(source, size)
+        server.add_file("/model.safetensors", source)
+        url = server.url + "/model.safetensors"
+        print(f"{size / 2**20:.0f} MiB, {args.rounds} rounds, modelshelf via {engine}",
+              file=sys.stderr)
+        for round_no in range(args.rounds):
+            for mode in modes:
+                server.faults.rate_per_connection = CAP if mode == "capped" else None
+                order = wanted[round_no % len(wanted):] + wanted[:round_no % len(wanted)]
+                for tool in order:
+                    out = Path(tmp) / f"out-{tool}"
+                    out.mkdir()
+                    try:
+                        run = timed(tools[tool](url, out))
+                        got = largest_file(out)
+                        if got != size:
+                            raise RuntimeError(f"{tool} wrote {got} bytes, expected {size}")
+                    finally:
+                        shutil.rmtree(out, ignore_errors=True)
+                    results[mode][tool].append(run)
+                    print(f"  round {round_no + 1} {mode:8s} {tool:10s} {run.seconds:7.2f} s",
+                          file=sys.stderr)
+    report(results, size, engine, args.json)
+    return 0
+
+
+def report(results: dict[str, dict[str, list[Run]]], size: int, engine: str,
+           as_json: bool) -> None:
+    figures: dict[str, dict[str, dict[str, float]]] = {}
+    for mode, by_tool in results.items():
+        medians = {t: statistics.median(r.seconds for r in runs) for t, runs in by_tool.items()
+                   if runs}
+        base = medians.get("aria2c")
+        fastest = min(medians.values()) if medians else None
+        print(f"\n{mode} ({'20 MB/s per connection' if mode == 'capped' else 'no cap'}):")
+        print(f"  {'tool':10s} {'median s':>9s} {'MB/s':>8s} {'vs aria2c':>10s} "
+              f"{'vs fastest':>11s}")
+        figures[mode] = {}
+        for tool, seconds in medians.items():
+            ratio = seconds / base if base else float("nan")
+            print(f"  {tool:10s} {seconds:9.2f} {size / seconds / 1e6:8.0f} {ratio:10.2f} "
+                  f"{seconds / fastest:11.2f}")
+            figures[mode][tool] = {"median_seconds": round(seconds, 3),
+                                   "mb_per_s": round(size / seconds / 1e6, 1),
+                                   "ratio_to_aria2c": round(ratio, 3)}
+        ms = by_tool.get("modelshelf")
+        if ms:
+            peak = max(r.max_rss_kib for r in ms) / 1024
+            print(f"  modelshelf peak RSS: {peak:.0f} MiB")
+            figures[mode]["modelshelf"]["peak_rss_mib"] = round(peak, 1)
+    if as_json:
+        print(json.dumps({"size": size, "engine": engine, "results": figures}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

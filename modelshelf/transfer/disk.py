@@ -1,0 +1,75 @@
+"""The partial file on disk: free-space check, preallocation, positioned writes.
+
+Workers write their pieces in place with ``pwrite`` (no seek, no shared file position, no lock),
+into a file preallocated to its full size, so memory never grows with the file and a full disk
+shows up before the transfer rather than at 90%.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from modelshelf.errors import DownloadError, InsufficientSpace
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+
+class PartialFile:
+    """An open partial file; ``what`` names the download in error messages."""
+
+    def __init__(self, path: Path, what: str, *, truncate: bool) -> None:
+        self.path = path
+        self.what = what
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0), 0o644)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def preallocate(self, size: int) -> None:
+        """Reserve the blocks up front: ENOSPC now rather than later, and no fragmentation."""
+        if size <= 0:
+            return
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise self._full() from None
+            if exc.errno not in _NO_FALLOCATE:
+                raise
+            os.ftruncate(self.fd, size)  # a file system without fallocate: sparse is fine
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self.fd, size)
+
+    def write_at(self, view: memoryview, offset: int) -> None:
+        """All of ``view`` at ``offset``; a full disk is InsufficientSpace, never retried."""
+        try:
+            while view:
+                n = os.pwrite(self.fd, view, offset)
+                view, offset = view[n:], offset + n
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise self._full() from None
+            raise DownloadError(f"{self.path}: cannot write: {exc.strerror}") from None
+
+    def _full(self) -> InsufficientSpace:
+        free = shutil.disk_usage(self.path.parent).free
+        return InsufficientSpace(
+            f"{self.path.parent}: the disk is full ({mib(free)} free) while downloading "
+            f"{self.what}; free some space and run again to resume")
+
+
+def check_free_space(folder: Path, needed: int, what: str) -> None:
+    """Raise InsufficientSpace unless ``needed`` bytes are free under ``folder``."""
+    free = shutil.disk_usage(folder).free
+    if needed > 0 and free < needed:
+        raise InsufficientSpace(f"{folder}: not enough free space for {what}: need "
+                                f"{mib(needed)} (file plus margin), {mib(free)} free")
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"

@@ -1,0 +1,198 @@
+"""One connection of a transfer: take a piece, fetch it into the partial file, repeat.
+
+The receive loop is the hot path: ``readinto`` a fixed buffer, ``pwrite`` it at the piece's
+position, advance. Both calls release the GIL, so sixteen of these threads and the hasher share
+the cores. Anything unexpected about an answer (other bytes, a changed ETag, 416) is reported as
+:class:`Changed` and the whole transfer starts over; transport hiccups and busy servers are
+retried here with backoff, and only a run of failures without progress gives up.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from modelshelf.errors import ModelshelfError, RemoteNotFound, SizeMismatch, TokenRequired
+from modelshelf.transfer.disk import PartialFile
+from modelshelf.transfer.http import (
+    TRANSIENT_ERRORS,
+    Link,
+    RetryableStatus,
+    check_status,
+    network_error,
+    redact,
+    request_following,
+)
+from modelshelf.transfer.meta import RemoteMeta, meta_from, parse_content_range, same_file
+from modelshelf.transfer.pieces import Piece, Scheduler
+from modelshelf.transfer.retry import Backoff
+
+BUFFER = 256 * 1024  # per connection; must stay below min_piece / 2 (see Scheduler._steal)
+
+
+class Changed(Exception):
+    """The remote file is not the one we started with: the transfer starts over."""
+
+
+class _ShortBody(Exception):
+    """The connection ended before the announced length; retried like a reset."""
+
+
+@dataclass
+class Job:
+    """What the connections of one transfer share. ``final_url`` may be renewed (an expired
+    signed URL) by any of them, under ``refresh_lock``."""
+
+    url: str
+    final_url: str
+    meta: RemoteMeta
+    ranged: bool
+    sched: Scheduler
+    file: PartialFile
+    credentials: Mapping[str, str]
+    auth_host: str
+    backoff: Backoff
+    timeout: float
+    stall_seconds: float
+    verify_ssl: bool
+    buffer_size: int
+    refresh_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Connection:
+    """A worker thread's loop over one keep-alive connection."""
+
+    def __init__(self, job: Job, link: Link | None = None) -> None:
+        self.job = job
+        self.link = link or Link(job.timeout, job.verify_ssl)
+        self.received = 0  # bytes this connection fetched
+        self.used = False
+
+    def run(self, piece: Piece | None = None,
+            response: http.client.HTTPResponse | None = None) -> None:
+        """Fetch pieces until none are left or someone failed (errors go to the scheduler)."""
+        sched = self.job.sched
+        view = memoryview(bytearray(self.job.buffer_size))
+        try:
+            if piece is None:
+                piece = sched.take()
+            while piece is not None:
+                self.used = True
+                try:
+                    self._fetch(piece, response, view)
+                finally:
+                    response = None
+                    sched.release(piece)
+                piece = sched.take()
+        except BaseException as exc:  # reported by the coordinating thread
+            sched.fail(exc)
+        finally:
+            self.link.close()
+
+    def _fetch(self, piece: Piece, response: http.client.HTTPResponse | None,
+               view: memoryview) -> None:
+        """Fetch one piece, retrying with backoff; progress resets the count of failures."""
+        job = self.job
+        failures, high_water = 0, piece.pos
+        while not piece.complete and not job.sched.stop.is_set():
+            try:
+                if response is None:
+                    response = self._request(piece)
+                self._drain(piece, response, view)
+            except ModelshelfError:
+                raise
+            except (RetryableStatus, _ShortBody, *TRANSIENT_ERRORS) as exc:
+                self.link.close()
+                # Only new ground counts as progress: a single stream restarts at byte 0.
+                failures = 0 if piece.pos > high_water else failures + 1
+                high_water = max(high_water, piece.pos)
+                if failures >= job.backoff.tries:
+                    raise self._give_up(exc, failures) from None
+                if job.sched.stop.wait(job.backoff.delay(failures)):
+                    return
+            response = None
+
+    def _request(self, piece: Piece) -> http.client.HTTPResponse:
+        job = self.job
+        headers: dict[str, str] = {}
+        if job.ranged:
+            headers["Range"] = f"bytes={piece.pos}-{piece.end - 1}"
+            if job.meta.validator:
+                headers["If-Range"] = job.meta.validator
+        else:
+            piece.pos = 0  # no Range: the whole body again, rewritten in place
+        began = time.monotonic()
+        response = self._send(headers)
+        piece.rtt = time.monotonic() - began
+        piece.requested_end = piece.end
+        if not same_file(job.meta, meta_from(response, job.final_url)):
+            raise Changed("the remote file changed during the download (ETag/size differ)")
+        if not job.ranged:
+            return response
+        if response.status == 416:
+            raise Changed(f"the server refused bytes {piece.pos}-{piece.end - 1} (HTTP 416)")
+        crange = parse_content_range(response.getheader("Content-Range"))
+        if response.status != 206 or crange is None or crange.start != piece.pos:
+            raise Changed("the server answered a range request with other bytes "
+                          "(the file changed, If-Range)")
+        return response
+
+    def _send(self, headers: Mapping[str, str]) -> http.client.HTTPResponse:
+        """One request for a piece; a signed URL that expired (401/403/404 on the redirect
+        target) is renewed once from the original URL."""
+        job = self.job
+        response, _ = request_following(self.link, job.final_url, headers=headers,
+                                        credentials=job.credentials, auth_host=job.auth_host)
+        try:
+            check_status(response, job.final_url, ok=(200, 206, 416))
+            return response
+        except (TokenRequired, RemoteNotFound):
+            if job.final_url == job.url:
+                raise
+        with job.refresh_lock:
+            response, job.final_url = request_following(
+                self.link, job.url, headers=headers, credentials=job.credentials,
+                auth_host=job.auth_host)
+        check_status(response, job.final_url, ok=(200, 206, 416))
+        return response
+
+    def _drain(self, piece: Piece, response: http.client.HTTPResponse,
+               view: memoryview) -> None:
+        """Receive into the fixed buffer and pwrite until the piece (which may shrink when
+        another connection steals its tail) is complete. A silent socket for ``stall_seconds``
+        raises TimeoutError: the connection is dropped and the piece retried."""
+        job, link = self.job, self.link
+        stop, file = job.sched.stop, job.file
+        if link.sock is not None:
+            link.sock.settimeout(job.stall_seconds)
+        known_length = job.ranged or response.length is not None
+        began, start = time.monotonic(), piece.pos
+        while not stop.is_set():
+            want = min(len(view), piece.end - piece.pos)
+            if want <= 0:
+                break
+            n = response.readinto(view[:want])
+            if not n:
+                if known_length:
+                    raise _ShortBody(f"the body ended at byte {piece.pos} of {piece.end}")
+                piece.end = piece.pos  # a body without a length ends when the server closes
+                break
+            file.write_at(view[:n], piece.pos)
+            piece.pos += n
+            self.received += n
+        if stop.is_set() or piece.end < piece.requested_end or not response.isclosed():
+            link.close()  # unread bytes left in this response: the connection can't be reused
+        elif link.sock is not None:
+            link.sock.settimeout(job.timeout)
+        job.sched.observe(piece.pos - start, time.monotonic() - began, piece.rtt)
+
+    def _give_up(self, exc: BaseException, tries: int) -> ModelshelfError:
+        if isinstance(exc, RetryableStatus):
+            return exc.final(tries)
+        if isinstance(exc, _ShortBody):
+            return SizeMismatch(f"{redact(self.job.final_url)}: the server kept ending the "
+                                f"body early ({exc}) after {tries} tries")
+        return network_error(self.job.final_url, exc, tries)
