@@ -49,3 +49,17 @@ def a1111_legacy_hash(path: str | os.PathLike[str]) -> str:
     with Path(path).open("rb") as fh:
         fh.seek(_A1111_OFFSET)
         return hashlib.sha256(fh.read(_A1111_LENGTH)).hexdigest()[:8]
+
+
+def git_blob_sha1(path: str | os.PathLike[str], chunk: int = CHUNK) -> str:
+    """Git's object id of a file: sha1 over ``blob <size>\\0`` + bytes.
+
+    The Hub publishes no sha256 for small (non-LFS) files, only this id as their ETag, so it is
+    what we can check them against.
+    """
+    size = os.path.getsize(path)
+    digest = hashlib.sha1(f"blob {size}\0".encode())
+    with open(path, "rb") as fh:
+        while data := fh.read(chunk):
+            digest.update(data)
+    return digest.hexdigest()

@@ -27,7 +27,7 @@ from modelshelf.errors import (
     OfflineError,
     UsageError,
 )
-from modelshelf.hashing import parse_sha256
+from modelshelf.hashing import git_blob_sha1, parse_sha256
 from modelshelf.inspect import Info, inspect_path
 from modelshelf.sources import parse, resolve
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
@@ -239,22 +239,38 @@ class Puller:
                 return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size), 0
             result = download(
                 remote.url, self.store.staging_dir, expected_sha256=sha256,
-                expected_size=remote.size if sha256 else None,
+                expected_size=remote.size,
                 headers=dict(remote.headers), auth_host=remote.auth_host,
                 connections=self.options.connections or transfer.connections,
                 retries=transfer.retries, timeout=source.timeout_seconds,
                 stall_seconds=transfer.stall_seconds, verify_ssl=source.verify_ssl,
                 progress=callback)
-            prefix = resolution.metadata.get("hash_prefix")
-            if prefix and not result.sha256.startswith(str(prefix)):
-                result.path.unlink(missing_ok=True)
-                raise HashMismatch(f"{resolution.ref}: sha256 {result.sha256} does not start with "
-                                   f"the published prefix {prefix}")
+            self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256)
         path = remote.path
         if resolution.source == "url" and result.filename:
             path = result.filename
         return FileRecord(path, result.sha256, result.size), result.bytes_downloaded
+
+    @staticmethod
+    def _check_published_ids(resolution: Resolution, remote: RemoteFile, sha256: str | None,
+                             staged: Path, actual: str) -> None:
+        """Digests a source publishes that are not a full sha256: check them before committing.
+
+        torchvision names its files ``-<sha256 prefix>.pth``; the Hub gives small (non-LFS)
+        files only their git blob id.
+        """
+        problem = None
+        prefix = resolution.metadata.get("hash_prefix")
+        if prefix and not actual.startswith(str(prefix)):
+            problem = f"sha256 {actual} does not start with the published prefix {prefix}"
+        etag = (remote.etag or "").strip('"')
+        if (problem is None and resolution.source == "hf" and not sha256 and len(etag) == 40
+                and git_blob_sha1(staged) != etag):
+            problem = f"{remote.path} does not match the Hub's git blob id {etag}"
+        if problem:
+            staged.unlink(missing_ok=True)
+            raise HashMismatch(f"{resolution.ref}: {problem}")
 
     def _adopt_from_hf_cache(self, resolution: Resolution, remote: RemoteFile,
                              sha256: str | None) -> FileRecord | None:

@@ -59,6 +59,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ModelshelfError as exc:
         code = exc.exit_code
         message = str(exc)
+    except BrokenPipeError:  # `modelshelf ls | head`: the reader left; say nothing
+        _silence_stdout()
+        return 141
     except KeyboardInterrupt:
         ctx.stderr.write("modelshelf: interrupted\n")
         return 130
@@ -70,6 +73,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
     ctx.warn(f"error: {message}")
     return code
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -245,10 +245,11 @@ class _Transfer:
         else:
             start, gap_end = missing(state.done, state.size)[0]
             end = gap_end if gap_end - start - floor < self.o.min_piece else start + floor
+        saved = None if state is None else RemoteMeta(
+            state.size, state.etag, state.last_modified, True, self.o.url, None, None)
         headers = {"Range": f"bytes={start}-{end - 1}"}
-        if state is not None and (state.etag or state.last_modified):
-            headers["If-Range"] = (state.etag if state.etag and not state.etag.startswith("W/")
-                                   else state.last_modified or "")
+        if saved is not None and saved.validator:
+            headers["If-Range"] = saved.validator  # changed since? then the whole new file
 
         def attempt() -> http.client.HTTPResponse:
             response, self.final_url = request_following(
@@ -265,12 +266,10 @@ class _Transfer:
         reject_error_page(response, meta, self.final_url)
         crange = parse_content_range(response.getheader("Content-Range"))
         self.ranged = response.status == 206 and crange is not None and meta.size is not None
-        if state is not None:
-            saved = RemoteMeta(state.size, state.etag, state.last_modified, True, "", None, None)
-            if not same_file(saved, meta):
-                link.close()
-                raise Changed("the remote file changed since the partial download "
-                               "(ETag/Last-Modified/size differ)")
+        if saved is not None and not same_file(saved, meta):
+            link.close()
+            raise Changed("the remote file changed since the partial download "
+                          "(ETag/Last-Modified/size differ)")
         if not self.ranged:
             size = meta.size if meta.size is not None else _UNKNOWN_END
             return Piece(0, size, 0, size), response

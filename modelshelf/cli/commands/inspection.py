@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from modelshelf.cli.context import Context
+from modelshelf.cli.context import Context, human_bytes
 from modelshelf.errors import UsageError
 
 _DTYPES = ("fp16", "bf16", "fp32")
@@ -73,7 +73,7 @@ def run_info(ctx: Context) -> int:
         ctx.say(f"  {'confidence':<13} {payload.get('confidence')}")
         ctx.say(f"  {'parameters':<13} {payload['parameters']:,}")
         ctx.say(f"  {'tensors':<13} {payload['tensors']}")
-        ctx.say(f"  {'memory':<13} {payload['memory_bytes'] / 1e9:.3f} GB")
+        ctx.say(f"  {'memory':<13} {human_bytes(payload['memory_bytes'])}")
         dtypes = ", ".join(f"{k}: {v:,}" for k, v in payload["dtypes"].items())
         ctx.say(f"  {'dtypes':<13} {dtypes}")
         if payload.get("shards"):
@@ -129,5 +129,8 @@ def run_convert(ctx: Context) -> int:
 
     result = convert(ctx.args.source, ctx.args.destination, dtype=ctx.args.dtype)
     payload = result.to_json()
-    ctx.emit(payload, lambda: ctx.say(f"wrote {ctx.args.destination} ({payload})"))
+    ctx.emit(payload, lambda: ctx.say(
+        f"wrote {payload['dst']}: {payload['tensors']} tensors ({payload['cast_tensors']} cast to "
+        f"{payload['dtype']}), {human_bytes(payload['src_bytes'])} of tensor data -> "
+        f"{human_bytes(payload['dst_size'])} in {payload['seconds']:.2f} s"))
     return 0

@@ -6,10 +6,7 @@ import argparse
 from typing import Any
 
 from modelshelf.cli.context import Context
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+from modelshelf.cli.context import human_bytes as _mb
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
