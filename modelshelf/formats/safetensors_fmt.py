@@ -9,10 +9,12 @@ nothing is ever allocated from it.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Mapping
 from typing import Any
 
+from modelshelf.errors import FormatError
 from modelshelf.formats import jsonsafe
 from modelshelf.formats.base import ModelHeader, TensorInfo
 from modelshelf.formats.source import Budget
@@ -28,6 +30,31 @@ DTYPE_BITS: Mapping[str, int] = {
     "I64": 64, "U64": 64, "F64": 64, "C64": 64,
     "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }
+
+
+# Fields of TensorInfo a safetensors header never sets, with their defaults (see ``_tensor_info``).
+_TENSOR_DEFAULTS: Mapping[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(TensorInfo)
+    if f.name not in {"name", "dtype", "shape", "nbytes", "offset", "file"}
+}
+
+
+def _tensor_info(
+    name: str, dtype: str, shape: tuple[int, ...], nbytes: int, offset: int, file: str | None
+) -> TensorInfo:
+    """``TensorInfo(name, dtype, shape, nbytes, offset, file)``, built at half the cost.
+
+    A frozen dataclass's ``__init__`` pays one ``object.__setattr__`` per field (nine here):
+    ~0.75 µs a tensor, a third of reading a header, for every tensor of every file a scan
+    meets. Filling the instance dict directly gives the same object (fields, equality, hash,
+    repr); a test compares the two.
+    """
+    info = object.__new__(TensorInfo)
+    fields = info.__dict__
+    fields.update(_TENSOR_DEFAULTS)
+    fields["name"], fields["dtype"], fields["shape"] = name, dtype, shape
+    fields["nbytes"], fields["offset"], fields["file"] = nbytes, offset, file
+    return info
 
 
 def looks_like(head: bytes, size: int) -> bool:
@@ -72,42 +99,56 @@ def _metadata(src: Budget, meta: Any) -> dict[str, str]:
 def _tensors(
     src: Budget, raw: dict[str, Any], data_start: int, data_len: int, file: str | None
 ) -> dict[str, TensorInfo]:
+    """Validate every entry and build its :class:`TensorInfo`.
+
+    This loop runs once per tensor of every file a scan meets, so the checks are inlined (no
+    helper call, no generator per shape) and the element count is computed while the shape is
+    checked. The checks and their order — hence which error a broken file reports — are those
+    of the format description above: entry, dtype, shape, offsets, byte count, then layout.
+    """
     spans: list[tuple[int, int, str]] = []
     infos: dict[str, TensorInfo] = {}
     for name, entry in raw.items():
-        start, end, dtype, shape = _entry(src, name, entry)
+        if type(entry) is not dict:
+            raise src.error(f"tensor {name!r}: entry is not an object")
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        # str first: a list or object "dtype" is unhashable, and is as unknown as any other
+        bits = DTYPE_BITS.get(dtype) if type(dtype) is str else None
+        if bits is None:
+            raise src.error(f"tensor {name!r}: unknown dtype {dtype!r}")
+        if type(shape) is not list:
+            raise _bad_shape(src, name)
         numel = 1
         for d in shape:
+            # ``type(d) is int`` rather than isinstance: JSON true/false are bools, which are ints
+            if type(d) is not int or d < 0:
+                raise _bad_shape(src, name)
             numel *= d
-        bits = numel * DTYPE_BITS[dtype]
+        if type(offsets) is not list or len(offsets) != 2:
+            raise _bad_offsets(src, name)
+        start, end = offsets
+        if type(start) is not int or type(end) is not int or not 0 <= start <= end:
+            raise _bad_offsets(src, name)
+        bits *= numel
         if bits % 8:
             raise src.error(f"tensor {name!r}: {numel} x {dtype} is not a whole number of bytes")
         if end - start != bits // 8:
             raise src.error(
-                f"tensor {name!r}: shape {list(shape)} of {dtype} needs {bits // 8} bytes, "
+                f"tensor {name!r}: shape {shape} of {dtype} needs {bits // 8} bytes, "
                 f"data_offsets give {end - start}"
             )
         spans.append((start, end, name))
-        infos[name] = TensorInfo(name, dtype, shape, end - start, data_start + start, file)
+        infos[name] = _tensor_info(name, dtype, tuple(shape), end - start, data_start + start, file)
     _check_layout(src, spans, data_len)
     return infos
 
 
-def _entry(src: Budget, name: str, entry: Any) -> tuple[int, int, str, tuple[int, ...]]:
-    if not isinstance(entry, dict):
-        raise src.error(f"tensor {name!r}: entry is not an object")
-    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if dtype not in DTYPE_BITS:
-        raise src.error(f"tensor {name!r}: unknown dtype {dtype!r}")
-    # ``type(x) is int`` rather than isinstance: JSON true/false are bools, which are ints
-    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
-        raise src.error(f"tensor {name!r}: shape must be a list of non-negative integers")
-    if type(offsets) is not list or len(offsets) != 2:
-        raise src.error(f"tensor {name!r}: data_offsets must be [begin, end] with begin <= end")
-    start, end = offsets
-    if type(start) is not int or type(end) is not int or not 0 <= start <= end:
-        raise src.error(f"tensor {name!r}: data_offsets must be [begin, end] with begin <= end")
-    return start, end, dtype, tuple(shape)
+def _bad_shape(src: Budget, name: str) -> FormatError:
+    return src.error(f"tensor {name!r}: shape must be a list of non-negative integers")
+
+
+def _bad_offsets(src: Budget, name: str) -> FormatError:
+    return src.error(f"tensor {name!r}: data_offsets must be [begin, end] with begin <= end")
 
 
 def _check_layout(src: Budget, spans: list[tuple[int, int, str]], data_len: int) -> None:

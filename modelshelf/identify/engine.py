@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Literal
 
 Shape = tuple[int, ...]  # the LoRA view writes -1 for a size the file does not say
@@ -103,6 +104,55 @@ class Rule:
     prefixes: tuple[str, ...] = ("",)
     view: ViewName = "tensors"
     note: str = ""  # what the answer means, added to the evidence (e.g. why "unknown")
+    # Derived (see ``_gates``): cheap necessary conditions, tested before the keys are walked.
+    gates: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+    head_gates: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        gates, head_gates = _gates(self)
+        object.__setattr__(self, "gates", gates)
+        object.__setattr__(self, "head_gates", head_gates)
+
+
+def _literals(key: Key, prefixes: Sequence[str]) -> list[str]:
+    """The text every name satisfying ``key`` starts with, under each prefix it may take."""
+    literal = literal_prefix(key.pattern) if key.kind == "regex" else key.pattern
+    return [literal] if key.absolute else [p + literal for p in prefixes]
+
+
+def _head(literal: str, key: Key) -> str | None:
+    """The first dotted component of every name starting with ``literal``, if that is fixed."""
+    if key.kind == "exact" or "." in literal:
+        return literal.partition(".")[0]
+    return None
+
+
+def _gates(rule: Rule) -> tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]]:
+    """(exact gates, head gates): sets of which the view's names (or their first dotted
+    components) must hold at least one element, else ``rule`` cannot match.
+
+    A rule is tried against every file, and nearly every rule fails, for want of one
+    distinctive key (``img_in.weight``, ``input_blocks.0.0.weight``, ``image_proj.*``). Each
+    ``all_of`` key and each ``any_of`` group is a condition some name must meet; when all its
+    keys are exact, the names it accepts (under every prefix) are a set, and "none of them is
+    in the view" is one C-level ``isdisjoint``, where ``match`` walks prefixes and keys in
+    Python. Otherwise, when every key fixes the name's first component (``image_proj.`` ->
+    ``image_proj``), those components are the gate. A gate can only rule a rule *out*;
+    whatever passes goes through ``match`` as before, so answers cannot change.
+    """
+    gates: list[frozenset[str]] = []
+    head_gates: list[frozenset[str]] = []
+    for group in [(key,) for key in rule.all_of] + list(rule.any_of):
+        if not group:
+            continue
+        pairs = [(lit, key) for key in group for lit in _literals(key, rule.prefixes)]
+        if all(key.kind == "exact" for key in group):
+            gates.append(frozenset(lit for lit, _ in pairs))
+            continue
+        heads = [_head(lit, key) for lit, key in pairs]
+        if None not in heads:
+            head_gates.append(frozenset(heads))  # type: ignore[arg-type]
+    return tuple(gates), tuple(head_gates)
 
 
 def rule(
@@ -175,10 +225,19 @@ class View:
 
     def __init__(self, shapes: Mapping[str, Shape]) -> None:
         self.shapes = shapes
-        self._sorted = sorted(shapes)
+        self.names = shapes.keys()  # set-like: rule gates test it with one ``isdisjoint``
+        self._sorted: list[str] | None = None  # sorted on the first prefix/regex question
         self._scans: dict[tuple[str, str, str], list[str]] = {}
 
+    @cached_property
+    def heads(self) -> frozenset[str]:
+        """Every name's first dotted component (``model.layers.0.w`` -> ``model``): what
+        rules' head gates are tested against, computed only if a rule gets that far."""
+        return frozenset(name.partition(".")[0] for name in self.shapes)
+
     def _starting_with(self, start: str) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.shapes)
         lo = bisect.bisect_left(self._sorted, start)
         hi = bisect.bisect_left(self._sorted, start + "\U0010ffff", lo)
         return self._sorted[lo:hi]
@@ -195,9 +254,8 @@ class View:
             if key.kind == "prefix":
                 found = self._starting_with(prefix + key.pattern)
             else:
-                rx = re.compile(re.escape(prefix) + "(?:" + key.pattern + ")")
-                pool = self._starting_with(prefix + literal_prefix(key.pattern))
-                found = [n for n in pool if rx.fullmatch(n)]
+                fullmatch, start = _regex(prefix, key.pattern)
+                found = [n for n in self._starting_with(start) if fullmatch(n)]
             self._scans[memo] = found
         return found
 
@@ -209,6 +267,14 @@ class View:
         return None
 
 
+@cache
+def _regex(prefix: str, pattern: str) -> tuple[Callable[[str], re.Match[str] | None], str]:
+    """(fullmatch, literal start) of a regex key under a prefix, worked out once per process:
+    the rule tables are fixed, so there are only a few hundred of these."""
+    rx = re.compile(re.escape(prefix) + "(?:" + pattern + ")")
+    return rx.fullmatch, prefix + literal_prefix(pattern)
+
+
 def _evidence(view: View, name: str, key: Key) -> str:
     if not key.dims and key.ndim is None:
         return name
@@ -217,6 +283,15 @@ def _evidence(view: View, name: str, key: Key) -> str:
 
 def match(rule: Rule, view: View) -> tuple[str, ...] | None:
     """The evidence for ``rule`` if it matches ``view``, else None."""
+    names = view.names
+    for gate in rule.gates:
+        if names.isdisjoint(gate):
+            return None
+    if rule.head_gates:
+        heads = view.heads
+        for gate in rule.head_gates:
+            if heads.isdisjoint(gate):
+                return None
     for prefix in rule.prefixes:
         evidence: list[str] = []
         ok = True

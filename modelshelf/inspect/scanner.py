@@ -3,15 +3,21 @@
 Cost model: a cold scan reads a few bytes of every file (magic) and the header of model files;
 only files that share their size with another are hashed (a unique size cannot be a duplicate).
 Everything learnt is cached in the store's registry keyed by (path, size, mtime_ns, inode), so a
-rescan of an unchanged tree costs one ``stat`` (and one indexed lookup) per file. Non-model files
-are cached too — otherwise every rescan would re-open every README and image.
+rescan of an unchanged tree costs one ``stat`` per file plus its share of a batched lookup.
+Non-model files are cached too — otherwise every rescan would re-open every README and image.
+
+The walk is consumed in batches of :data:`BATCH` units: one ``IN (...)`` query fetches the
+batch's cache rows, and the rows learnt are written back in one transaction. Per file, a
+query or a commit costs more than the ``stat`` (a commit more than parsing the header), and
+batches keep memory flat and the write lock short on a tree of a million files.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,8 @@ from modelshelf.store import Store
 
 Progress = Callable[[int, int | None], None]
 CACHE_VERSION = 1  # bump when the cached facts change shape
+BATCH = 512  # units per cache lookup and per cache write transaction
+Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class ScanResult:
 
 
 # -- facts about one unit ----------------------------------------------------------------------
-def _unit_key(unit: Unit) -> tuple[int, int, int]:
+def _unit_key(unit: Unit) -> Key:
     """(size, mtime_ns, inode) identifying this version of a unit; for a folder, of its files."""
     if not unit.is_dir:
         st = unit.stat
@@ -138,7 +146,7 @@ class ScanCache:
     def __init__(self, store: Store | None) -> None:
         self.store = store
 
-    def get(self, path: str, key: tuple[int, int, int]) -> tuple[dict[str, Any], str | None] | None:
+    def get(self, path: str, key: Key) -> tuple[dict[str, Any], str | None] | None:
         if self.store is None:
             return None
         hit = self.store.scan_cache_get(path, *key)
@@ -146,10 +154,25 @@ class ScanCache:
             return None
         return hit["info"], hit["sha256"] or None
 
-    def put(self, path: str, key: tuple[int, int, int], facts: dict[str, Any],
-            sha256: str | None) -> None:
+    def get_many(self, keys: Mapping[str, Key]) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """``get`` for many paths at once: ``{path: (facts, sha256)}`` for the unchanged ones."""
+        if self.store is None or not keys:
+            return {}
+        return {
+            path: (row["info"], row["sha256"] or None)
+            for path, row in self.store.scan_cache_get_many(list(keys)).items()
+            if (row["size"], row["mtime_ns"], row["inode"]) == keys[path]
+            and row["info"].get("v") == CACHE_VERSION
+        }
+
+    def put(self, path: str, key: Key, facts: dict[str, Any], sha256: str | None) -> None:
+        self.put_many([(path, key, facts, sha256)])
+
+    def put_many(self, rows: Iterable[tuple[str, Key, dict[str, Any], str | None]]) -> None:
+        """Cache ``(path, key, facts, sha256)`` rows in one transaction."""
         if self.store is not None:
-            self.store.scan_cache_put(path, *key, sha256 or "", facts)
+            self.store.scan_cache_put_many(
+                [(path, *key, sha256 or "", facts) for path, key, facts, sha256 in rows])
 
 
 # -- the scan ----------------------------------------------------------------------------------
@@ -159,22 +182,24 @@ def _duplicate_groups(files: Iterable[ScannedFile]) -> list[list[ScannedFile]]:
     for f in files:
         if not f.is_dir and f.size > 0 and not f.error:
             by_size.setdefault(f.size, []).append(f)
-    return [g for g in by_size.values() if len({f.inode for f in g}) > 1]
+    # len(g) first: most sizes and digests are unique, and a set per group costs a rescan more
+    return [g for g in by_size.values() if len(g) > 1 and len({f.inode for f in g}) > 1]
 
 
 def _hash_candidates(
-    files: list[ScannedFile], cache: ScanCache, keys: dict[str, tuple[int, int, int]],
-    want_all: bool,
+    files: list[ScannedFile], cache: ScanCache, keys: dict[str, Key], want_all: bool,
 ) -> list[ScannedFile]:
     """Fill in sha256 where needed (and cache it); return the updated list."""
     need = {f.path for g in _duplicate_groups(files) for f in g}
     out: list[ScannedFile] = []
+    hashed: list[tuple[str, Key, dict[str, Any], str | None]] = []
     for f in files:
         if f.sha256 is None and not f.is_dir and not f.error and (want_all or f.path in need):
             digest = sha256_file(f.path)
-            cache.put(f.path, keys[f.path], dict(f.facts), digest)
+            hashed.append((f.path, keys[f.path], dict(f.facts), digest))
             f = replace(f, sha256=digest)
         out.append(f)
+    cache.put_many(hashed)
     return out
 
 
@@ -184,8 +209,15 @@ def _duplicates(files: list[ScannedFile]) -> tuple[tuple[str, ...], ...]:
         if f.sha256 and not f.is_dir:
             groups.setdefault(f.sha256, []).append(f)
     return tuple(
-        tuple(sorted(f.path for f in g)) for g in groups.values() if len({f.inode for f in g}) > 1
+        tuple(sorted(f.path for f in g)) for g in groups.values()
+        if len(g) > 1 and len({f.inode for f in g}) > 1
     )
+
+
+def _batches(units: Iterable[Unit]) -> Iterator[list[Unit]]:
+    it = iter(units)
+    while batch := list(islice(it, BATCH)):
+        yield batch
 
 
 def scan(
@@ -205,28 +237,34 @@ def scan(
     cache = ScanCache(store)
     skip = frozenset({str(store.home.absolute())}) if store is not None else frozenset()
     files: list[ScannedFile] = []
-    keys: dict[str, tuple[int, int, int]] = {}
-    skipped = cached = 0
-    for n, unit in enumerate(walk(str(root), _sniff, skip), start=1):
-        path, key = unit.path, _unit_key(unit)
-        hit = cache.get(path, key)
-        if hit is not None:
-            facts, digest = hit
-            cached += 1
-        else:
-            facts, digest = read_facts(Path(path), key[0]), None
-            cache.put(path, key, facts, None)
-        if progress is not None:
-            progress(n, None)
-        if facts["format"] == "unknown" and "error" not in facts:
-            skipped += 1
-            continue
-        keys[path] = key
-        files.append(ScannedFile(
-            path, facts["format"], facts.get("architecture", "unknown"),
-            facts.get("model_type", "other"), key[0], digest, unit.is_dir,
-            (unit.stat.st_dev, unit.stat.st_ino), facts,
-        ))
+    keys: dict[str, Key] = {}
+    skipped = cached = n = 0
+    for batch in _batches(walk(str(root), _sniff, skip)):
+        batch_keys = {unit.path: _unit_key(unit) for unit in batch}
+        hits = cache.get_many(batch_keys)
+        learnt: list[tuple[str, Key, dict[str, Any], str | None]] = []
+        for unit in batch:
+            n += 1
+            path, key = unit.path, batch_keys[unit.path]
+            hit = hits.get(path)
+            if hit is not None:
+                facts, digest = hit
+                cached += 1
+            else:
+                facts, digest = read_facts(Path(path), key[0]), None
+                learnt.append((path, key, facts, None))
+            if progress is not None:
+                progress(n, None)
+            if facts["format"] == "unknown" and "error" not in facts:
+                skipped += 1
+                continue
+            keys[path] = key
+            files.append(ScannedFile(
+                path, facts["format"], facts.get("architecture", "unknown"),
+                facts.get("model_type", "other"), key[0], digest, unit.is_dir,
+                (unit.stat.st_dev, unit.stat.st_ino), facts,
+            ))
+        cache.put_many(learnt)
     files = _hash_candidates(files, cache, keys, want_all=hash_all or adopt)
     result = ScanResult(str(root), tuple(files), _duplicates(files), skipped, cached)
     if adopt and store is not None:

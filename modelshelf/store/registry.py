@@ -25,6 +25,11 @@ from modelshelf.store.records import FileRecord, ModelRecord, NewModel
 
 BUSY_TIMEOUT_MS = 60_000
 _INHERITED: list[sqlite3.Connection] = []
+_SCAN_COLUMNS = "path, size, mtime_ns, inode, sha256, info, scanned_at"
+# Paths per ``IN (...)`` query: well under SQLite's bound-parameter limit (999 before 3.32).
+_IN_CHUNK = 500
+# One scan-cache row as written: (path, size, mtime_ns, inode, sha256 or "", info).
+ScanCacheRow = tuple[str, int, int, int, str, dict[str, Any]]
 _MODEL_COLUMNS = ("id, name, type, architecture, format, source, source_ref, source_url, revision, "
                   "metadata, created, last_used, pinned")
 
@@ -127,12 +132,39 @@ class Registry:
             return None
         return {"sha256": row[0], "info": json.loads(row[1]), "scanned_at": row[2]}
 
+    def scan_cache_get_many(self, conn: sqlite3.Connection,
+                            paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Every cached row among ``paths``, whatever its key: the caller compares (size,
+        mtime_ns, inode) with its own ``stat``.
+
+        A rescan of an unchanged tree is mostly this lookup, so it is batched twice over: one
+        ``IN (...)`` query per chunk of paths rather than a query per file, and the chunk's
+        ``info`` texts decoded by one ``json.loads`` of their concatenation (per call, the
+        decoder's Python-level setup costs more than decoding a small object).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(paths), _IN_CHUNK):
+            chunk = paths[i:i + _IN_CHUNK]
+            rows = conn.execute(
+                f"SELECT {_SCAN_COLUMNS} FROM scan_cache WHERE path IN "
+                f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            infos = json.loads("[" + ",".join(row[5] for row in rows) + "]")
+            for (path, size, mtime_ns, inode, sha256, _, scanned_at), info in zip(
+                    rows, infos, strict=True):
+                found[path] = {"size": size, "mtime_ns": mtime_ns, "inode": inode,
+                               "sha256": sha256, "info": info, "scanned_at": scanned_at}
+        return found
+
     def scan_cache_put(self, conn: sqlite3.Connection, path: str, size: int, mtime_ns: int,
                        inode: int, sha256: str, info: dict[str, Any]) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO scan_cache (path, size, mtime_ns, inode, sha256, info,"
-            " scanned_at) VALUES (?,?,?,?,?,?,?)",
-            (path, size, mtime_ns, inode, sha256, json.dumps(info, sort_keys=True), time.time()))
+        self.scan_cache_put_many(conn, [(path, size, mtime_ns, inode, sha256, info)])
+
+    def scan_cache_put_many(self, conn: sqlite3.Connection, rows: Iterable[ScanCacheRow]) -> None:
+        now = time.time()
+        conn.executemany(
+            f"INSERT OR REPLACE INTO scan_cache ({_SCAN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+            [(path, size, mtime_ns, inode, sha256, json.dumps(info, sort_keys=True), now)
+             for path, size, mtime_ns, inode, sha256, info in rows])
 
     # -- helpers --------------------------------------------------------------------------------
     def _models(self, conn: sqlite3.Connection, tail: str,

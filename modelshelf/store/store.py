@@ -50,7 +50,7 @@ from modelshelf.store.records import (
     check_name,
     check_new_model,
 )
-from modelshelf.store.registry import Registry
+from modelshelf.store.registry import Registry, ScanCacheRow
 from modelshelf.store.usage import DiskUsage, disk_usage
 from modelshelf.store.verify import VerifyReport, verify_models
 from modelshelf.store.viewtree import ViewTree
@@ -224,10 +224,25 @@ class Store:
         with self._registry.read() as conn:
             return self._registry.scan_cache_get(conn, path, size, mtime_ns, inode)
 
+    def scan_cache_get_many(self, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{path: {"size", "mtime_ns", "inode", "sha256", "info", "scanned_at"}}`` for every
+        path of ``paths`` that has a cache row, in one read transaction. Rows are returned
+        whatever their key: the caller keeps a row only if its own ``stat`` agrees."""
+        with self._registry.read() as conn:
+            return self._registry.scan_cache_get_many(conn, list(paths))
+
     def scan_cache_put(self, path: str, size: int, mtime_ns: int, inode: int, sha256: str,
                        info: dict[str, Any]) -> None:
         with self._registry.write() as conn:
             self._registry.scan_cache_put(conn, path, size, mtime_ns, inode, sha256, info)
+
+    def scan_cache_put_many(self, rows: Iterable[ScanCacheRow]) -> None:
+        """Write many ``(path, size, mtime_ns, inode, sha256, info)`` rows in one transaction
+        (all or none): a commit per file cost a scan more than reading the file did."""
+        rows = list(rows)
+        if rows:
+            with self._registry.write() as conn:
+                self._registry.scan_cache_put_many(conn, rows)
 
     # -- internals ------------------------------------------------------------------------------
     def _update(self, name: str, column: str, value: Any) -> None:

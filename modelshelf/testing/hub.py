@@ -223,15 +223,22 @@ class FakeHub(LocalServer):
             return "", _error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
         return sha, None
 
-    def _info(self, request: Request) -> Response:
+    def _repo_at(self, request: Request) -> tuple[HubRepo, str] | Response:
+        """The repo and commit an API request names, or the Hub's error answer."""
         repo_id = request.match["repo"]
         denied = self._access(request, repo_id, reading_bytes=False)
         if denied:
             return denied
         repo = self.repos[repo_id]
         sha, missing = self._revision(repo, request.match["rev"])
-        if missing:
-            return missing
+        return missing or (repo, sha)
+
+    def _info(self, request: Request) -> Response:
+        found = self._repo_at(request)
+        if isinstance(found, Response):
+            return found
+        repo, sha = found
+        repo_id = repo.repo_id
         blobs = (query_value(request, "blobs") or "").lower() == "true"
         tree = repo.commits[sha]
         return json_response({
@@ -244,14 +251,10 @@ class FakeHub(LocalServer):
         })
 
     def _tree(self, request: Request) -> Response:
-        repo_id = request.match["repo"]
-        denied = self._access(request, repo_id, reading_bytes=False)
-        if denied:
-            return denied
-        repo = self.repos[repo_id]
-        sha, missing = self._revision(repo, request.match["rev"])
-        if missing:
-            return missing
+        found = self._repo_at(request)
+        if isinstance(found, Response):
+            return found
+        repo, sha = found
         prefix = unquote(request.match["path"] or "").strip("/")
         recursive = (query_value(request, "recursive") or "").lower() == "true"
         entries = _listing(repo.commits[sha], prefix, recursive)

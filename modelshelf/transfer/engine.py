@@ -306,8 +306,10 @@ class _Transfer:
             for thread in threads:
                 thread.start()
             self._watch(threads, state)
-        except BaseException as exc:
+        except BaseException as exc:  # Ctrl-C, or the progress callback raised
             sched.fail(exc)
+            for conn in self.connections:
+                conn.link.abort()
             for thread in threads:
                 thread.join()
             hasher.cancel()
@@ -330,11 +332,15 @@ class _Transfer:
                               sum(c.received for c in self.connections))
 
     def _watch(self, threads: list[threading.Thread], state: ResumeState) -> None:
-        """The coordinating thread: progress at most 10x/s, resume state every 0.5 s."""
+        """The coordinating thread: progress at most 10x/s, resume state every 0.5 s; once one
+        connection failed for good, wake the others instead of waiting out their timeouts."""
         assert self.sched is not None
         last_save = time.monotonic()
         while alive := [t for t in threads if t.is_alive()]:
             alive[0].join(PROGRESS_EVERY)
+            if self.sched.stop.is_set():
+                for conn in self.connections:
+                    conn.link.abort()
             self._report()
             if self.ranged and time.monotonic() - last_save >= SAVE_EVERY:
                 self._save(state)

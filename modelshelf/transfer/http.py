@@ -12,6 +12,7 @@ headers, chunked bodies and TLS (``ssl``) correctly. httpx stays the tool for AP
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import socket
@@ -196,6 +197,14 @@ class Link:
             conn = http.client.HTTPConnection(target.host, target.port, timeout=self._timeout)
         self._conn, self._key = conn, target.key
         return conn
+
+    def abort(self) -> None:
+        """Wake a thread blocked reading this connection (from another thread): shutdown, not
+        close, is what interrupts a blocking recv."""
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         if self._conn is not None:

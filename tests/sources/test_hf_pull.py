@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hub_constants import HUB_TOKEN
 from huggingface_hub import hf_hub_download, snapshot_download
 
-from modelshelf.cli.main import main
 from modelshelf.testing.hub import FakeHub
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 @pytest.fixture
-def hub_pull(hub_server: FakeHub, monkeypatch: pytest.MonkeyPatch,
-             capsys: pytest.CaptureFixture[str]):
-    """Run the CLI in-process with HF_ENDPOINT pointing at the fake Hub."""
+def hub_pull(hub_server: FakeHub, monkeypatch: pytest.MonkeyPatch, cli):
+    """Run ``modelshelf pull`` in-process with HF_ENDPOINT pointing at the fake Hub."""
     monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
-
-    def run(*args: str) -> Run:
-        code = main(["pull", *args])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
+    return lambda *args: cli("pull", *args)
 
 
 def hf_cache(isolated_env: Path) -> Path:

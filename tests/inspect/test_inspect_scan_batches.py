@@ -1,0 +1,106 @@
+"""scan's cache traffic: a rescan opens no file at all, and rows move in batches, not per file."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from inspect_models import write_st
+
+import modelshelf.inspect.scanner as scan_mod
+from modelshelf.inspect import scan
+from modelshelf.store import Store
+
+
+def _tree(root: Path, models: int = 7) -> None:
+    for i in range(models):
+        write_st(root / f"d{i % 3}" / f"m{i}.safetensors", {"w": (4, 4 + i)}, seed=i)
+    (root / "README.md").write_text("# models\n")
+
+
+def _count_opens(monkeypatch: pytest.MonkeyPatch, root: Path) -> list[str]:
+    """Record every file under ``root`` opened by any means Python offers (the readers'
+    ``os.open``, ``open``, ``Path.open``): a file never opened is a file never read."""
+    opened: list[str] = []
+
+    def counting(real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(file: Any, *args: Any, **kwargs: Any) -> Any:
+            if str(file).startswith(str(root)):
+                opened.append(str(file))
+            return real(file, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(os, "open", counting(os.open))
+    monkeypatch.setattr(builtins, "open", counting(builtins.open))
+    monkeypatch.setattr(io, "open", counting(io.open))
+    return opened
+
+
+def test_a_rescan_opens_no_file(tmp_path: Path, store: Store,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "models"
+    _tree(root)
+    write_st(root / "dup.safetensors", {"w": (4, 4)}, seed=0)  # same bytes as m0: hashed
+    first = scan(root, store=store)
+    assert first.duplicates  # the cold scan hashed the duplicate candidates and cached that
+    opened = _count_opens(monkeypatch, root)
+    second = scan(root, store=store)
+    assert opened == []
+    assert second.to_json() == {**first.to_json(), "cached": second.cached}
+    assert second.cached == len(first.files) + first.skipped
+
+    # the counter does see reads: a touched file is opened again, and only that one
+    st = os.stat(root / "d1" / "m1.safetensors")
+    os.utime(root / "d1" / "m1.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    scan(root, store=store)
+    assert set(opened) == {str(root / "d1" / "m1.safetensors")}
+
+
+def test_cache_rows_are_read_and_written_per_batch(tmp_path: Path, store: Store,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "models"
+    _tree(root)  # 7 models + 1 README = 8 units
+    monkeypatch.setattr(scan_mod, "BATCH", 3)
+    reads: list[int] = []
+    writes: list[int] = []
+    get_many, put_many = store.scan_cache_get_many, store.scan_cache_put_many
+
+    def counted_get(paths: Any) -> Any:
+        reads.append(len(paths))
+        return get_many(paths)
+
+    def counted_put(rows: Any) -> None:
+        rows = list(rows)
+        writes.append(len(rows))
+        put_many(rows)
+
+    def per_file(*args: Any) -> None:
+        raise AssertionError("scan must not write the cache one row per transaction")
+
+    monkeypatch.setattr(store, "scan_cache_get_many", counted_get)
+    monkeypatch.setattr(store, "scan_cache_put_many", counted_put)
+    monkeypatch.setattr(store, "scan_cache_put", per_file)
+    monkeypatch.setattr(store, "scan_cache_get", per_file)
+
+    first = scan(root, store=store)
+    assert reads == [3, 3, 2] and sum(writes) == 8 and len(writes) <= 4  # 3 batches (+ hashes)
+    reads.clear()
+    writes.clear()
+    second = scan(root, store=store)
+    assert reads == [3, 3, 2] and sum(writes) == 0
+    assert second.cached == 8 and second.files == first.files
+
+
+def test_progress_still_counts_every_unit_across_batches(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "models"
+    _tree(root)
+    monkeypatch.setattr(scan_mod, "BATCH", 2)
+    seen: list[int] = []
+    result = scan(root, progress=lambda done, total: seen.append(done))
+    assert seen == list(range(1, len(result.files) + result.skipped + 1)) == list(range(1, 9))
