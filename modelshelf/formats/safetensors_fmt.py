@@ -105,9 +105,12 @@ def _tensors(
     helper call, no generator per shape) and the element count is computed while the shape is
     checked. The checks and their order — hence which error a broken file reports — are those
     of the format description above: entry, dtype, shape, offsets, byte count, then layout.
+    Writers list tensors in data order, so the layout is checked on the way (each range starts
+    where the last ended); only a header in another order pays for sorting the ranges.
     """
-    spans: list[tuple[int, int, str]] = []
     infos: dict[str, TensorInfo] = {}
+    pos = 0  # where the data ranges seen so far end, while they come in data order
+    in_order = True
     for name, entry in raw.items():
         if type(entry) is not dict:
             raise src.error(f"tensor {name!r}: entry is not an object")
@@ -137,9 +140,18 @@ def _tensors(
                 f"tensor {name!r}: shape {shape} of {dtype} needs {bits // 8} bytes, "
                 f"data_offsets give {end - start}"
             )
-        spans.append((start, end, name))
+        if start != pos:
+            in_order = False
+        pos = end
         infos[name] = _tensor_info(name, dtype, tuple(shape), end - start, data_start + start, file)
-    _check_layout(src, spans, data_len)
+    if not in_order:
+        pos = _sorted_end(src, [(t.offset - data_start, t.offset - data_start + t.nbytes, name)
+                                for name, t in infos.items()])  # type: ignore[operator]
+    if pos > data_len:
+        raise src.error(
+            f"tensor data ends at byte {pos} of the data section but the file holds only "
+            f"{data_len}: truncated"
+        )
     return infos
 
 
@@ -151,9 +163,10 @@ def _bad_offsets(src: Budget, name: str) -> FormatError:
     return src.error(f"tensor {name!r}: data_offsets must be [begin, end] with begin <= end")
 
 
-def _check_layout(src: Budget, spans: list[tuple[int, int, str]], data_len: int) -> None:
-    """Ranges must tile the data section from 0: no gap, no overlap, nothing past the end.
-    Bytes after the last tensor are tolerated (padding some writers add; nothing reads them)."""
+def _sorted_end(src: Budget, spans: list[tuple[int, int, str]]) -> int:
+    """Where the data ranges end once sorted; they must tile the data section from 0: no gap,
+    no overlap. Bytes after the last tensor are tolerated (padding some writers add; nothing
+    reads them); ranges past the end of the file are the caller's check."""
     spans.sort()
     pos = 0
     for start, end, name in spans:
@@ -161,8 +174,4 @@ def _check_layout(src: Budget, spans: list[tuple[int, int, str]], data_len: int)
             kind = "overlaps the previous tensor" if start < pos else "leaves a gap before it"
             raise src.error(f"tensor {name!r}: data_offsets {start}..{end} {kind}")
         pos = end
-    if pos > data_len:
-        raise src.error(
-            f"tensor data ends at byte {pos} of the data section but the file holds only "
-            f"{data_len}: truncated"
-        )
+    return pos

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Literal
@@ -230,10 +231,10 @@ class View:
         self._scans: dict[tuple[str, str, str], list[str]] = {}
 
     @cached_property
-    def heads(self) -> frozenset[str]:
+    def heads(self) -> AbstractSet[str]:
         """Every name's first dotted component (``model.layers.0.w`` -> ``model``): what
         rules' head gates are tested against, computed only if a rule gets that far."""
-        return frozenset(name.partition(".")[0] for name in self.shapes)
+        return {name.partition(".")[0] for name in self.shapes}
 
     def _starting_with(self, start: str) -> list[str]:
         if self._sorted is None:

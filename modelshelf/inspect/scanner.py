@@ -32,6 +32,7 @@ from modelshelf.store import Store
 Progress = Callable[[int, int | None], None]
 CACHE_VERSION = 1  # bump when the cached facts change shape
 BATCH = 512  # units per cache lookup and per cache write transaction
+HASH_FLUSH_BYTES = 1 << 30  # cache digests after hashing this much, even before a full batch
 Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
 
 
@@ -189,14 +190,23 @@ def _duplicate_groups(files: Iterable[ScannedFile]) -> list[list[ScannedFile]]:
 def _hash_candidates(
     files: list[ScannedFile], cache: ScanCache, keys: dict[str, Key], want_all: bool,
 ) -> list[ScannedFile]:
-    """Fill in sha256 where needed (and cache it); return the updated list."""
+    """Fill in sha256 where needed (and cache it); return the updated list.
+
+    Digests are cached a batch at a time, and sooner once they cost a lot of reading: an
+    interrupted ``scan --adopt`` of big files keeps the hashes it paid for.
+    """
     need = {f.path for g in _duplicate_groups(files) for f in g}
     out: list[ScannedFile] = []
     hashed: list[tuple[str, Key, dict[str, Any], str | None]] = []
+    hashed_bytes = 0
     for f in files:
         if f.sha256 is None and not f.is_dir and not f.error and (want_all or f.path in need):
             digest = sha256_file(f.path)
             hashed.append((f.path, keys[f.path], dict(f.facts), digest))
+            hashed_bytes += f.size
+            if len(hashed) >= BATCH or hashed_bytes >= HASH_FLUSH_BYTES:
+                cache.put_many(hashed)
+                hashed, hashed_bytes = [], 0
             f = replace(f, sha256=digest)
         out.append(f)
     cache.put_many(hashed)

@@ -30,6 +30,8 @@ _SCAN_COLUMNS = "path, size, mtime_ns, inode, sha256, info, scanned_at"
 _IN_CHUNK = 500
 # One scan-cache row as written: (path, size, mtime_ns, inode, sha256 or "", info).
 ScanCacheRow = tuple[str, int, int, int, str, dict[str, Any]]
+# ``json.dumps(info, sort_keys=True)`` without building a new encoder for every row.
+_encode_info = json.JSONEncoder(sort_keys=True).encode
 _MODEL_COLUMNS = ("id, name, type, architecture, format, source, source_ref, source_url, revision, "
                   "metadata, created, last_used, pinned")
 
@@ -163,7 +165,7 @@ class Registry:
         now = time.time()
         conn.executemany(
             f"INSERT OR REPLACE INTO scan_cache ({_SCAN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
-            [(path, size, mtime_ns, inode, sha256, json.dumps(info, sort_keys=True), now)
+            [(path, size, mtime_ns, inode, sha256, _encode_info(info), now)
              for path, size, mtime_ns, inode, sha256, info in rows])
 
     # -- helpers --------------------------------------------------------------------------------

@@ -13,10 +13,12 @@ headers, chunked bodies and TLS (``ssl``) correctly. httpx stays the tool for AP
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import http.client
 import re
 import socket
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -31,6 +33,7 @@ from modelshelf.errors import (
 )
 
 MAX_REDIRECTS = 10
+MAX_RETRY_AFTER = 60.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Worth another try: the server or something in front of it is busy or briefly broken.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
@@ -253,9 +256,10 @@ def _discard(link: Link, response: http.client.HTTPResponse) -> None:
 class RetryableStatus(Exception):
     """A 5xx/429-like answer: worth another try after a pause."""
 
-    def __init__(self, status: int, url: str, message: str) -> None:
+    def __init__(self, status: int, url: str, message: str, retry_after: float = 0.0) -> None:
         super().__init__(f"HTTP {status}")
         self.status, self.url, self.message = status, url, message
+        self.retry_after = retry_after  # what the server asked for (seconds), capped
 
     def final(self, tries: int) -> ModelshelfError:
         error = status_error(self.status, self.url, self.message)
@@ -269,5 +273,22 @@ def check_status(response: http.client.HTTPResponse, url: str, ok: tuple[int, ..
         return
     message = read_message(response)
     if response.status in RETRYABLE_STATUSES:
-        raise RetryableStatus(response.status, url, message)
+        raise RetryableStatus(response.status, url, message,
+                              retry_after(response.getheader("Retry-After")))
     raise status_error(response.status, url, message)
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most a minute:
+    rate-limited Hub and CDN answers say how long to wait, and hammering earlier only fails."""
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 0.0
+        seconds = when.timestamp() - time.time()
+    return max(0.0, min(MAX_RETRY_AFTER, seconds))

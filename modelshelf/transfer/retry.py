@@ -41,8 +41,9 @@ class Backoff:
                 failures += 1
                 if failures >= max(1, self.tries):
                     raise exc.final(failures) from None
+                time.sleep(max(self.delay(failures), exc.retry_after))
             except TRANSIENT_ERRORS as exc:
                 failures += 1
                 if failures >= max(1, self.tries):
                     raise network_error(url, exc, failures) from None
-            time.sleep(self.delay(failures))
+                time.sleep(self.delay(failures))

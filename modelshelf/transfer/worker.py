@@ -111,7 +111,10 @@ class Connection:
                 high_water = max(high_water, piece.pos)
                 if failures >= job.backoff.tries:
                     raise self._give_up(exc, failures) from None
-                if job.sched.stop.wait(job.backoff.delay(failures)):
+                pause = job.backoff.delay(failures)
+                if isinstance(exc, RetryableStatus):
+                    pause = max(pause, exc.retry_after)
+                if job.sched.stop.wait(pause):
                     return
             response = None
 

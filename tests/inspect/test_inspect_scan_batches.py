@@ -104,3 +104,25 @@ def test_progress_still_counts_every_unit_across_batches(tmp_path: Path,
     seen: list[int] = []
     result = scan(root, progress=lambda done, total: seen.append(done))
     assert seen == list(range(1, len(result.files) + result.skipped + 1)) == list(range(1, 9))
+
+
+def test_an_interrupted_hashing_pass_keeps_the_digests_it_paid_for(
+        tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "models"
+    for i in range(4):  # four copies of one model: all duplicate candidates
+        write_st(root / f"copy{i}.safetensors", {"w": (8, 8)}, seed=0)
+    monkeypatch.setattr(scan_mod, "HASH_FLUSH_BYTES", 1)  # "big files": cache every digest
+    real, hashed = scan_mod.sha256_file, []
+
+    def hash_two_then_stop(path: Any) -> str:
+        if len(hashed) == 2:
+            raise KeyboardInterrupt
+        hashed.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(scan_mod, "sha256_file", hash_two_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        scan(root, store=store)
+    rows = store.scan_cache_get_many([str(root / f"copy{i}.safetensors") for i in range(4)])
+    assert {p for p, row in rows.items() if row["sha256"]} == set(hashed)
+    assert len(rows) == 4  # what the first pass learnt was cached before hashing began

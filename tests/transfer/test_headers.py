@@ -1,4 +1,5 @@
-"""File names a server suggests are untrusted: only a safe single component survives."""
+"""Header parsing: file names a server suggests are untrusted (only a safe single component
+survives); Retry-After is obeyed within bounds."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelshelf.transfer.http import retry_after
 from modelshelf.transfer.names import (
     filename_from_disposition,
     filename_from_url,
@@ -55,3 +57,11 @@ def test_url_names(url: str, expected: str | None) -> None:
 def test_long_names_keep_their_extension() -> None:
     name = sanitize_filename("x" * 600 + ".safetensors")
     assert name is not None and name.endswith(".safetensors") and len(name.encode()) <= 255
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    (None, 0.0), ("2", 2.0), ("1e9", 60.0), ("-5", 0.0), ("soon", 0.0),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: no wait
+])
+def test_retry_after_is_bounded(header: str | None, seconds: float) -> None:
+    assert retry_after(header) == seconds
