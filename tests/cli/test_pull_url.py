@@ -166,3 +166,38 @@ def test_json_stdout_is_only_json(cli, server: LocalServer, random_bytes):
     result = cli("pull", server.url + "/j.bin", "--json")
     assert result.json["results"][0]["status"] == "ok"
     assert cli("config", "--json").json["sources"]["hf"]["enabled"] is True
+
+
+def test_kill_9_mid_pull_then_pull_again_resumes(server: LocalServer, random_bytes, home: Path,
+                                                cli):
+    """The whole CLI, not just the engine: a second `pull` finds the first one's partial."""
+    import signal
+    import time
+
+    data = random_bytes(12 * 2**20, seed=5)
+    server.add_file("/resume.bin", data)
+    server.faults.rate_per_connection = 1e6
+    child = spawn("pull", server.url + "/resume.bin", "--connections", "4")
+    staging = home / "staging"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = list(staging.glob("*.json")) if staging.exists() else []
+        done = json.loads(states[0].read_text())["done"] if states else []
+        if sum(end - start for start, end in done) > 3 * 2**20:
+            break
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert server.wait_idle()
+    first = server.bytes_served("/resume.bin")
+    assert 0 < first < len(data)
+    assert cli("ls", "--json").json["models"] == []  # nothing half-done looks complete
+
+    server.faults.rate_per_connection = None
+    result = cli("pull", server.url + "/resume.bin", "--json")
+    assert result.code == 0, result.err
+    item = result.json["results"][0]
+    assert item["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert item["bytes_downloaded"] < len(data)  # only the missing ranges
+    assert server.wait_idle()
+    assert server.bytes_served("/resume.bin") < len(data) + first
