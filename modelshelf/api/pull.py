@@ -32,15 +32,15 @@ from modelshelf.inspect import Info, inspect_path
 from modelshelf.sources import parse, resolve
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
-from modelshelf.store import TYPES, FileRecord, ModelRecord, NewModel, Store
-from modelshelf.transfer import download
+from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store
+from modelshelf.transfer import ProgressCallback, download
 
 # Sources whose references name immutable content: once registered, never ask the network again.
 _IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
 _FREE_SPACE_MARGIN = 64 * 2**20
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
 
-ProgressFactory = Callable[[str, int | None], Callable[[int, int | None], None]]
+ProgressFactory = Callable[[str, int | None], ProgressCallback]
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ class Puller:
         if sha256 and self.store.has_blob(sha256):
             return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size), 0
         if remote.local_path is not None:
-            mode = "link" if self.options.link else "copy"
+            mode: ImportMode = "link" if self.options.link else "copy"
             imported = self.store.import_file(remote.local_path, mode=mode, expected_sha256=sha256)
             return FileRecord(remote.path, imported.sha256, imported.size), 0
         adopted = self._adopt_from_hf_cache(resolution, remote, sha256)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-Callback = Callable[[int, int | None], None]
-ProgressFactory = Callable[[str, int | None], Callback]
+if TYPE_CHECKING:  # the CLI imports the library lazily, to start fast
+    from modelshelf.api.pull import ProgressFactory
+    from modelshelf.transfer import ProgressCallback
 
 
 @contextmanager
@@ -37,12 +38,12 @@ def progress_bars(stream: TextIO | None = None, enabled: bool = True) -> Iterato
                   TransferSpeedColumn(), TimeRemainingColumn(),
                   console=Console(file=stream), transient=False) as bars:
 
-        def factory(label: str, total: int | None) -> Callback:
+        def factory(label: str, total: int | None) -> ProgressCallback:
             with lock:
                 task = bars.add_task(label, total=total)
 
-            def update(done: int, new_total: int | None) -> None:
-                bars.update(task, completed=done, total=new_total)
+            def update(done_bytes: int, total_bytes: int | None) -> None:
+                bars.update(task, completed=done_bytes, total=total_bytes)
 
             return update
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -89,11 +90,11 @@ class _Reader(threading.Thread):
                 if self.stop.is_set():
                     return
                 view = buf[:length]
-                if os.preadv(fd, [memoryview(view)], offset) != length:
+                if os.preadv(fd, [view.data], offset) != length:
                     raise FormatError(
                         f"{job.src_file}: tensor {job.name!r} runs past the end of the file"
                     )
-                self.out.put(_Chunk(job, view, lambda s=slot: self.pool.give(s)))
+                self.out.put(_Chunk(job, view, partial(self.pool.give, slot)))
 
     def next(self) -> _Chunk | None:
         item = self.out.get()
@@ -174,7 +175,7 @@ def _cast(chunk: _Chunk, pool: _Pool, kernels: dict[tuple[str, str], Kernel]) ->
     return _Chunk(job, buf[:n], lambda: pool.give(slot))
 
 
-def write_all(fd: int, data: np.ndarray) -> None:
-    view = memoryview(data)
+def write_all(fd: int, data: np.ndarray | bytes) -> None:
+    view = data.data if isinstance(data, np.ndarray) else memoryview(data)
     while view:
         view = view[os.write(fd, view):]

@@ -117,7 +117,7 @@ class Machine:
             for count, (op, arg, pos) in enumerate(pickletools.genops(io.BytesIO(data))):
                 if count >= MAX_OPS:
                     raise self.error(f"pickle has more than {MAX_OPS} opcodes")
-                if op.name == "PROTO":
+                if op.name == "PROTO" and isinstance(arg, int):
                     protocol = arg
                 elif op.name == "STOP":
                     root = self.stack.pop() if self.stack else None
@@ -313,7 +313,8 @@ def _additems(m: Machine, _: Any) -> None:
     m.stack[-1].extend(items)
 
 
-_HANDLERS: dict[str, Callable[[Machine, Any], None]] = {
+# A handler's return value is ignored: ``object`` lets one-line lambdas return what they pop.
+_HANDLERS: dict[str, Callable[[Machine, Any], object]] = {
     "MARK": lambda m, _: m.marks.append(len(m.stack)),
     "POP": lambda m, _: m._pop(),
     "POP_MARK": lambda m, _: m._pop_mark(),

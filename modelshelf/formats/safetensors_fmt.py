@@ -116,8 +116,7 @@ def _tensors(
             raise src.error(f"tensor {name!r}: entry is not an object")
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
         # str first: a list or object "dtype" is unhashable, and is as unknown as any other
-        bits = DTYPE_BITS.get(dtype) if type(dtype) is str else None
-        if bits is None:
+        if type(dtype) is not str or (bits := DTYPE_BITS.get(dtype)) is None:
             raise src.error(f"tensor {name!r}: unknown dtype {dtype!r}")
         if type(shape) is not list:
             raise _bad_shape(src, name)
@@ -145,8 +144,9 @@ def _tensors(
         pos = end
         infos[name] = _tensor_info(name, dtype, tuple(shape), end - start, data_start + start, file)
     if not in_order:
+        # every offset was set just above: ``is not None`` only says so to the type checker
         pos = _sorted_end(src, [(t.offset - data_start, t.offset - data_start + t.nbytes, name)
-                                for name, t in infos.items()])  # type: ignore[operator]
+                                for name, t in infos.items() if t.offset is not None])
     if pos > data_len:
         raise src.error(
             f"tensor data ends at byte {pos} of the data section but the file holds only "

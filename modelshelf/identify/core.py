@@ -182,10 +182,10 @@ def _declared_hint(header: ModelHeader) -> Identification | None:
     if found is not None:
         arch = header.config["model_type"]
         return Identification(arch, found[0], 0.8, (f"config.json model_type={arch} ({found[1]})",))
-    arch = _gguf_architecture(header)
-    if arch is not None and arch in cfg.GGUF_DIFFUSION:
-        return Identification(cfg.GGUF_DIFFUSION[arch], "diffusion_models", 0.7,
-                              (f"GGUF general.architecture={arch}",))
+    gguf_arch = _gguf_architecture(header)
+    if gguf_arch is not None and gguf_arch in cfg.GGUF_DIFFUSION:
+        return Identification(cfg.GGUF_DIFFUSION[gguf_arch], "diffusion_models", 0.7,
+                              (f"GGUF general.architecture={gguf_arch}",))
     return None
 
 

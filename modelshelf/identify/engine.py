@@ -151,8 +151,9 @@ def _gates(rule: Rule) -> tuple[tuple[frozenset[str], ...], tuple[frozenset[str]
             gates.append(frozenset(lit for lit, _ in pairs))
             continue
         heads = [_head(lit, key) for lit, key in pairs]
-        if None not in heads:
-            head_gates.append(frozenset(heads))  # type: ignore[arg-type]
+        known = [head for head in heads if head is not None]
+        if len(known) == len(heads):
+            head_gates.append(frozenset(known))
     return tuple(gates), tuple(head_gates)
 
 
@@ -163,14 +164,17 @@ def rule(
     note: str = "",
 ) -> Rule:
     """Build a Rule from plain lists; ``any_of`` is one group of keys or a list of groups."""
-    groups: tuple[tuple[Key, ...], ...] = ()
-    if any_of:
-        if all(isinstance(k, Key) for k in any_of):
-            groups = (tuple(any_of),)  # type: ignore[arg-type]
-        else:
-            groups = tuple(tuple(g) for g in any_of)  # type: ignore[union-attr]
-    return Rule(name, architecture, model_type, confidence, tuple(all_of), groups,
+    return Rule(name, architecture, model_type, confidence, tuple(all_of), _any_of_groups(any_of),
                 tuple(none_of), tuple(prefixes), view, note)
+
+
+def _any_of_groups(any_of: Sequence[Key] | Sequence[Sequence[Key]]) -> tuple[tuple[Key, ...], ...]:
+    """``any_of`` as groups: a flat list of keys is one group, a list of lists is many."""
+    keys = tuple(item for item in any_of if isinstance(item, Key))
+    groups = tuple(tuple(item) for item in any_of if not isinstance(item, Key))
+    if keys and groups:
+        raise TypeError(f"any_of mixes keys and groups of keys: {any_of!r}")
+    return (keys,) if keys else groups
 
 
 def literal_prefix(pattern: str) -> str:

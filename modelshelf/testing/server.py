@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 SEND_CHUNK = 256 * 1024
@@ -120,7 +120,11 @@ class LocalServer:
         self._httpd = _Server((host, port), _make_handler(self))
         if tls is not None:
             self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
-        self.host, self.port = self._httpd.server_address[:2]
+        # The bound address (port 0 picks a free one). getsockname() is what server_address holds,
+        # but typeshed types that host as str | bytes; an AF_INET(6) socket's is always a str.
+        self.host: str
+        self.port: int
+        self.host, self.port = self._httpd.socket.getsockname()[:2]
         self._thread: threading.Thread | None = None
 
     @property
@@ -176,7 +180,7 @@ class LocalServer:
             self.log.clear()
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> LocalServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.05})
         self._thread.start()
@@ -186,7 +190,7 @@ class LocalServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -235,6 +239,8 @@ def _etag_of(data: bytes | Path) -> str:
 def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        _extra_headers: dict[str, str]
+        _progress: list[int]  # [status, bytes sent] of the response being written
 
         def log_message(self, format: str, *args: Any) -> None:  # silence stderr
             pass
@@ -284,9 +290,6 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                                              self.headers.get("Host", "")))
                 with server._lock:
                     server._in_flight -= 1
-
-        _extra_headers: dict[str, str]
-        _progress: list[int]
 
         def setup(self) -> None:
             super().setup()

@@ -3,8 +3,9 @@
 The story of one call: take the per-URL lock; hand back a finished, unclaimed file if one waits;
 else ask for the first missing piece (following redirects, credentials only to their host) and
 learn size, validators and Range support from that one answer; check free space; preallocate;
-start the sha256 thread (``hasher.py``); let N :class:`~modelshelf.transfer.worker.Connection`
-threads fetch pieces handed out by the scheduler (``pieces.py``); save the resume state
+start the sha256 thread (``hasher.py``); let :class:`~modelshelf.transfer.worker.Connection`
+threads fetch pieces handed out by the scheduler (``pieces.py``), starting with a few and adding
+more while they raise throughput (``ramp.py``, up to ``connections``); save the resume state
 (``state.py``) every half second; when the last piece lands, take the digest, compare, and
 rename the partial to ``<key>.ok``.
 
@@ -49,6 +50,7 @@ from modelshelf.transfer.meta import (
     same_file,
 )
 from modelshelf.transfer.pieces import Piece, Scheduler
+from modelshelf.transfer.ramp import Ramp
 from modelshelf.transfer.ranges import missing
 from modelshelf.transfer.retry import Backoff
 from modelshelf.transfer.state import ResumeState, StagingPaths, locked
@@ -58,6 +60,7 @@ MIN_PIECE = 2**20  # like aria2c -k1M: never split finer than this
 MAX_PIECE = 64 * 2**20
 SAVE_EVERY = 0.5
 PROGRESS_EVERY = 0.1
+RAMP_TICK = 0.025  # how often the ramp looks while it may still add connections
 MAX_RESTARTS = 2
 _UNKNOWN_END = 2**62  # a single stream whose length the server did not announce
 
@@ -182,6 +185,8 @@ class _Transfer:
         self.sched: Scheduler | None = None
         self.job: Job | None = None
         self.connections: list[Connection] = []
+        self.threads: list[threading.Thread] = []
+        self.first_rtt = 0.0  # seconds the first request waited for its answer
 
     # -- the story ----------------------------------------------------------------------------
     def run(self) -> DownloadResult:
@@ -258,7 +263,9 @@ class _Transfer:
             check_status(response, self.final_url, ok=(200, 206, 416))
             return response
 
+        began = time.monotonic()
         response = self.o.backoff.run(attempt, self.o.url)
+        self.first_rtt = time.monotonic() - began
         meta = meta_from(response, self.final_url)
         self.meta = meta
         if response.status == 416:
@@ -296,21 +303,16 @@ class _Transfer:
                        self.o.credentials, self.o.auth_host, self.o.backoff, self.o.timeout,
                        self.o.stall_seconds, self.o.verify_ssl,
                        buffer_size=min(BUFFER, max(4096, self.o.min_piece // 4)))
-        self.connections = [Connection(self.job, link if i == 0 else None)
-                            for i in range(workers)]
+        ramp = Ramp(workers, rtt=self.first_rtt)
         hasher = PrefixHasher(self.paths.part, sched.prefix).start()
-        threads = [threading.Thread(target=conn.run, name=f"modelshelf-dl-{i}", daemon=True,
-                                    args=(first, response) if i == 0 else ())
-                   for i, conn in enumerate(self.connections)]
         try:
-            for thread in threads:
-                thread.start()
-            self._watch(threads, state)
+            self._add_connections(ramp.target, link, first, response)
+            self._watch(ramp, state)
         except BaseException as exc:  # Ctrl-C, or the progress callback raised
             sched.fail(exc)
             for conn in self.connections:
                 conn.link.abort()
-            for thread in threads:
+            for thread in self.threads:
                 thread.join()
             hasher.cancel()
             self._save(state)
@@ -331,20 +333,42 @@ class _Transfer:
         return self._complete(state, size, digest, resumed,
                               sum(c.received for c in self.connections))
 
-    def _watch(self, threads: list[threading.Thread], state: ResumeState) -> None:
-        """The coordinating thread: progress at most 10x/s, resume state every 0.5 s; once one
+    def _add_connections(self, count: int, link: Link | None = None, first: Piece | None = None,
+                         response: http.client.HTTPResponse | None = None) -> None:
+        """Start connection threads up to ``count``; the very first one takes over the link
+        and the answer of the first request."""
+        assert self.job is not None and self.sched is not None
+        while len(self.connections) < count:
+            i = len(self.connections)
+            conn = Connection(self.job, link if i == 0 else None)
+            thread = threading.Thread(target=conn.run, name=f"modelshelf-dl-{i}", daemon=True,
+                                      args=(first, response) if i == 0 else ())
+            self.connections.append(conn)
+            self.threads.append(thread)
+            self.sched.workers = len(self.connections)
+            thread.start()
+
+    def _watch(self, ramp: Ramp, state: ResumeState) -> None:
+        """The coordinating thread: grows the connection count as ``ramp`` decides (ticking
+        faster while it does), progress at most 10x/s, resume state every 0.5 s; once one
         connection failed for good, wake the others instead of waiting out their timeouts."""
         assert self.sched is not None
-        last_save = time.monotonic()
-        while alive := [t for t in threads if t.is_alive()]:
-            alive[0].join(PROGRESS_EVERY)
+        last_save = last_report = time.monotonic()
+        while alive := [t for t in self.threads if t.is_alive()]:
+            alive[0].join(PROGRESS_EVERY if ramp.settled else RAMP_TICK)
+            now = time.monotonic()
             if self.sched.stop.is_set():
                 for conn in self.connections:
                     conn.link.abort()
-            self._report()
-            if self.ranged and time.monotonic() - last_save >= SAVE_EVERY:
+            elif not ramp.settled:
+                received = sum(c.received for c in self.connections)
+                self._add_connections(ramp.update(now, received, time.process_time()))
+            if now - last_report >= PROGRESS_EVERY:
+                self._report()
+                last_report = now
+            if self.ranged and now - last_save >= SAVE_EVERY:
                 self._save(state)
-                last_save = time.monotonic()
+                last_save = now
 
     def _report(self) -> None:
         if self.o.progress is None or self.sched is None:

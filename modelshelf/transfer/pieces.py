@@ -54,7 +54,7 @@ class Scheduler:
         self._min = min_piece
         self._max = max_piece
         self._stealing = stealing
-        self._workers = max(1, workers)
+        self.workers = max(1, workers)  # connections running now (the ramp raises it)
         self._rate: float | None = None  # bytes/s of one connection
         self._rtt: float | None = None  # request -> first header byte
         self.stop = threading.Event()
@@ -98,7 +98,7 @@ class Scheduler:
         # Taper: near the end, pieces shrink so every connection finishes at about the same
         # time and the hasher trails the last byte by little.
         left = sum(e - s for s, e in self._todo) + end - start
-        size = min(self.piece_size, max(self._min, left // self._workers))
+        size = min(self.piece_size, max(self._min, left // self.workers))
         cut = start + size if self._stealing else end
         if end - cut < self._min:  # never leave a runt behind
             cut = end

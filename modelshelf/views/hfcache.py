@@ -20,6 +20,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from modelshelf.errors import BadContent
@@ -72,8 +73,7 @@ def link_into_hf_cache(hf_cache: Path, repo_id: str, commit_sha: str, revision_n
             soft.append(path_in_repo)
         pointer = snapshot.joinpath(*parts)
         pointer.parent.mkdir(parents=True, exist_ok=True)
-        _replace_with(pointer, lambda tmp, b=blob, p=pointer: os.symlink(
-            os.path.relpath(b, p.parent), tmp))
+        _replace_with(pointer, partial(_symlink_relative, blob, pointer.parent))
     if ref_parts and revision_name != commit_sha:
         ref = repo_dir.joinpath("refs", *ref_parts)
         ref.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +124,11 @@ def _place_blob(store_blob: Path, blob: Path) -> bool:
             raise
     _replace_with(blob, lambda tmp: os.symlink(os.path.abspath(store_blob), tmp))
     return False
+
+
+def _symlink_relative(target: Path, folder: Path, link: Path) -> None:
+    """A symlink at ``link`` to ``target``, relative to ``folder`` (as the Hub cache writes them)."""
+    os.symlink(os.path.relpath(target, folder), link)
 
 
 def _replace_with(target: Path, make: Callable[[Path], object]) -> None:

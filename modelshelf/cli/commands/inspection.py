@@ -120,7 +120,12 @@ def run_report(ctx: Context) -> int:
     from modelshelf.inspect import report
 
     result = report(ctx.shelf.store, extra_dirs=tuple(ctx.args.dirs))
-    ctx.emit(result.to_json(), lambda: [ctx.say(line) for line in result.render()])
+
+    def human() -> None:
+        for line in result.render():
+            ctx.say(line)
+
+    ctx.emit(result.to_json(), human)
     return 0
 
 

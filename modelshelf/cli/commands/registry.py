@@ -57,8 +57,12 @@ def run_ls(ctx: Context) -> int:
 
 def run_rm(ctx: Context) -> int:
     freed = {name: ctx.shelf.remove(name) for name in ctx.args.names}
-    ctx.emit({"removed": list(freed), "freed_bytes": sum(freed.values())},
-             lambda: [ctx.say(f"removed {n} (freed {_mb(b)})") for n, b in freed.items()])
+
+    def human() -> None:
+        for name, freed_bytes in freed.items():
+            ctx.say(f"removed {name} (freed {_mb(freed_bytes)})")
+
+    ctx.emit({"removed": list(freed), "freed_bytes": sum(freed.values())}, human)
     return 0
 
 
