@@ -60,8 +60,9 @@ MIN_PIECE = 2**20  # like aria2c -k1M: never split finer than this
 MAX_PIECE = 64 * 2**20
 SAVE_EVERY = 0.5
 PROGRESS_EVERY = 0.1
-RAMP_TICK = 0.025  # how often the ramp looks while it may still add connections
+RAMP_TICK = 0.01  # how often the ramp looks while it may still add connections
 MAX_RESTARTS = 2
+HASH_AHEAD = 64 * 2**20  # finished bytes that may wait for the hasher (Scheduler.pace)
 _UNKNOWN_END = 2**62  # a single stream whose length the server did not announce
 
 
@@ -302,12 +303,15 @@ class _Transfer:
         self.job = Job(self.o.url, self.final_url, self.meta, self.ranged, sched, self.file,
                        self.o.credentials, self.o.auth_host, self.o.backoff, self.o.timeout,
                        self.o.stall_seconds, self.o.verify_ssl,
-                       buffer_size=min(BUFFER, max(4096, self.o.min_piece // 4)))
+                       buffer_size=min(BUFFER, max(4096, self.o.min_piece // 2)))
         ramp = Ramp(workers, rtt=self.first_rtt)
+        on_disk = sched.prefix()  # a resume's old prefix, which the hasher reads first
         hasher = PrefixHasher(self.paths.part, sched.prefix).start()
+        sched.pace(hasher.reached, HASH_AHEAD)
         try:
             self._add_connections(ramp.target, link, first, response)
-            self._watch(ramp, state)
+            self._watch(ramp, state, lambda: time.process_time() if hasher.hashed >= on_disk
+                        else None)
         except BaseException as exc:  # Ctrl-C, or the progress callback raised
             sched.fail(exc)
             for conn in self.connections:
@@ -348,7 +352,7 @@ class _Transfer:
             self.sched.workers = len(self.connections)
             thread.start()
 
-    def _watch(self, ramp: Ramp, state: ResumeState) -> None:
+    def _watch(self, ramp: Ramp, state: ResumeState, cpu: Callable[[], float | None]) -> None:
         """The coordinating thread: grows the connection count as ``ramp`` decides (ticking
         faster while it does), progress at most 10x/s, resume state every 0.5 s; once one
         connection failed for good, wake the others instead of waiting out their timeouts."""
@@ -362,7 +366,7 @@ class _Transfer:
                     conn.link.abort()
             elif not ramp.settled:
                 received = sum(c.received for c in self.connections)
-                self._add_connections(ramp.update(now, received, time.process_time()))
+                self._add_connections(ramp.update(now, received, cpu()))
             if now - last_report >= PROGRESS_EVERY:
                 self._report()
                 last_report = now

@@ -18,6 +18,7 @@ from pathlib import Path
 from modelshelf.hashing import CHUNK
 
 _POLL = 0.02
+_NEVER_BEHIND = 2**62
 
 
 class PrefixHasher:
@@ -37,6 +38,11 @@ class PrefixHasher:
     @property
     def hashed(self) -> int:
         return self._hashed
+
+    def reached(self) -> int:
+        """How far the hash has got, for pacing the receivers (``Scheduler.pace``); past any
+        end once the thread is gone (failed or cancelled), so nobody waits on it for ever."""
+        return self._hashed if self._thread.is_alive() else _NEVER_BEHIND
 
     def start(self) -> PrefixHasher:
         self._thread.start()

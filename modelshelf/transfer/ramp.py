@@ -3,24 +3,26 @@
 Why not always the maximum (aria2c's ``-x16``)? More connections help only when each one is held
 back by something outside this machine: a server or CDN that caps every connection (the usual
 case for model hosts), or a long path where one TCP window cannot fill the link. They cannot help
-when this process is the bottleneck. Our receive loop holds the GIL between syscalls and the sha256
-thread needs most of a core, so at about a core of CPU more receiver threads only compete with each
-other and the hasher. Measured on 2 cores over loopback, 1 GiB: 2 connections 0.88 s, 3 1.13 s,
-4 1.19 s, 16 1.33 s (curl 1.01 s); with a 20 MB/s cap per connection, 16 connections are 8x as
-fast as 2.
+when this process is the bottleneck: the receive loop holds the GIL between syscalls and the
+sha256 thread needs most of a core, so at about a core of CPU more receiver threads only compete
+with each other and with the hasher. Measured on 2 cores over loopback, 1 GiB, a fixed count of
+connections: 2 took 0.89 s, 4 0.95 s, 16 1.09 s (curl 1.0 s); with a cap of 20 MB/s per
+connection, 16 connections are 8x as fast as 2.
 
 So: start with ``START`` connections and, every short window, look at two figures:
 
-- the CPU this process used over the window: at ``CPU_BOUND`` cores or more we are the bottleneck,
-  and the count stays where it is;
+- the CPU this whole process used over the window (``time.process_time``, all threads, so
+  several transfers in one process share the verdict): at ``CPU_BOUND`` cores or more we are the
+  bottleneck, and the count stays where it is;
 - the aggregate rate: after a step it must have grown by at least ``MIN_GAIN`` of what the step
   could give at best (4x the connections, 4x the rate); less means the link is already full and
   the ramp stops there.
 
-Otherwise the count grows ``GROWTH``-fold (a per-connection cap is the common case, and every
-window spent below it costs time: 2 -> 8 -> 16 takes two windows). The window is a tenth of a
-second, or a few request round trips on slow paths, so a bad figure from one new connection's
-first request does not decide. Connections once started are kept: they still steal the tail.
+Otherwise the count grows ``GROWTH``-fold: a per-connection cap is the common case, and every
+window spent below the maximum costs time at that cap (2 -> 8 -> 16 takes about 0.08 s). The
+first window weighs CPU only, so it is the shortest; later ones are longer, and never shorter than
+a few round trips of the first request, so the gain test sees new connections' bytes rather than
+their request latency. Connections once started are kept: they all steal the tail.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 
 START = 2
 GROWTH = 4
-WINDOW = 0.1  # seconds
+WINDOW = 0.05  # seconds
+FIRST_WINDOW = 0.025  # the first look weighs CPU only, which shows at once
 RTTS_PER_WINDOW = 4
 CPU_BOUND = 0.6  # cores of CPU time per second of wall time
 MIN_GAIN = 0.35
@@ -39,7 +42,7 @@ MIN_GAIN = 0.35
 class _Mark:
     at: float  # monotonic seconds
     received: int  # bytes received by all connections so far
-    cpu: float  # process CPU seconds so far
+    cpu: float | None  # process CPU seconds so far; None: not a fair measure now
 
 
 class Ramp:
@@ -49,6 +52,7 @@ class Ramp:
         self.limit = max(1, limit)
         self.target = min(self.limit, max(1, start))
         self.window = max(WINDOW, RTTS_PER_WINDOW * rtt)
+        self.first_window = max(FIRST_WINDOW, RTTS_PER_WINDOW * rtt)
         self.reason: str | None = None if self.target < self.limit else "limit"
         self._mark: _Mark | None = None
         self._last_rate: float | None = None  # aggregate bytes/s of the previous step
@@ -58,8 +62,12 @@ class Ramp:
     def settled(self) -> bool:
         return self.reason is not None
 
-    def update(self, now: float, received: int, cpu: float) -> int:
-        """Running totals in (bytes received, process CPU seconds); the wanted count out."""
+    def update(self, now: float, received: int, cpu: float | None) -> int:
+        """Running totals in (bytes received, process CPU seconds); the wanted count out.
+
+        ``cpu`` is None while it would mislead: when resuming, the hasher first reads the part
+        already on disk at a full core, which says nothing about what the network needs; the
+        rate alone decides then."""
         mark = self._mark
         if self.settled:
             return self.target
@@ -67,10 +75,10 @@ class Ramp:
             self._mark = _Mark(now, received, cpu)
             return self.target
         elapsed = now - mark.at
-        if elapsed < self.window:
+        if elapsed < (self.window if self._last_rate is not None else self.first_window):
             return self.target
         rate = (received - mark.received) / elapsed
-        busy = (cpu - mark.cpu) / elapsed
+        busy = 0.0 if cpu is None or mark.cpu is None else (cpu - mark.cpu) / elapsed
         if busy >= CPU_BOUND:
             self.reason = "cpu"
         elif self._last_rate and rate - self._last_rate < \
