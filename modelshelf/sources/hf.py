@@ -28,6 +28,22 @@ from modelshelf.sources.hf_token import hub_token
 DEFAULT_REVISION = "main"  # what huggingface_hub asks for (and records in refs/) when given none
 
 
+def _apply_tls_setting(verify_ssl: bool) -> None:
+    """Honour ``[sources.hf] verify_ssl = false`` (a mirror with a private CA or self-signed cert).
+
+    huggingface_hub has one process-wide HTTP client and offers only a process-wide factory to
+    change it, so the default client is left untouched unless the user asked otherwise.
+    """
+    if verify_ssl:
+        return
+    import httpx2
+    from huggingface_hub.utils import set_client_factory
+    from huggingface_hub.utils._http import hf_request_event_hook
+
+    set_client_factory(lambda: httpx2.Client(event_hooks={"request": [hf_request_event_hook]},
+                                             follow_redirects=True, timeout=None, verify=False))
+
+
 def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
     """Resolve a Hub reference to concrete files at the commit its revision points to now."""
     if ref.repo_id is None:
@@ -38,6 +54,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     endpoint = (source.endpoint or DEFAULT_ENDPOINTS["hf"]).rstrip("/")
     token = hub_token(options, source)
     revision = _requested_revision(ref, options)
+    _apply_tls_setting(source.verify_ssl)
     api = HfApi(endpoint=endpoint, token=token or False)
     with hub_errors(ref.raw, ref.repo_id, endpoint, revision, token is not None):
         info = api.model_info(ref.repo_id, revision=revision, timeout=source.timeout_seconds)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +138,8 @@ class FakeHub(LocalServer):
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cdn_host: str = "localhost",
-                 tree_page_size: int = 1000) -> None:
-        super().__init__(host, port)
+                 tree_page_size: int = 1000, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(host, port, tls=tls)
         self.cdn_host = cdn_host
         self.tree_page_size = tree_page_size
         self.repos: dict[str, HubRepo] = {}

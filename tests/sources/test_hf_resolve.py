@@ -194,3 +194,28 @@ def test_offline_opens_no_connection(hub_server: FakeHub, env: dict[str, str],
     with pytest.raises(OfflineError):
         resolve(ref("org/tiny"), settings_for(hub_server.url, **env), options)
     assert hub_server.log == []
+
+
+def test_verify_ssl_false_reaches_a_self_signed_hub(tls_context, tmp_path, monkeypatch):
+    """`[sources.hf] verify_ssl = false`: a mirror with a self-signed certificate works."""
+    from huggingface_hub.utils import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    from modelshelf.config import load_settings
+    from modelshelf.errors import NetworkError
+    from modelshelf.sources import resolve
+    from modelshelf.testing.hub import FakeHub
+
+    with FakeHub(tls=tls_context) as hub:
+        hub.add_repo("org/tls", {"config.json": b"{}"})
+        endpoint = f"https://127.0.0.1:{hub.port}"
+        config = tmp_path / "tls.toml"
+        config.write_text(f'[sources.hf]\nendpoint = "{endpoint}"\nverify_ssl = false\n')
+        strict = load_settings({"HF_ENDPOINT": endpoint, "MODELSHELF_CONFIG": str(tmp_path / "x")})
+        with pytest.raises(NetworkError):
+            resolve("hf:org/tls", strict)
+        relaxed = load_settings({"MODELSHELF_CONFIG": str(config)})
+        try:
+            assert resolve("hf:org/tls", relaxed).files[0].path == "config.json"
+        finally:
+            set_client_factory(default_client_factory)

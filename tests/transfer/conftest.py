@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,22 +84,6 @@ def settled_bytes_served(server: LocalServer, path: str) -> int:
         seen = now
         time.sleep(0.05)
     return seen
-
-
-@pytest.fixture(scope="session")
-def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    """A server context with a throwaway self-signed certificate for 127.0.0.1 (openssl CLI)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)], capture_output=True, check=False)
-    if made.returncode != 0:
-        pytest.skip(f"openssl cannot make a certificate: {made.stderr.decode()[:200]}")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
 
 
 @pytest.fixture
