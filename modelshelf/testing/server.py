@@ -111,7 +111,7 @@ class LocalServer:
         """``tls``: a server-side context (cert loaded) to serve https instead of http."""
         self.faults = Faults()
         self.tls = tls
-        self.log: list[LoggedRequest] = []
+        self._log: list[LoggedRequest] = []
         self._files: dict[str, Blob] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
@@ -157,9 +157,20 @@ class LocalServer:
         self._routes.append((method.upper(), re.compile(pattern), handler))
 
     # -- log helpers --------------------------------------------------------------------------
-    def requests_for(self, path: str, method: str = "GET") -> list[LoggedRequest]:
+    @property
+    def log(self) -> list[LoggedRequest]:
+        """Every request served so far, in order of completion.
+
+        A response is logged when the server thread finishes it, which can be a moment after
+        the client has read the last byte and moved on: so wait (briefly) for requests still
+        being served, or a test reading the log right after a call would race the server.
+        """
+        self.wait_idle(timeout=5.0)
         with self._lock:
-            return [r for r in self.log if r.path == path and r.method == method]
+            return list(self._log)
+
+    def requests_for(self, path: str, method: str = "GET") -> list[LoggedRequest]:
+        return [r for r in self.log if r.path == path and r.method == method]
 
     def bytes_served(self, path: str) -> int:
         return sum(r.bytes_sent for r in self.requests_for(path))
@@ -177,7 +188,7 @@ class LocalServer:
 
     def clear_log(self) -> None:
         with self._lock:
-            self.log.clear()
+            self._log.clear()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Self:
@@ -207,7 +218,7 @@ class LocalServer:
 
     def _record(self, entry: LoggedRequest) -> None:
         with self._lock:
-            self.log.append(entry)
+            self._log.append(entry)
 
     def _take(self, counter: str) -> bool:
         with self._lock:
