@@ -127,6 +127,14 @@ def parse_size(text: str | int) -> int:
     return int(value * _SIZE_UNITS[unit])
 
 
+def format_size(n: float) -> str:
+    """The inverse of :func:`parse_size` for people: decimal units, as disks and sites show them."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

@@ -9,6 +9,7 @@ then register everything in one registry transaction and expose it to the Hub ca
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelshelf.api.models import PlannedFile
-from modelshelf.config import Settings
+from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
     FormatError,
     HashMismatch,
@@ -79,9 +80,11 @@ def canonical_ref(ref: Ref, options: PullOptions) -> str:
     return canonical(ref)
 
 
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
 def _is_commit_sha(revision: str | None) -> bool:
-    return bool(revision) and len(revision or "") == 40 and all(
-        c in "0123456789abcdef" for c in revision or "")
+    return bool(revision and _COMMIT_SHA.fullmatch(revision))
 
 
 class Puller:
@@ -210,19 +213,22 @@ class Puller:
         return outcome
 
     def _check_free_space(self, resolution: Resolution, expected: dict[str, str | None]) -> None:
+        """The whole pull must fit before any file starts: the engine checks each file alone,
+        and a repo's files are fetched side by side."""
         needed = sum(f.size or 0 for f in resolution.files
                      if f.url and not (expected[f.path] and self.store.has_blob(expected[f.path] or "")))
         self.store.staging_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.store.staging_dir).free
         if needed and needed + _FREE_SPACE_MARGIN > free:
             raise InsufficientSpace(
-                f"{resolution.ref}: needs {needed / 1e9:.2f} GB but only {free / 1e9:.2f} GB are "
+                f"{resolution.ref}: needs {format_size(needed)} but only {format_size(free)} are "
                 f"free under {self.store.home} (try `modelshelf gc --max-size ...`)")
 
     def _fetch_file(self, resolution: Resolution, remote: RemoteFile,
                     sha256: str | None) -> tuple[FileRecord, int]:
-        if sha256 and self.store.has_blob(sha256):
-            return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size), 0
+        present = self._present_blob(remote, sha256)
+        if present is not None:
+            return present, 0
         if remote.local_path is not None:
             mode: ImportMode = "link" if self.options.link else "copy"
             imported = self.store.import_file(remote.local_path, mode=mode, expected_sha256=sha256)
@@ -235,8 +241,9 @@ class Puller:
         source = self.settings.source(resolution.source)
         callback = self.progress(remote.path, remote.size) if self.progress else None
         with self.store.lock(f"url:{remote.url}"):
-            if sha256 and self.store.has_blob(sha256):
-                return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size), 0
+            present = self._present_blob(remote, sha256)  # fetched while we waited?
+            if present is not None:
+                return present, 0
             result = download(
                 remote.url, self.store.staging_dir, expected_sha256=sha256,
                 expected_size=remote.size,
@@ -251,6 +258,11 @@ class Puller:
         if resolution.source == "url" and result.filename:
             path = result.filename
         return FileRecord(path, result.sha256, result.size), result.bytes_downloaded
+
+    def _present_blob(self, remote: RemoteFile, sha256: str | None) -> FileRecord | None:
+        if sha256 and self.store.has_blob(sha256):
+            return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size)
+        return None
 
     @staticmethod
     def _check_published_ids(resolution: Resolution, remote: RemoteFile, sha256: str | None,

@@ -66,11 +66,3 @@ class Context:
         values.append(getattr(self.args, "token", None) or "")
         return [v for v in values if len(v) >= 4]
 
-
-def human_bytes(n: float) -> str:
-    """Decimal units, as disks and download pages show them."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    return f"{n:.2f} TB"

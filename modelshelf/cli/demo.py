@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from modelshelf.cli.context import Context
+from modelshelf.config import format_size
 
 
 def _generate(folder: Path) -> dict[str, Path]:
@@ -69,7 +70,7 @@ def run(ctx: Context) -> int:
         bert_weights = generated.pop("bert/model.safetensors")
         for name, path in generated.items():
             files.add_file(f"/files/{name}", path)
-            ctx.say(f"  {name:<32} {path.stat().st_size / 1e6:6.2f} MB")
+            ctx.say(f"  {name:<32} {format_size(path.stat().st_size):>10}")
         # The same bytes under a second URL: the store keeps one blob for both names.
         files.add_file("/mirror/sd15-copy.safetensors", generated["sd15-tiny.safetensors"])
         config = json.dumps({"model_type": "bert", "architectures": ["BertModel"]}).encode()
@@ -91,7 +92,7 @@ def run(ctx: Context) -> int:
                 return 1
             m = result.model
             ctx.say(f"  {m.name:<24} {m.type:<14} {m.architecture:<10} "
-                    f"{result.bytes_downloaded / 1e6:6.2f} MB downloaded  <- {result.ref}")
+                    f"{format_size(result.bytes_downloaded):>10} downloaded  <- {result.ref}")
         ranges = sum(1 for r in files.log if r.range)
         ctx.say(f"  (the file server answered {ranges} Range requests)")
 

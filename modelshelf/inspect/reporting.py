@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from modelshelf.config import format_size
 from modelshelf.hashing import sha256_file
 from modelshelf.inspect.gpu import FLOAT_ITEMSIZE
 from modelshelf.inspect.scanner import ScanCache, ScannedFile, read_facts, scan
@@ -103,18 +104,18 @@ class Report:
     def render(self) -> list[str]:
         """Plain text lines for humans (sizes in GB/MB)."""
         data = self.to_json()
-        lines = [f"{data['models']} models, {_human(data['total_bytes'])}"]
+        lines = [f"{data['models']} models, {format_size(data['total_bytes'])}"]
         for title, key in (("By type", "by_type"), ("By architecture", "by_architecture"),
                            ("By format", "by_format")):
             lines.append(f"{title}:")
-            lines += [f"  {k:<20} {v['count']:>5}  {_human(v['bytes']):>10}"
+            lines += [f"  {k:<20} {v['count']:>5}  {format_size(v['bytes']):>10}"
                       for k, v in data[key].items()]
         lines.append(f"Duplicates: {len(self.duplicates)} groups, "
-                     f"{_human(self.reclaimable_bytes)} to reclaim")
-        lines += [f"  {_human(s)}: " + ", ".join(p) for s, p in self.duplicates]
+                     f"{format_size(self.reclaimable_bytes)} to reclaim")
+        lines += [f"  {format_size(s)}: " + ", ".join(p) for s, p in self.duplicates]
         lines.append(f"fp32 models: {len(data['fp32'])}, fp16 would save "
-                     f"{_human(self.fp16_savings_bytes)}")
-        lines += [f"  {f['model']}: saves {_human(f['fp16_saves'])}" for f in data["fp32"]]
+                     f"{format_size(self.fp16_savings_bytes)}")
+        lines += [f"  {f['model']}: saves {format_size(f['fp16_saves'])}" for f in data["fp32"]]
         lines.append(f"Unsafe pickles: {len(data['unsafe'])}")
         lines += [f"  {u['model']}: " + "; ".join(u["findings"]) for u in data["unsafe"]]
         lines.append(f"Unidentified: {len(data['unknown'])}")
@@ -127,13 +128,6 @@ class Report:
 
 def _tensor_bytes(e: Entry) -> int:
     return sum(n * FLOAT_ITEMSIZE.get(d, 1) for d, n in e.dtypes.items())
-
-
-def _human(n: int) -> str:
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 def _merge_dtypes(facts: Iterable[Mapping[str, Any]]) -> dict[str, int]:

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from modelshelf.config import format_size
 from modelshelf.errors import DownloadError, InsufficientSpace
 
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -59,7 +60,7 @@ class PartialFile:
     def _full(self) -> InsufficientSpace:
         free = shutil.disk_usage(self.path.parent).free
         return InsufficientSpace(
-            f"{self.path.parent}: the disk is full ({mib(free)} free) while downloading "
+            f"{self.path.parent}: the disk is full ({format_size(free)} free) while downloading "
             f"{self.what}; free some space and run again to resume")
 
 
@@ -68,8 +69,5 @@ def check_free_space(folder: Path, needed: int, what: str) -> None:
     free = shutil.disk_usage(folder).free
     if needed > 0 and free < needed:
         raise InsufficientSpace(f"{folder}: not enough free space for {what}: need "
-                                f"{mib(needed)} (file plus margin), {mib(free)} free")
+                                f"{format_size(needed)} (file plus margin), {format_size(free)} free")
 
-
-def mib(n: int) -> str:
-    return f"{n / 2**20:,.1f} MiB"

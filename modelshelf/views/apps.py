@@ -24,9 +24,8 @@ from modelshelf.store import TYPES
 
 Style = Literal["dir", "files"]
 
-# Types ComfyUI has a models/ folder for (its own names, which are ours).
-_COMFYUI_TYPES = ("checkpoints", "diffusion_models", "vae", "loras", "text_encoders",
-                  "clip_vision", "controlnet", "ipadapter", "embeddings", "upscale_models")
+# Types ComfyUI has a models/ folder for: its own names, which are ours, less the two it lacks.
+_COMFYUI_TYPES = tuple(t for t in TYPES if t not in ("llm", "other"))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context
 from modelshelf.cli.progress import progress_bars
+from modelshelf.config import format_size
 from modelshelf.errors import UsageError
 
 
@@ -89,9 +90,9 @@ def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> 
                 _say_plan(ctx, result)
                 continue
             model = result.model
-            moved = (f"{result.bytes_downloaded / 1e6:.1f} MB downloaded"
+            moved = (f"{format_size(result.bytes_downloaded)} downloaded"
                      if result.bytes_downloaded else "nothing downloaded")
-            ctx.say(f"{model.name}  {model.type}/{model.architecture}  {model.size / 1e6:.1f} MB"
+            ctx.say(f"{model.name}  {model.type}/{model.architecture}  {format_size(model.size)}"
                     f"  ({moved})  {model.path}")
             for note in result.notes:
                 ctx.warn(f"{model.name}: {note}")
@@ -106,8 +107,8 @@ def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> 
 def _say_plan(ctx: Context, result: Any) -> None:
     total = sum(p.size or 0 for p in result.plan)
     missing = sum(p.size or 0 for p in result.plan if not p.present)
-    ctx.say(f"{result.ref}: {len(result.plan)} file(s), {total / 1e6:.1f} MB, "
-            f"{missing / 1e6:.1f} MB to download")
+    ctx.say(f"{result.ref}: {len(result.plan)} file(s), {format_size(total)}, "
+            f"{format_size(missing)} to download")
     for planned in result.plan:
-        size = f"{planned.size / 1e6:.1f} MB" if planned.size is not None else "size unknown"
+        size = format_size(planned.size) if planned.size is not None else "size unknown"
         ctx.say(f"  {'present ' if planned.present else 'fetch   '} {planned.path}  {size}")

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from modelshelf.cli.context import Context, human_bytes
+from modelshelf.cli.context import Context
+from modelshelf.config import format_size
 from modelshelf.errors import UsageError
 
 _DTYPES = ("fp16", "bf16", "fp32")
@@ -73,7 +74,7 @@ def run_info(ctx: Context) -> int:
         ctx.say(f"  {'confidence':<13} {payload.get('confidence')}")
         ctx.say(f"  {'parameters':<13} {payload['parameters']:,}")
         ctx.say(f"  {'tensors':<13} {payload['tensors']}")
-        ctx.say(f"  {'memory':<13} {human_bytes(payload['memory_bytes'])}")
+        ctx.say(f"  {'memory':<13} {format_size(payload['memory_bytes'])}")
         dtypes = ", ".join(f"{k}: {v:,}" for k, v in payload["dtypes"].items())
         ctx.say(f"  {'dtypes':<13} {dtypes}")
         if payload.get("shards"):
@@ -107,7 +108,7 @@ def run_scan(ctx: Context) -> int:
     def human() -> None:
         for f in payload["files"]:
             ctx.say(f"{f['path']}  {f['format']}  {f['model_type']}/{f['architecture']}  "
-                    f"{f['size'] / 1e6:.1f} MB")
+                    f"{format_size(f['size'])}")
         for group in payload["duplicates"]:
             ctx.say("duplicates: " + "  ==  ".join(group))
         ctx.say(f"{len(payload['files'])} model file(s), {len(payload['duplicates'])} duplicate group(s)")
@@ -136,6 +137,6 @@ def run_convert(ctx: Context) -> int:
     payload = result.to_json()
     ctx.emit(payload, lambda: ctx.say(
         f"wrote {payload['dst']}: {payload['tensors']} tensors ({payload['cast_tensors']} cast to "
-        f"{payload['dtype']}), {human_bytes(payload['src_bytes'])} of tensor data -> "
-        f"{human_bytes(payload['dst_size'])} in {payload['seconds']:.2f} s"))
+        f"{payload['dtype']}), {format_size(payload['src_bytes'])} of tensor data -> "
+        f"{format_size(payload['dst_size'])} in {payload['seconds']:.2f} s"))
     return 0

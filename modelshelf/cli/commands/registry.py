@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from modelshelf.cli.context import Context
-from modelshelf.cli.context import human_bytes as _mb
+from modelshelf.config import format_size
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def run_ls(ctx: Context) -> int:
         for m in models:
             pin = " [pinned]" if m.pinned else ""
             ctx.say(f"{m.name:<32} {m.type:<16} {m.architecture:<14} {m.format:<12} "
-                    f"{_mb(m.size):>10}  {m.source_ref}{pin}")
+                    f"{format_size(m.size):>10}  {m.source_ref}{pin}")
 
     ctx.emit({"models": [m.to_json() for m in models]}, human)
     return 0
@@ -60,7 +60,7 @@ def run_rm(ctx: Context) -> int:
 
     def human() -> None:
         for name, freed_bytes in freed.items():
-            ctx.say(f"removed {name} (freed {_mb(freed_bytes)})")
+            ctx.say(f"removed {name} (freed {format_size(freed_bytes)})")
 
     ctx.emit({"removed": list(freed), "freed_bytes": sum(freed.values())}, human)
     return 0
@@ -90,12 +90,12 @@ def run_du(ctx: Context) -> int:
     usage = ctx.shelf.du()
 
     def human() -> None:
-        ctx.say(f"models total   {_mb(usage.total_bytes):>10}")
-        ctx.say(f"on disk        {_mb(usage.unique_bytes):>10}")
-        ctx.say(f"saved (dedupe) {_mb(usage.saved_bytes):>10}")
-        ctx.say(f"free           {_mb(usage.free_bytes):>10}")
+        ctx.say(f"models total   {format_size(usage.total_bytes):>10}")
+        ctx.say(f"on disk        {format_size(usage.unique_bytes):>10}")
+        ctx.say(f"saved (dedupe) {format_size(usage.saved_bytes):>10}")
+        ctx.say(f"free           {format_size(usage.free_bytes):>10}")
         for kind, size in sorted(usage.by_type.items()):
-            ctx.say(f"  {kind:<16} {_mb(size):>10}")
+            ctx.say(f"  {kind:<16} {format_size(size):>10}")
 
     ctx.emit(usage.to_json(), human)
     return 0
@@ -116,7 +116,7 @@ def run_gc(ctx: Context) -> int:
         evicted = payload.get("evict") or []
         for item in evicted:
             ctx.say(f"evict {item if isinstance(item, str) else item.get('name')}")
-        ctx.say(f"{verb} {_mb(plan.bytes_freed)}")
+        ctx.say(f"{verb} {format_size(plan.bytes_freed)}")
         if not plan.fits:
             ctx.warn("the store still exceeds --max-size: the rest is pinned or kept")
 
