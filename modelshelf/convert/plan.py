@@ -16,7 +16,7 @@ from typing import Any
 
 from modelshelf.convert.casts import CASTABLE, ITEMSIZE
 from modelshelf.errors import FormatError, UnsafeFile, UsageError
-from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.base import ModelHeader, TensorInfo, contiguous_stride
 
 # Formats whose tensors we can stream from a known byte range.
 SOURCE_FORMATS = frozenset({"safetensors", "pickle"})
@@ -73,18 +73,10 @@ def check_source(header: ModelHeader, src: Path) -> None:
         raise FormatError(f"{src}: big-endian tensor data is not supported by convert")
 
 
-def _contiguous(shape: tuple[int, ...]) -> tuple[int, ...]:
-    stride, acc = [], 1
-    for d in reversed(shape):
-        stride.append(acc)
-        acc *= max(d, 1)
-    return tuple(reversed(stride))
-
-
 def _source_of(t: TensorInfo, src: Path) -> tuple[Path, int]:
     """Where the tensor's bytes start. Readers leave ``offset`` unset when they are not one run."""
     if t.offset is None:
-        if t.stride is not None and tuple(t.stride) != _contiguous(tuple(t.shape)):
+        if t.stride is not None and tuple(t.stride) != contiguous_stride(tuple(t.shape)):
             why = f"is a strided view (stride {tuple(t.stride)}) of storage {t.storage!r}"
             fix = "save it with .contiguous() first"
         else:

@@ -11,6 +11,15 @@ from typing import Any, Literal
 SafetyStatus = Literal["safe", "unsafe", "unknown"]
 
 
+def contiguous_stride(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides (in elements): what a tensor's stride is when its bytes are one run."""
+    stride, acc = [], 1
+    for d in reversed(shape):
+        stride.append(acc)
+        acc *= max(d, 1)
+    return tuple(reversed(stride))
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """One tensor as a header describes it; ``offset``/``nbytes`` are into ``file`` (if known)."""

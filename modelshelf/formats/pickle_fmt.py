@@ -27,7 +27,7 @@ from typing import Any
 
 from modelshelf.errors import FormatError
 from modelshelf.formats import pickle_policy
-from modelshelf.formats.base import ModelHeader, Safety, TensorInfo
+from modelshelf.formats.base import ModelHeader, Safety, TensorInfo, contiguous_stride
 from modelshelf.formats.pickle_vm import Call, Global, Machine, Result, TensorRef, _Key
 from modelshelf.formats.source import Budget
 
@@ -389,7 +389,7 @@ def _tensor_info(
     offset, entry_bytes = located.get(st.key, (None, 0))
     if (start + extent) * st.itemsize > entry_bytes:
         raise src.error(f"tensor {name!r} reaches past the end of storage {st.key!r}")
-    contiguous = ref.stride == _contiguous_stride(ref.shape)
+    contiguous = ref.stride == contiguous_stride(ref.shape)
     return TensorInfo(
         name=name,
         dtype=st.dtype,
@@ -400,14 +400,6 @@ def _tensor_info(
         storage=prefix + st.key,
         storage_offset=start,
     )
-
-
-def _contiguous_stride(shape: tuple[int, ...]) -> tuple[int, ...]:
-    stride, acc = [], 1
-    for d in reversed(shape):
-        stride.append(acc)
-        acc *= max(d, 1)
-    return tuple(reversed(stride))
 
 
 def _walk(src: Budget, root: Any) -> Iterator[tuple[str, TensorRef]]:
