@@ -19,6 +19,7 @@ import platformdirs
 
 from modelshelf.errors import ConfigError
 
+PROXY_SCHEMES = ("http", "https", "all")  # all_proxy: the fallback for either scheme
 SOURCE_NAMES = ("hf", "civitai", "url", "torchvision", "local")
 DEFAULT_ENDPOINTS = {"hf": "https://huggingface.co", "civitai": "https://civitai.com"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -66,12 +67,26 @@ class TransferSettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    """Which proxy each URL scheme goes through, from the ``*_proxy`` variables (curl, requests and
+    httpx — so huggingface_hub's own API calls — read the same ones). Proxy URLs may carry
+    ``user:password``, hence :class:`Secret`."""
+
+    urls: Mapping[str, Secret] = field(default_factory=dict)  # "http" / "https" / "all" -> URL
+    no_proxy: str = ""  # NO_PROXY as given: "*" or comma-separated hosts, domains, host:port
+
+    def reveal(self) -> dict[str, str]:
+        return {scheme: url.reveal() for scheme, url in self.urls.items()}
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     hf_cache: Path
     offline: bool = False
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     transfer: TransferSettings = field(default_factory=TransferSettings)
+    proxies: ProxySettings = field(default_factory=ProxySettings)
     gc_max_size: int | None = None
     config_file: Path | None = None
 
@@ -190,6 +205,26 @@ def _hf_cache(env: Mapping[str, str]) -> Path:
     return Path(hf_home).expanduser() / "hub"
 
 
+def _proxies(env: Mapping[str, str]) -> ProxySettings:
+    """The rules of ``urllib.request.getproxies_environment``, applied to *our* env mapping (it
+    reads ``os.environ`` itself): names match in any case, then lowercase ones are read again so
+    they win, and a lowercase variable set empty removes the setting."""
+    found: dict[str, str] = {}
+    for name, value in env.items():
+        if value and name.lower().endswith("_proxy"):
+            found[name.lower()[:-6]] = value
+    if "REQUEST_METHOD" in env:  # running as a CGI script: HTTP_PROXY is a request header (httpoxy)
+        found.pop("http", None)
+    for name, value in env.items():
+        if name.endswith("_proxy"):
+            if value:
+                found[name.lower()[:-6]] = value
+            else:
+                found.pop(name.lower()[:-6], None)
+    return ProxySettings({s: Secret(found[s]) for s in PROXY_SCHEMES if s in found},
+                         found.get("no", ""))
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -229,6 +264,7 @@ def load_settings(
         offline=is_offline if offline is None else offline,
         sources={n: _source_from(n, sources_table.get(n, {}), env) for n in SOURCE_NAMES},
         transfer=transfer,
+        proxies=_proxies(env),
         gc_max_size=parse_size(max_size) if max_size is not None else None,
         config_file=config_file if config_file.exists() else None,
     )

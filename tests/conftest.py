@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ _LEAKY_VARS = (
     "MODELSHELF_HOME", "MODELSHELF_CONFIG", "MODELSHELF_OFFLINE", "MODELSHELF_CIVITAI_ENDPOINT",
     "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_HUB_CACHE",
     "HF_HUB_OFFLINE", "CIVITAI_API_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-    "http_proxy", "https_proxy", "all_proxy",
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy",  # lowercase wins: NO_PROXY is set below
 )
 
 
@@ -77,3 +78,11 @@ def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound, then closed): a server or proxy that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

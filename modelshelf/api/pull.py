@@ -34,7 +34,7 @@ from modelshelf.sources import parse, resolve
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store
-from modelshelf.transfer import ProgressCallback, download
+from modelshelf.transfer import ProgressCallback, ProxyRules, download
 
 # Sources whose references name immutable content: once registered, never ask the network again.
 _IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
@@ -42,6 +42,11 @@ _FREE_SPACE_MARGIN = 64 * 2**20
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
 
 ProgressFactory = Callable[[str, int | None], ProgressCallback]
+
+
+def proxy_rules(settings: Settings) -> ProxyRules:
+    """The proxy settings as the plain data the transfer engine takes (it never sees config)."""
+    return ProxyRules(settings.proxies.reveal(), settings.proxies.no_proxy)
 
 
 @dataclass(frozen=True)
@@ -251,7 +256,7 @@ class Puller:
                 connections=self.options.connections or transfer.connections,
                 retries=transfer.retries, timeout=source.timeout_seconds,
                 stall_seconds=transfer.stall_seconds, verify_ssl=source.verify_ssl,
-                progress=callback)
+                proxies=proxy_rules(self.settings), progress=callback)
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256)
         path = remote.path

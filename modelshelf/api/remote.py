@@ -7,6 +7,7 @@ any random-access source, and inspection assembles the same :class:`Info` as for
 
 from __future__ import annotations
 
+from modelshelf.api.pull import proxy_rules
 from modelshelf.config import Settings
 from modelshelf.errors import BadReference, NotFoundError, OfflineError
 from modelshelf.formats import read_header_from
@@ -40,6 +41,6 @@ def inspect_remote(target: str, settings: Settings) -> Info:
     source = settings.source(resolution.source)
     reader = open_remote(remote.url, headers=dict(remote.headers), auth_host=remote.auth_host,
                          timeout=source.timeout_seconds, verify_ssl=source.verify_ssl,
-                         max_bytes=HEADER_BUDGET)
+                         proxies=proxy_rules(settings), max_bytes=HEADER_BUDGET)
     header = read_header_from(reader, name=remote.path)
     return inspect_header(header, path=f"{target}", size=reader.size)

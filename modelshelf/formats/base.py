@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 SafetyStatus = Literal["safe", "unsafe", "unknown"]
@@ -37,8 +38,11 @@ class TensorInfo:
     storage: str | None = None
     storage_offset: int | None = None
 
-    @property
+    @cached_property
     def numel(self) -> int:
+        """Element count. Cached in the instance (``cached_property`` writes the instance dict,
+        which a frozen dataclass allows, and eq/hash/repr ignore): a scan asks it of every
+        tensor, and the safetensors reader, which computes it while validating, fills it in."""
         return math.prod(self.shape)
 
 

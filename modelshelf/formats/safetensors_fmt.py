@@ -40,7 +40,8 @@ _TENSOR_DEFAULTS: Mapping[str, Any] = {
 
 
 def _tensor_info(
-    name: str, dtype: str, shape: tuple[int, ...], nbytes: int, offset: int, file: str | None
+    name: str, dtype: str, shape: tuple[int, ...], numel: int, nbytes: int, offset: int,
+    file: str | None,
 ) -> TensorInfo:
     """``TensorInfo(name, dtype, shape, nbytes, offset, file)``, built at half the cost.
 
@@ -54,6 +55,7 @@ def _tensor_info(
     fields.update(_TENSOR_DEFAULTS)
     fields["name"], fields["dtype"], fields["shape"] = name, dtype, shape
     fields["nbytes"], fields["offset"], fields["file"] = nbytes, offset, file
+    fields["numel"] = numel  # the cached property's slot, filled: it was computed anyway
     return info
 
 
@@ -142,7 +144,8 @@ def _tensors(
         if start != pos:
             in_order = False
         pos = end
-        infos[name] = _tensor_info(name, dtype, tuple(shape), end - start, data_start + start, file)
+        infos[name] = _tensor_info(
+            name, dtype, tuple(shape), numel, end - start, data_start + start, file)
     if not in_order:
         # every offset was set just above: ``is not None`` only says so to the type checker
         pos = _sorted_end(src, [(t.offset - data_start, t.offset - data_start + t.nbytes, name)

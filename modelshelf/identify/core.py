@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from modelshelf.formats.base import ModelHeader
-from modelshelf.identify.engine import View, match
+from modelshelf.identify.engine import View, ViewName
 from modelshelf.identify.lora import lora_view
 from modelshelf.identify.rules import RULES
 from modelshelf.identify.rules import configs as cfg
@@ -134,7 +134,7 @@ def _gguf_language_model(header: ModelHeader) -> Identification | None:
 # --- 2. rules --------------------------------------------------------------------------------
 
 def _tensor_view(header: ModelHeader) -> View | None:
-    return View({name: tuple(t.shape) for name, t in header.tensors.items()})
+    return View({name: t.shape for name, t in header.tensors.items()})
 
 
 def _adapter_view(header: ModelHeader) -> View | None:
@@ -142,7 +142,7 @@ def _adapter_view(header: ModelHeader) -> View | None:
     return View(modules) if modules is not None else None
 
 
-_VIEWS: dict[str, Callable[[ModelHeader], View | None]] = {
+_VIEWS: dict[ViewName, Callable[[ModelHeader], View | None]] = {
     "tensors": _tensor_view, "lora": _adapter_view,
 }
 
@@ -151,18 +151,17 @@ def _by_rules(header: ModelHeader) -> Identification | None:
     if not header.tensors:
         return None
     views: dict[str, View | None] = {}  # built lazily: most files never need the LoRA view
-    for rule in RULES:
-        if rule.view not in views:
-            views[rule.view] = _VIEWS[rule.view](header)
-        view = views[rule.view]
-        if view is None:
-            continue
-        evidence = match(rule, view)
-        if evidence is not None:
-            return Identification(
-                rule.architecture, rule.model_type, rule.confidence,
-                (f"rule: {rule.name}", *evidence[:_MAX_EVIDENCE]),
-            )
+
+    def view_of(name: ViewName) -> View | None:
+        if name not in views:
+            views[name] = _VIEWS[name](header)
+        return views[name]
+
+    found = RULES.first_match(view_of)
+    if found is not None:
+        rule, evidence = found
+        return Identification(rule.architecture, rule.model_type, rule.confidence,
+                              (f"rule: {rule.name}", *evidence[:_MAX_EVIDENCE]))
     if views.get("lora") is not None:
         return Identification("unknown", "loras", 0.5,
                               ("LoRA-style keys, but no rule names the base model",))

@@ -12,12 +12,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelshelf.formats import read_header
 from modelshelf.formats.base import ModelHeader, TensorInfo
 from modelshelf.hashing import a1111_legacy_hash, autov2, sha256_file
-from modelshelf.identify import identify
+from modelshelf.identify import Identification, identify
 
 # Metadata can be huge (a GGUF tokenizer vocabulary has 150k entries, kohya stores tag counts
 # as JSON strings): Info keeps it readable and bounded by abbreviating long values.
@@ -60,14 +60,14 @@ class Info:
         }
 
 
-def all_tensors(header: ModelHeader) -> dict[str, TensorInfo]:
+def all_tensors(header: ModelHeader) -> Mapping[str, TensorInfo]:
     """Every tensor of a model: the header's own, or, for a diffusers folder, its components'.
 
     Component tensors are keyed ``<component>/<name>`` so two components' ``weight`` never
     collide (and so parameters count each tensor once).
     """
     if header.tensors or not header.components:
-        return dict(header.tensors)
+        return header.tensors
     merged: dict[str, TensorInfo] = {}
     for prefix, component in header.components.items():
         for name, t in all_tensors(component).items():
@@ -120,24 +120,47 @@ def _gguf_context_length(metadata: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
+class Summary(NamedTuple):
+    """What identification and counting say about a header: all a scan keeps of it."""
+
+    identification: Identification
+    dtypes: dict[str, int]  # dtype name -> element count
+    tensors: int
+    memory_bytes: int
+    safety: dict[str, Any]  # {"status": ..., "findings": [...]}
+
+    @property
+    def parameters(self) -> int:
+        return sum(self.dtypes.values())
+
+
+def summarize(header: ModelHeader) -> Summary:
+    """Identify and count a header, without the rest of :class:`Info` (bounded metadata,
+    evidence strings, fingerprints): a scan needs only this, for every file it meets."""
+    tensors = all_tensors(header)
+    dtypes: dict[str, int] = {}
+    memory = 0
+    for t in tensors.values():  # one pass: a scan runs this for every tensor of every file
+        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
+        memory += t.nbytes
+    return Summary(identify(header), dtypes, len(tensors), memory, _safety(header))
+
+
 def inspect_header(
     header: ModelHeader, *, path: str, size: int,
     fingerprints: Mapping[str, str | None] | None = None,
 ) -> Info:
     """Assemble an Info from a header alone (local or fetched remotely)."""
-    tensors = all_tensors(header)
-    dtypes: dict[str, int] = {}
-    for t in tensors.values():
-        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
-    ident = identify(header)
+    summary = summarize(header)
+    ident = summary.identification
     is_gguf = header.format == "gguf"
     return Info(
         path=path, format=header.format, size=size,
         architecture=ident.architecture, model_type=ident.model_type,
-        parameters=sum(dtypes.values()), dtypes=dtypes, tensors=len(tensors),
-        memory_bytes=sum(t.nbytes for t in tensors.values()),
+        parameters=summary.parameters, dtypes=summary.dtypes, tensors=summary.tensors,
+        memory_bytes=summary.memory_bytes,
         metadata=_bounded(dict(header.metadata)), shards=tuple(header.shards),
-        safety=_safety(header), confidence=float(ident.confidence),
+        safety=summary.safety, confidence=float(ident.confidence),
         evidence=tuple(str(e) for e in ident.evidence),
         fingerprints=dict(fingerprints or {}),
         quantization=header.quantization or (_gguf_quantization(header.metadata)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ def _store_entry(record: ModelRecord, store: Store, cache: ScanCache) -> Entry:
             continue
         key = (st.st_size, st.st_mtime_ns, st.st_ino)
         hit = cache.get(str(blob), key)
-        fact = hit[0] if hit else read_facts(blob, st.st_size)
+        fact = hit[0] if hit else read_facts(blob)
         if not hit:
             cache.put(str(blob), key, fact, f.sha256)
         facts.append(fact)
@@ -182,7 +182,7 @@ def _hash_against_store(f: ScannedFile, store_sizes: set[int], cache: ScanCache)
     digest = sha256_file(f.path)
     st = os.stat(f.path)
     cache.put(f.path, (st.st_size, st.st_mtime_ns, st.st_ino), dict(f.facts), digest)
-    return replace(f, sha256=digest)
+    return f._replace(sha256=digest)
 
 
 def _duplicates(entries: Sequence[Entry]) -> tuple[tuple[int, tuple[str, ...]], ...]:

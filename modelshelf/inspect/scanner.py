@@ -14,18 +14,21 @@ batches keep memory flat and the write lock short on a tree of a million files.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
 from modelshelf.hashing import sha256_file
 from modelshelf.inspect.adopt import AdoptPlan, plan_adopt
-from modelshelf.inspect.info import inspect_header
+from modelshelf.inspect.info import summarize
 from modelshelf.inspect.walk import Unit, walk
 from modelshelf.store import Store
 
@@ -36,9 +39,13 @@ HASH_FLUSH_BYTES = 1 << 30  # cache digests after hashing this much, even before
 Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
 
 
-@dataclass(frozen=True)
-class ScannedFile:
-    """One model (file or folder) found by a scan, with what identification said about it."""
+class ScannedFile(NamedTuple):
+    """One model (file or folder) found by a scan, with what identification said about it.
+
+    A NamedTuple rather than a frozen dataclass, like the walk's ``Unit``: a rescan of an
+    unchanged tree builds one per file and does little else, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost more than the ``stat``.
+    """
 
     path: str
     format: str
@@ -48,7 +55,7 @@ class ScannedFile:
     sha256: str | None  # known when hashed (duplicate candidates, adopt) or cached
     is_dir: bool = False
     inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): hard links are one copy, not duplicates
-    facts: Mapping[str, Any] = field(default_factory=dict)  # parameters, dtypes, safety, error
+    facts: Mapping[str, Any] = MappingProxyType({})  # parameters, dtypes, safety, error
 
     @property
     def error(self) -> str | None:
@@ -112,7 +119,7 @@ def _unit_key(unit: Unit) -> Key:
     return size, mtime, unit.stat.st_ino
 
 
-def read_facts(path: Path, size: int) -> dict[str, Any]:
+def read_facts(path: Path) -> dict[str, Any]:
     """Identify one file or folder: the JSON-able facts the cache keeps (never raises on bad data).
 
     A broken file is kept with the format its magic bytes claim and the reason it is broken.
@@ -124,12 +131,13 @@ def read_facts(path: Path, size: int) -> dict[str, Any]:
                 "model_type": "other", "error": str(exc)}
     if header.format == "unknown":
         return {"v": CACHE_VERSION, "format": "unknown"}
-    info = inspect_header(header, path=str(path), size=size)
+    summary = summarize(header)
+    ident = summary.identification
     return {
-        "v": CACHE_VERSION, "format": info.format, "architecture": info.architecture,
-        "model_type": info.model_type, "parameters": info.parameters, "dtypes": dict(info.dtypes),
-        "memory_bytes": info.memory_bytes, "safety": info.safety["status"],
-        "findings": list(info.safety["findings"]),
+        "v": CACHE_VERSION, "format": header.format, "architecture": ident.architecture,
+        "model_type": ident.model_type, "parameters": summary.parameters,
+        "dtypes": summary.dtypes, "memory_bytes": summary.memory_bytes,
+        "safety": summary.safety["status"], "findings": summary.safety["findings"],
     }
 
 
@@ -207,7 +215,7 @@ def _hash_candidates(
             if len(hashed) >= BATCH or hashed_bytes >= HASH_FLUSH_BYTES:
                 cache.put_many(hashed)
                 hashed, hashed_bytes = [], 0
-            f = replace(f, sha256=digest)
+            f = f._replace(sha256=digest)
         out.append(f)
     cache.put_many(hashed)
     return out
@@ -230,6 +238,62 @@ def _batches(units: Iterable[Unit]) -> Iterator[list[Unit]]:
         yield batch
 
 
+def _identify_all(
+    units: Iterable[Unit], cache: ScanCache, progress: Progress | None,
+) -> tuple[list[ScannedFile], dict[str, Key], int, int]:
+    """(model files, their keys, files in no model format, cache hits) for the walked units:
+    each answered from the cache when unchanged, else read and identified."""
+    files: list[ScannedFile] = []
+    keys: dict[str, Key] = {}
+    skipped = cached = n = 0
+    for batch in _batches(units):
+        batch_keys = {unit.path: _unit_key(unit) for unit in batch}
+        hits = cache.get_many(batch_keys)
+        learnt: list[tuple[str, Key, dict[str, Any], str | None]] = []
+        for unit in batch:
+            n += 1
+            path, key = unit.path, batch_keys[unit.path]
+            hit = hits.get(path)
+            if hit is not None:
+                facts, digest = hit
+                cached += 1
+            else:
+                facts, digest = read_facts(Path(path)), None
+                learnt.append((path, key, facts, None))
+            if progress is not None:
+                progress(n, None)
+            if facts["format"] == "unknown" and "error" not in facts:
+                skipped += 1
+                continue
+            keys[path] = key
+            files.append(ScannedFile(
+                path, facts["format"], facts.get("architecture", "unknown"),
+                facts.get("model_type", "other"), key[0], digest, unit.is_dir,
+                (unit.stat.st_dev, unit.stat.st_ino), facts,
+            ))
+        cache.put_many(learnt)
+    return files, keys, skipped, cached
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a scan identifies files.
+
+    Every header parsed allocates hundreds of containers (JSON objects, tensor records) and
+    the scan keeps each file's facts, so the collector, triggered by allocation counts, walks an
+    ever larger heap of objects that cannot form cycles: a cost that grows with the tree
+    (Mercurial pauses it around manifest parsing for the same reason). Reference counting
+    still frees everything as before; the collector resumes, as it was, when the scan ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan(
     directory: Path, *, store: Store | None = None, adopt: bool = False,
     progress: Progress | None = None, hash_all: bool = False, dry_run: bool = False,
@@ -246,35 +310,8 @@ def scan(
         raise NotFoundError(f"{directory}: no such file or folder")
     cache = ScanCache(store)
     skip = frozenset({str(store.home.absolute())}) if store is not None else frozenset()
-    files: list[ScannedFile] = []
-    keys: dict[str, Key] = {}
-    skipped = cached = n = 0
-    for batch in _batches(walk(str(root), _sniff, skip)):
-        batch_keys = {unit.path: _unit_key(unit) for unit in batch}
-        hits = cache.get_many(batch_keys)
-        learnt: list[tuple[str, Key, dict[str, Any], str | None]] = []
-        for unit in batch:
-            n += 1
-            path, key = unit.path, batch_keys[unit.path]
-            hit = hits.get(path)
-            if hit is not None:
-                facts, digest = hit
-                cached += 1
-            else:
-                facts, digest = read_facts(Path(path), key[0]), None
-                learnt.append((path, key, facts, None))
-            if progress is not None:
-                progress(n, None)
-            if facts["format"] == "unknown" and "error" not in facts:
-                skipped += 1
-                continue
-            keys[path] = key
-            files.append(ScannedFile(
-                path, facts["format"], facts.get("architecture", "unknown"),
-                facts.get("model_type", "other"), key[0], digest, unit.is_dir,
-                (unit.stat.st_dev, unit.stat.st_ino), facts,
-            ))
-        cache.put_many(learnt)
+    with _gc_paused():
+        files, keys, skipped, cached = _identify_all(walk(str(root), _sniff, skip), cache, progress)
     files = _hash_candidates(files, cache, keys, want_all=hash_all or adopt)
     result = ScanResult(str(root), tuple(files), _duplicates(files), skipped, cached)
     if adopt and store is not None:

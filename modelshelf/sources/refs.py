@@ -67,6 +67,8 @@ def parse_ref(text: str, *, cwd: Path | None = None,
     raw = text.strip()
     if not raw:
         raise _bad(text, "the reference is empty")
+    if "\0" in raw:  # no URL, repo id or file name holds one (and os.path calls would raise)
+        raise _bad(raw, "it contains a NUL character")
     base = Path.cwd() if cwd is None else cwd
     hosts = _extra_hosts(endpoints or {})
     match = _SCHEME.fullmatch(raw)

@@ -117,7 +117,7 @@ class LocalServer:
         self._lock = threading.Lock()
         self._stalled = False
         self._in_flight = 0
-        self._httpd = _Server((host, port), _make_handler(self))
+        self._httpd = QuietHTTPServer((host, port), _make_handler(self))
         if tls is not None:
             self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         # The bound address (port 0 picks a free one). getsockname() is what server_address holds,
@@ -229,7 +229,9 @@ class LocalServer:
             return False
 
 
-class _Server(ThreadingHTTPServer):
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded loopback server for tests: many queued connections, quiet about hang-ups."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128

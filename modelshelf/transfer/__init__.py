@@ -7,11 +7,14 @@ and the caller moves it where it belongs.
 from modelshelf.transfer.engine import DownloadResult, ProgressCallback, download
 from modelshelf.transfer.meta import RemoteMeta, probe
 from modelshelf.transfer.names import sanitize_filename
+from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
 from modelshelf.transfer.remote import RemoteReader, open_remote
 
 __all__ = [
+    "NO_PROXIES",
     "DownloadResult",
     "ProgressCallback",
+    "ProxyRules",
     "RemoteMeta",
     "RemoteReader",
     "download",

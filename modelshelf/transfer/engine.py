@@ -50,6 +50,7 @@ from modelshelf.transfer.meta import (
     same_file,
 )
 from modelshelf.transfer.pieces import Piece, Scheduler
+from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
 from modelshelf.transfer.ramp import Ramp
 from modelshelf.transfer.ranges import missing
 from modelshelf.transfer.retry import Backoff
@@ -98,6 +99,7 @@ class _Options:
     timeout: float
     stall_seconds: float
     verify_ssl: bool
+    proxies: ProxyRules
     progress: ProgressCallback | None
     free_space_margin: int
     min_piece: int
@@ -116,6 +118,7 @@ def download(
     timeout: float = 30.0,
     stall_seconds: float = 20.0,
     verify_ssl: bool = True,
+    proxies: ProxyRules = NO_PROXIES,
     progress: ProgressCallback | None = None,
     free_space_margin: int = 64 * 2**20,
     retry_base_delay: float = 0.5,
@@ -125,6 +128,7 @@ def download(
     """Fetch ``url`` into ``staging_dir`` over up to ``connections`` connections, verified.
 
     ``headers`` (e.g. Authorization) are sent only to ``auth_host`` (default: the URL's host).
+    ``proxies`` says which connections go through which HTTP proxy (default: none).
     ``retry_base_delay`` scales the backoff (tests make it tiny); ``min_piece`` is the smallest
     split (like aria2c's ``-k``); ``on_warning`` hears why a changed remote forced a restart.
     Raises the :mod:`modelshelf.errors` types: HashMismatch, BadContent, SizeMismatch,
@@ -139,7 +143,7 @@ def download(
         url=url, credentials=dict(headers or {}), auth_host=(auth_host or target.host).lower(),
         expected_sha256=expected, expected_size=expected_size, connections=max(1, connections),
         backoff=Backoff(max(1, retries), retry_base_delay), timeout=timeout,
-        stall_seconds=stall_seconds, verify_ssl=verify_ssl, progress=progress,
+        stall_seconds=stall_seconds, verify_ssl=verify_ssl, proxies=proxies, progress=progress,
         free_space_margin=free_space_margin, min_piece=max(4 * 1024, min_piece))
     with locked(paths.lock):
         waiting = _unclaimed(paths, expected)
@@ -192,7 +196,7 @@ class _Transfer:
     # -- the story ----------------------------------------------------------------------------
     def run(self) -> DownloadResult:
         state = self._saved_state()
-        link = Link(self.o.timeout, self.o.verify_ssl)
+        link = Link(self.o.timeout, self.o.verify_ssl, self.o.proxies)
         try:
             first, response = self._first_request(link, state)
         except BaseException:
@@ -302,7 +306,7 @@ class _Transfer:
         self.sched = sched
         self.job = Job(self.o.url, self.final_url, self.meta, self.ranged, sched, self.file,
                        self.o.credentials, self.o.auth_host, self.o.backoff, self.o.timeout,
-                       self.o.stall_seconds, self.o.verify_ssl,
+                       self.o.stall_seconds, self.o.verify_ssl, self.o.proxies,
                        buffer_size=min(BUFFER, max(4096, self.o.min_piece // 2)))
         ramp = Ramp(workers, rtt=self.first_rtt)
         on_disk = sched.prefix()  # a resume's old prefix, which the hasher reads first

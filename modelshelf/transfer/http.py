@@ -31,6 +31,7 @@ from modelshelf.errors import (
     TokenRequired,
     UsageError,
 )
+from modelshelf.transfer.proxy import NO_PROXIES, Proxy, ProxyRules, connect_error, proxy_auth_error
 
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 60.0
@@ -69,6 +70,12 @@ class Target:
     @property
     def key(self) -> tuple[str, str, int]:
         return self.scheme, self.host, self.port
+
+    @property
+    def absolute(self) -> str:
+        """The absolute-URI request target a forward proxy needs (no user info, no fragment)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
 def parse_url(url: str) -> Target:
@@ -146,13 +153,17 @@ class Link:
     """One worker's keep-alive connection, reopened when the host changes or a request fails.
 
     Headers given to :meth:`request` are the caller's; credentials are added only by
-    :func:`request_following`, which knows which host they belong to.
+    :func:`request_following`, which knows which host they belong to. ``proxies`` picks the
+    proxy per target: http targets are asked for with an absolute URI through it, https ones
+    through a ``CONNECT`` tunnel with TLS (and its certificate check) to the origin as usual.
     """
 
-    def __init__(self, timeout: float, verify_ssl: bool) -> None:
+    def __init__(self, timeout: float, verify_ssl: bool, proxies: ProxyRules = NO_PROXIES) -> None:
         self._timeout = timeout
         self._verify = verify_ssl
+        self._proxies = proxies
         self._conn: http.client.HTTPConnection | None = None
+        self._proxy: Proxy | None = None  # the proxy the open connection goes through
         self._key: tuple[str, str, int] | None = None
         self.sock: socket.socket | None = None  # the socket of the last response (for timeouts)
 
@@ -171,10 +182,18 @@ class Link:
     def _send(self, target: Target, method: str,
               headers: Mapping[str, str]) -> http.client.HTTPResponse:
         conn = self._connection(target)
+        proxy = self._proxy
+        forwarded = proxy is not None and target.scheme == "http"  # not tunnelled: it answers
+        path, sent = target.path, dict(headers)
+        if proxy is not None and forwarded:
+            path = target.absolute
+            sent.update(proxy.headers())
         try:
-            conn.request(method, target.path, headers=dict(headers))
+            if proxy is not None and conn.sock is None:
+                _open_through(conn, proxy)
+            conn.request(method, path, headers=sent)
             self.sock = conn.sock
-            return conn.getresponse()
+            response = conn.getresponse()
         except ssl.SSLCertVerificationError as exc:  # no retry can fix this: a final answer
             self.close()
             raise NetworkError(f"{target.host}:{target.port}: TLS certificate not accepted "
@@ -183,22 +202,29 @@ class Link:
         except BaseException:
             self.close()
             raise
+        if proxy is not None and forwarded and response.status == 407:
+            self.close()
+            raise proxy_auth_error(proxy)
+        return response
 
     def _connection(self, target: Target) -> http.client.HTTPConnection:
         if self._conn is not None and self._key == target.key:
             return self._conn
         self.close()
+        proxy = self._proxies.choose(*target.key)
+        host, port = (proxy.host, proxy.port) if proxy is not None else (target.host, target.port)
         conn: http.client.HTTPConnection
         if target.scheme == "https":
             context = ssl.create_default_context()
             if not self._verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection(target.host, target.port, timeout=self._timeout,
-                                               context=context)
+            conn = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=context)
+            if proxy is not None:  # TLS goes to the origin (SNI, certificate) inside the tunnel
+                conn.set_tunnel(target.host, target.port, headers=proxy.headers())
         else:
-            conn = http.client.HTTPConnection(target.host, target.port, timeout=self._timeout)
-        self._conn, self._key = conn, target.key
+            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        self._conn, self._proxy, self._key = conn, proxy, target.key
         return conn
 
     def abort(self) -> None:
@@ -212,7 +238,18 @@ class Link:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        self._conn, self._key, self.sock = None, None, None
+        self._conn, self._proxy, self._key, self.sock = None, None, None, None
+
+
+def _open_through(conn: http.client.HTTPConnection, proxy: Proxy) -> None:
+    """Connect to the proxy (for https: open the tunnel and the TLS session through it) before
+    the request, so that a failure there names the proxy instead of passing for the origin's."""
+    try:
+        conn.connect()
+    except ssl.SSLError:  # the origin's TLS, inside a working tunnel: not the proxy's fault
+        raise
+    except OSError as exc:
+        raise connect_error(proxy, exc) from None
 
 
 def request_following(link: Link, url: str, *, method: str = "GET",

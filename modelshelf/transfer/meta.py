@@ -22,6 +22,7 @@ from modelshelf.transfer.http import (
     request_following,
 )
 from modelshelf.transfer.names import pick_filename
+from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
 from modelshelf.transfer.retry import Backoff
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
@@ -118,11 +119,11 @@ def reject_error_page(response: http.client.HTTPResponse, meta: RemoteMeta, url:
 
 
 def probe(url: str, *, headers: Mapping[str, str] | None = None, auth_host: str | None = None,
-          timeout: float = 30.0, verify_ssl: bool = True, retries: int = 6,
-          retry_base_delay: float = 0.5) -> RemoteMeta:
+          timeout: float = 30.0, verify_ssl: bool = True, proxies: ProxyRules = NO_PROXIES,
+          retries: int = 6, retry_base_delay: float = 0.5) -> RemoteMeta:
     """Describe a remote file without downloading it (one request, redirects followed)."""
     policy = Backoff(retries, retry_base_delay)
-    link = Link(timeout, verify_ssl)
+    link = Link(timeout, verify_ssl, proxies)
 
     def attempt() -> RemoteMeta:
         response, final_url = request_following(

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from modelshelf.errors import DownloadError
 from modelshelf.transfer.http import Link, check_status, host_of, redact, request_following
 from modelshelf.transfer.meta import RemoteMeta, parse_content_range, probe
+from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
 from modelshelf.transfer.retry import Backoff
 
 
@@ -80,11 +81,11 @@ class RemoteReader:
 
 def open_remote(url: str, *, headers: Mapping[str, str] | None = None,
                 auth_host: str | None = None, timeout: float = 30.0, verify_ssl: bool = True,
-                max_bytes: int = 8 * 2**20, retries: int = 6,
+                proxies: ProxyRules = NO_PROXIES, max_bytes: int = 8 * 2**20, retries: int = 6,
                 retry_base_delay: float = 0.5) -> RemoteReader:
     """Probe ``url`` (redirects followed once) and return a reader over its final URL."""
     host = (auth_host or host_of(url)).lower()
     meta = probe(url, headers=headers, auth_host=host, timeout=timeout, verify_ssl=verify_ssl,
-                 retries=retries, retry_base_delay=retry_base_delay)
-    return RemoteReader(meta, Link(timeout, verify_ssl), Backoff(retries, retry_base_delay),
-                        headers, host, max_bytes)
+                 proxies=proxies, retries=retries, retry_base_delay=retry_base_delay)
+    return RemoteReader(meta, Link(timeout, verify_ssl, proxies),
+                        Backoff(retries, retry_base_delay), headers, host, max_bytes)

@@ -28,6 +28,7 @@ from modelshelf.transfer.http import (
 )
 from modelshelf.transfer.meta import RemoteMeta, meta_from, parse_content_range, same_file
 from modelshelf.transfer.pieces import Piece, Scheduler
+from modelshelf.transfer.proxy import ProxyRules
 from modelshelf.transfer.retry import Backoff
 
 # Per connection. Measured on loopback, 1 GiB: 64 KiB 0.92 s, 128 KiB 0.89 s, 256 KiB 0.84 s,
@@ -66,6 +67,7 @@ class Job:
     timeout: float
     stall_seconds: float
     verify_ssl: bool
+    proxies: ProxyRules
     buffer_size: int
     refresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,7 +77,7 @@ class Connection:
 
     def __init__(self, job: Job, link: Link | None = None) -> None:
         self.job = job
-        self.link = link or Link(job.timeout, job.verify_ssl)
+        self.link = link or Link(job.timeout, job.verify_ssl, job.proxies)
         self.received = 0  # bytes this connection fetched
         self.used = False
 

@@ -17,7 +17,7 @@ from modelshelf.formats.safetensors_fmt import _tensor_info
 
 
 def test_fast_tensor_info_is_an_ordinary_tensor_info() -> None:
-    fast = _tensor_info("w", "F16", (2, 3), 12, 64, "a.safetensors")
+    fast = _tensor_info("w", "F16", (2, 3), 6, 12, 64, "a.safetensors")
     slow = TensorInfo("w", "F16", (2, 3), 12, 64, "a.safetensors")
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
     assert fast.numel == 6 and fast.stride is None and fast.storage_offset is None

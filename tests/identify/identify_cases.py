@@ -131,3 +131,154 @@ CASES: dict[str, Case] = {
                                             "ip_adapter.1.to_q.weight": (320, 320)},
                                            "unknown", "ipadapter"),
 }
+
+# T2I-Adapters, Control-LoRAs, SigLIP towers, UNet variants and AnimateDiff motion modules: key
+# names from ComfyUI (controlnet.py, t2i_adapter/adapter.py, clip_vision.py), diffusers
+# (models/adapter.py), InvokeAI's variant probe and AnimateDiff-Evolved; each rule's decisive key
+# and shape is listed in tests/identify/test_decisive_keys.py.
+CASES |= {
+    "sd15-inpainting-unet": ({
+        "input_blocks.0.0.weight": (320, 9, 3, 3),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (320, 768),
+        "out.2.weight": (4, 320, 3, 3),
+    }, "sd15", "diffusion_models"),
+    "sd2-inpainting-unet": ({
+        "input_blocks.0.0.weight": (320, 9, 3, 3),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (320, 1024),
+        "out.2.weight": (4, 320, 3, 3),
+    }, "sd2", "diffusion_models"),
+    "sd2-depth-unet": ({
+        "input_blocks.0.0.weight": (320, 5, 3, 3),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (320, 1024),
+        "out.2.weight": (4, 320, 3, 3),
+    }, "sd2", "diffusion_models"),
+    "sdxl-inpainting-unet": ({
+        "input_blocks.0.0.weight": (320, 9, 3, 3),
+        "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": (640, 2048),
+        "label_emb.0.0.weight": (1280, 2816),
+        "out.2.weight": (4, 320, 3, 3),
+    }, "sdxl", "diffusion_models"),
+    "sd15-inpainting-unet-diffusers": ({
+        "conv_in.weight": (320, 9, 3, 3),
+        "time_embedding.linear_1.weight": (1280, 320),
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight": (320, 768),
+    }, "sd15", "diffusion_models"),
+    "sd2-inpainting-unet-diffusers": ({
+        "conv_in.weight": (320, 9, 3, 3),
+        "time_embedding.linear_1.weight": (1280, 320),
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight": (320, 1024),
+    }, "sd2", "diffusion_models"),
+    "sd2-depth-unet-diffusers": ({
+        "conv_in.weight": (320, 5, 3, 3),
+        "time_embedding.linear_1.weight": (1280, 320),
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight": (320, 1024),
+    }, "sd2", "diffusion_models"),
+    "sdxl-inpainting-unet-diffusers": ({
+        "conv_in.weight": (320, 9, 3, 3),
+        "time_embedding.linear_1.weight": (1280, 320),
+        "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight": (640, 2048),
+        "add_embedding.linear_1.weight": (1280, 2816),
+    }, "sdxl", "diffusion_models"),
+    "sd15-control-lora": ({
+        "lora_controlnet": (0,),
+        "input_hint_block.0.weight": (16, 3, 3, 3),
+        "zero_convs.0.0.weight": (320, 320, 1, 1),
+        "input_blocks.1.1.norm.weight": (320,),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.up": (320, 64),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.down": (64, 768),
+    }, "sd15", "controlnet"),
+    "sd2-control-lora": ({
+        "lora_controlnet": (0,),
+        "input_hint_block.0.weight": (16, 3, 3, 3),
+        "zero_convs.0.0.weight": (320, 320, 1, 1),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.up": (320, 64),
+        "input_blocks.1.1.transformer_blocks.0.attn2.to_k.down": (64, 1024),
+    }, "sd2", "controlnet"),
+    "sdxl-control-lora": ({
+        "lora_controlnet": (0,),
+        "input_hint_block.0.weight": (16, 3, 3, 3),
+        "zero_convs.0.0.weight": (320, 320, 1, 1),
+        "middle_block_out.0.weight": (1280, 1280, 1, 1),
+        "input_blocks.4.1.norm.weight": (640,),
+        "input_blocks.4.1.transformer_blocks.0.attn2.to_k.up": (640, 128),
+        "input_blocks.4.1.transformer_blocks.0.attn2.to_k.down": (128, 2048),
+    }, "sdxl", "controlnet"),
+    "sd15-t2i-adapter-depth": ({  # 3-channel hint, unshuffled by 8: 3 x 64 = 192
+        "conv_in.weight": (320, 192, 3, 3),
+        "body.0.block1.weight": (320, 320, 3, 3),
+        "body.0.block2.weight": (320, 320, 1, 1),
+        "body.2.in_conv.weight": (640, 320, 1, 1),
+    }, "sd15", "controlnet"),
+    "sd15-t2i-adapter-sketch-diffusers": ({  # 1-channel hint: 64
+        "adapter.conv_in.weight": (320, 64, 3, 3),
+        "adapter.body.0.resnets.0.block1.weight": (320, 320, 3, 3),
+        "adapter.body.0.resnets.0.block2.weight": (320, 320, 1, 1),
+        "adapter.body.1.in_conv.weight": (640, 320, 1, 1),
+    }, "sd15", "controlnet"),
+    "sdxl-t2i-adapter-original": ({  # unshuffled by 16: 3 x 256 = 768
+        "conv_in.weight": (320, 768, 3, 3),
+        "body.0.block1.weight": (320, 320, 3, 3),
+        "body.0.block2.weight": (320, 320, 1, 1),
+    }, "sdxl", "controlnet"),
+    "sdxl-t2i-adapter-canny-diffusers": ({  # 1-channel hint: 256
+        "adapter.conv_in.weight": (320, 256, 3, 3),
+        "adapter.body.0.resnets.0.block1.weight": (320, 320, 3, 3),
+        "adapter.body.0.resnets.0.block2.weight": (320, 320, 1, 1),
+        "adapter.body.1.in_conv.weight": (640, 320, 1, 1),
+    }, "sdxl", "controlnet"),
+    "sd15-t2i-adapter-light": ({
+        "body.0.in_conv.weight": (80, 192, 1, 1),
+        "body.0.body.0.block1.weight": (80, 80, 3, 3),
+        "body.0.out_conv.weight": (320, 80, 1, 1),
+    }, "sd15", "controlnet"),
+    "sd15-t2i-adapter-light-diffusers": ({
+        "adapter.body.0.in_conv.weight": (80, 192, 1, 1),
+        "adapter.body.0.resnets.0.block1.weight": (80, 80, 3, 3),
+        "adapter.body.0.out_conv.weight": (320, 80, 1, 1),
+    }, "sd15", "controlnet"),
+    "siglip-so400m-patch14-384": ({  # FLUX Redux's image encoder: 27 x 27 = 729 positions
+        "vision_model.embeddings.patch_embedding.weight": (1152, 3, 14, 14),
+        "vision_model.embeddings.position_embedding.weight": (729, 1152),
+        "vision_model.encoder.layers.26.layer_norm1.weight": (1152,),
+        "vision_model.post_layernorm.weight": (1152,),
+        "vision_model.head.probe": (1, 1, 1152),
+    }, "siglip-so400m", "clip_vision"),
+    "siglip2-so400m-naflex": ({  # a linear patch embedding: 3 x 16 x 16 = 768 inputs
+        "vision_model.embeddings.patch_embedding.weight": (1152, 768),
+        "vision_model.embeddings.position_embedding.weight": (256, 1152),
+        "vision_model.encoder.layers.26.layer_norm1.weight": (1152,),
+        "vision_model.head.probe": (1, 1, 1152),
+    }, "siglip2-so400m", "clip_vision"),
+    "siglip-other-size": ({  # as wide as CLIP ViT-L, but with SigLIP's pooling head
+        "vision_model.embeddings.patch_embedding.weight": (1024, 3, 16, 16),
+        "vision_model.embeddings.position_embedding.weight": (256, 1024),
+        "vision_model.head.probe": (1, 1, 1024),
+        "vision_model.head.attention.in_proj_weight": (3072, 1024),
+    }, "siglip", "clip_vision"),
+    "full-siglip": ({
+        "text_model.embeddings.token_embedding.weight": (32000, 1152),
+        "vision_model.embeddings.patch_embedding.weight": (1152, 3, 14, 14),
+        "vision_model.head.probe": (1, 1, 1152),
+    }, "siglip", "other"),
+    "sd15-sparsectrl-rgb": ({  # one-convolution conditioning embedding: no conv_in under it
+        "conv_in.weight": (320, 4, 3, 3),
+        "time_embedding.linear_1.weight": (1280, 320),
+        "controlnet_cond_embedding.weight": (320, 4, 3, 3),
+        "controlnet_down_blocks.0.weight": (320, 320, 1, 1),
+        "controlnet_mid_block.weight": (1280, 1280, 1, 1),
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight": (320, 768),
+        "down_blocks.0.motion_modules.0.temporal_transformer.norm.weight": (320,),
+    }, "sd15", "controlnet"),
+    "animatediff-sd15-motion-module": ({
+        "down_blocks.0.motion_modules.0.temporal_transformer.norm.weight": (320,),
+        "down_blocks.2.motion_modules.0.temporal_transformer.norm.weight": (1280,),
+        "down_blocks.3.motion_modules.0.temporal_transformer.norm.weight": (1280,),
+        "up_blocks.0.motion_modules.0.temporal_transformer.norm.weight": (1280,),
+    }, "sd15", "other"),
+    "animatediff-sdxl-motion-module": ({
+        "down_blocks.0.motion_modules.0.temporal_transformer.norm.weight": (320,),
+        "down_blocks.1.motion_modules.0.temporal_transformer.norm.weight": (640,),
+        "down_blocks.2.motion_modules.0.temporal_transformer.norm.weight": (1280,),
+        "up_blocks.0.motion_modules.0.temporal_transformer.norm.weight": (1280,),
+    }, "sdxl", "other"),
+}

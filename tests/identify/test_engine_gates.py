@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from modelshelf.identify.engine import A, K, P, R, Rule, View, match, rule
+from modelshelf.identify import engine
+from modelshelf.identify.engine import A, K, P, R, Rule, RuleTable, View, match, rule
 from modelshelf.identify.lora import lora_view
 from modelshelf.identify.rules import RULES
 from modelshelf.testing import factories
@@ -51,12 +52,16 @@ def _variants(shapes: Shapes, rnd: random.Random) -> Iterator[Shapes]:
         yield {prefix + k: shapes[k] for k in kept}
 
 
+def _views(shapes: Shapes) -> dict[str, View | None]:
+    lora = lora_view(header_from_shapes(shapes).tensors)
+    return {"tensors": View(shapes), "lora": View(lora) if lora is not None else None}
+
+
 @pytest.mark.parametrize("index", range(len(LAYOUTS)))
 def test_gated_and_ungated_rules_agree(index: int) -> None:
     rnd = random.Random(index)
     for shapes in _variants(LAYOUTS[index], rnd):
-        lora = lora_view(header_from_shapes(shapes).tensors)
-        views = {"tensors": View(shapes), "lora": View(lora) if lora is not None else None}
+        views = _views(shapes)
         for r in RULES:
             view = views[r.view]
             if view is not None:
@@ -78,3 +83,39 @@ def test_gates_are_not_part_of_a_rules_identity() -> None:
     r = rule("t", "x", "other", 1.0, all_of=(K("a"),))
     assert r == _ungated(r) and hash(r) == hash(_ungated(r))
     assert "gates" not in repr(r)
+
+
+def _first_by_trying_every_rule(views: dict[str, View | None]) -> tuple[str, tuple[str, ...]] | None:
+    for r in RULES:
+        view = views[r.view]
+        if view is not None and (evidence := match(r, view)) is not None:
+            return r.name, evidence
+    return None
+
+
+@pytest.mark.parametrize("index", range(len(LAYOUTS)))
+def test_the_rule_index_picks_the_rule_trying_every_rule_would(index: int) -> None:
+    """``RuleTable.first_match`` skips rules by index; the winner and evidence must not move."""
+    rnd = random.Random(index)
+    for shapes in _variants(LAYOUTS[index], rnd):
+        views = _views(shapes)
+        found = RULES.first_match(views.__getitem__)
+        expected = _first_by_trying_every_rule(views)
+        assert (None if found is None else (found[0].name, found[1])) == expected
+
+
+def test_the_rule_index_tries_only_rules_a_file_can_match() -> None:
+    """A small unrelated file meets few rules: most are ruled out without calling ``match``."""
+    tried: list[str] = []
+    table = RuleTable(RULES)
+    shapes = {f"model.layers.{i}.mlp.up_proj.weight": (8, 16) for i in range(40)}
+    original = engine.match
+
+    def counting(r: Rule, view: View) -> tuple[str, ...] | None:
+        tried.append(r.name)
+        return original(r, view)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "match", counting)
+        assert table.first_match(lambda name: View(shapes) if name == "tensors" else None) is None
+    assert 0 < len(tried) < len(RULES) // 4

@@ -124,3 +124,18 @@ def test_progress_counts_every_entry(tmp_path: Path) -> None:
     seen: list[int] = []
     result = scan(tmp_path / "models", progress=lambda done, total: seen.append(done))
     assert seen == list(range(1, len(result.files) + result.skipped + 1))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_scan_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, enabled: bool) -> None:
+    """The scan pauses the collector while it parses; the caller's setting must survive."""
+    import gc
+
+    _tree(tmp_path / "models")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        scan(tmp_path / "models")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from modelshelf.errors import BadReference, UsageError
@@ -217,6 +217,8 @@ def test_hub_url_and_hf_prefix_agree(org: str, repo: str, revision: str | None,
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=40))
+@example("~\x00")  # once an uncaught ValueError from os.path.expanduser
+@example("file:/tmp/a\x00b")
 def test_any_text_parses_or_raises_bad_reference(text: str) -> None:
     try:
         ref = parse_ref(text, cwd=Path("/nonexistent-cwd"))
@@ -229,3 +231,9 @@ def test_canonical_of_local_and_url(tmp_path: Path) -> None:
     for text in (f"file:{tmp_path}", "https://example.com/a.bin"):
         ref = parse_ref(text, cwd=tmp_path)
         assert canonical(ref) == text
+
+
+@pytest.mark.parametrize("text", ["~\x00", "./a\x00.safetensors", "org/re\x00po"])
+def test_a_nul_character_is_a_bad_reference_not_a_crash(text: str) -> None:
+    with pytest.raises(BadReference, match="NUL character"):
+        parse_ref(text, cwd=Path("/nonexistent-cwd"))

@@ -63,16 +63,6 @@ def parse_range(header: str | None, size: int) -> tuple[int, int]:
     return int(first), min(int(last) + 1, size) if last else size
 
 
-@pytest.fixture
-def unused_port() -> int:
-    """A port nothing listens on (bound, then closed)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def settled_bytes_served(server: LocalServer, path: str) -> int:
     """Bytes served for ``path`` once the log stops growing (the server logs a request after
     its last byte is sent, so right after a download the last entries may still be missing)."""
@@ -90,3 +80,23 @@ def settled_bytes_served(server: LocalServer, path: str) -> int:
 def tls_server(tls_context: ssl.SSLContext) -> Iterator[LocalServer]:
     with LocalServer(tls=tls_context) as srv:
         yield srv
+
+
+class _Abort(Exception):
+    pass
+
+
+def interrupt_download(server: LocalServer, staging: Path, options: dict[str, Any]) -> None:
+    """Run a download of ``/m.bin`` until a bit more than 1 MiB is done, then stop it (like
+    Ctrl-C), leaving resume state behind."""
+    from modelshelf.transfer import download
+
+    server.faults.rate_per_connection = 2e6
+
+    def stop_midway(done: int, _total: int | None) -> None:
+        if done > MIB:
+            raise _Abort
+
+    with pytest.raises(_Abort):
+        download(server.url + "/m.bin", staging, progress=stop_midway, **options)
+    server.faults.rate_per_connection = None

@@ -11,13 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from modelshelf.testing.server import LocalServer
 from modelshelf.transfer import download
 from modelshelf.transfer.ranges import merge
 
-from .conftest import MIB, parse_range, saved_state, settled_bytes_served, sha
+from .conftest import MIB, interrupt_download, parse_range, saved_state, settled_bytes_served, sha
 
 _CHILD = """
 import sys
@@ -26,10 +24,6 @@ from modelshelf.transfer import download
 download(sys.argv[1], Path(sys.argv[2]), expected_sha256=sys.argv[3], connections=4,
          min_piece=256 * 1024, retry_base_delay=0.01)
 """
-
-
-class _Abort(Exception):
-    pass
 
 
 def _overlaps(span: tuple[int, int], done: list[tuple[int, int]]) -> bool:
@@ -69,23 +63,10 @@ def test_kill_9_then_resume_fetches_only_missing_ranges(
     assert not any(_overlaps(span, merge(state.done)) for span in fetched)
 
 
-def _interrupted(server: LocalServer, staging: Path, fast: dict[str, Any]) -> None:
-    """Run a download until a bit more than 1 MiB is done, then stop it (like Ctrl-C)."""
-    server.faults.rate_per_connection = 2e6
-
-    def stop_midway(done: int, _total: int | None) -> None:
-        if done > MIB:
-            raise _Abort
-
-    with pytest.raises(_Abort):
-        download(server.url + "/m.bin", staging, progress=stop_midway, **fast)
-    server.faults.rate_per_connection = None
-
-
 def test_interrupted_download_resumes(
         server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
     server.add_file("/m.bin", payload)
-    _interrupted(server, staging, fast)
+    interrupt_download(server, staging, fast)
     done = saved_state(staging).bytes_done()
     assert done > MIB
     result = download(server.url + "/m.bin", staging, **fast)
@@ -97,7 +78,7 @@ def test_interrupted_download_resumes(
 def test_changed_remote_between_runs_starts_over(
         server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
     server.add_file("/m.bin", payload)
-    _interrupted(server, staging, fast)
+    interrupt_download(server, staging, fast)
     new = os.urandom(len(payload) - 1000)
     server.replace_file("/m.bin", new)
     result = download(server.url + "/m.bin", staging, **fast)

@@ -9,6 +9,10 @@ Wan 2.2's is a 3-D VAE with 48 channels; LTX-Video's 128.
 
 Text encoders are named by their width and vocabulary: CLIP-L 768, CLIP-G (bigG) 1280, T5 with a
 32128-token vocabulary, UMT5 with 256384 (and a relative-attention bias in every block).
+
+Vision towers in the transformers layout (``vision_model.*``) are CLIP's or SigLIP's: CLIP by its
+width (ViT-L 1024, ViT-H 1280, bigG 1664), SigLIP So400m by its 1152 — a width no CLIP tower has —
+and any SigLIP by its attention-pooling head, which CLIP lacks.
 """
 
 from __future__ import annotations
@@ -77,16 +81,38 @@ _TEXT_ENCODERS = (
          note="a single-file decoder-only language model without config.json"),
 )
 
+_PATCH_EMBEDDING = "vision_model.embeddings.patch_embedding.weight"
+_NOT_TEXT = (P("text_model."),)  # a tower with its text model is a whole CLIP/SigLIP, not clip_vision
+
+# SigLIP (FLUX Redux's image encoder, some IP-Adapters') first: a SigLIP tower may be as wide as
+# a CLIP one. So400m: 1152 wide; ComfyUI's load_clipvision_from_sd picks its SigLIP configs by that
+# width (384 px / patch 14 and 512 px / patch 16) and its SigLIP2 NaFlex config by a 2-D (linear)
+# patch embedding. Other sizes: the multi-head attention-pooling head (its "probe" query).
+# keys: ComfyUI comfy/clip_vision.py with clip_vision_siglip_384.json, clip_vision_siglip_512.json,
+# clip_vision_siglip2_base_naflex.json (hidden_size 1152); transformers SiglipVisionTransformer
+# (head = SiglipMultiheadAttentionPoolingHead: probe, attention, layernorm, mlp)
+_SIGLIP = (
+    rule("siglip-so400m clip vision", "siglip-so400m", "clip_vision", 0.85,
+         all_of=(K(_PATCH_EMBEDDING, dims={0: 1152}, ndim=4),), none_of=_NOT_TEXT,
+         note="SigLIP and fixed-resolution SigLIP2 So400m towers share this layout"),
+    rule("siglip2-so400m naflex clip vision", "siglip2-so400m", "clip_vision", 0.85,
+         all_of=(K(_PATCH_EMBEDDING, dims={0: 1152}, ndim=2),), none_of=_NOT_TEXT,
+         note="linear patch embedding: a SigLIP2 NaFlex tower"),
+    rule("siglip clip vision (other size)", "siglip", "clip_vision", 0.75,
+         all_of=(K(_PATCH_EMBEDDING), K("vision_model.head.probe")), none_of=_NOT_TEXT),
+)
+
 _CLIP_VISION = (
+    *_SIGLIP,
     *(
         rule(f"{arch} clip vision", arch, "clip_vision", 0.85,
-             all_of=(K("vision_model.embeddings.patch_embedding.weight", dims={0: width}),),
-             none_of=(P("text_model."),))
+             all_of=(K(_PATCH_EMBEDDING, dims={0: width}),), none_of=_NOT_TEXT)
         for arch, width in (("clip-vit-l", 1024), ("clip-vit-h", 1280), ("clip-vit-bigg", 1664))
     ),
     rule("clip vision (other)", "unknown", "clip_vision", 0.7,
-         all_of=(K("vision_model.embeddings.patch_embedding.weight"),),
-         none_of=(P("text_model."),)),
+         all_of=(K(_PATCH_EMBEDDING),), none_of=_NOT_TEXT),
+    rule("full siglip (text + vision)", "siglip", "other", 0.7,
+         all_of=(P("text_model."), K("vision_model.head.probe"))),
     rule("full clip (text + vision)", "clip", "other", 0.7,
          all_of=(P("text_model."), P("vision_model."))),
 )
