@@ -8,6 +8,7 @@ returns a frozen :class:`Settings` that is passed down explicitly. Tokens are wr
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -78,6 +79,17 @@ class ProxySettings:
     def reveal(self) -> dict[str, str]:
         return {scheme: url.reveal() for scheme, url in self.urls.items()}
 
+    def to_json(self) -> dict[str, Any]:
+        """Each proxy with its ``user:password`` (if any) shown as ``***``, and ``no_proxy``."""
+        shown = {scheme: _without_password(url.reveal()) for scheme, url in self.urls.items()}
+        return {**shown, "no_proxy": self.no_proxy or None}
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.rpartition("://")
+    _userinfo, at, hostport = rest.partition("/")[0].rpartition("@")
+    return f"{scheme}{sep}***@{hostport}" if at else url
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -109,6 +121,7 @@ class Settings:
                 "stall_seconds": self.transfer.stall_seconds,
             },
             "gc": {"max_size": self.gc_max_size},
+            "proxies": self.proxies.to_json(),
             "sources": {
                 name: {
                     "enabled": s.enabled,
@@ -136,8 +149,12 @@ def parse_size(text: str | int) -> int:
     try:
         value = float(number)
     except ValueError:
-        raise ConfigError(f"size {text!r}: expected a number with an optional unit, e.g. 50GB") from None
-    if unit not in _SIZE_UNITS or value < 0:
+        value = math.nan
+    if not math.isfinite(value):  # also "nan" and "inf", which float() accepts
+        raise ConfigError(f"size {text!r}: expected a number with an optional unit, e.g. 50GB")
+    if value < 0:
+        raise ConfigError(f"size {text!r}: a size cannot be negative")
+    if unit not in _SIZE_UNITS:
         raise ConfigError(f"size {text!r}: unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB)")
     return int(value * _SIZE_UNITS[unit])
 

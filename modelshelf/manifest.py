@@ -8,6 +8,7 @@ error naming the entry, since a typo silently ignored would install the wrong th
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import tomli_w
 from modelshelf.errors import ConfigError, LockMismatch, NotFoundError
 
 LOCK_VERSION = 1
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _ENTRY_KEYS = {"ref", "name", "type", "include", "exclude", "revision", "sha256"}
 
 
@@ -68,6 +70,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise NotFoundError(f"{path}: no such manifest") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give the manifest file (e.g. models.toml)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
@@ -80,40 +84,80 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     raise ConfigError(f"{where}: expected a string or a list of strings")
 
 
-def read_manifest(path: Path) -> list[ManifestEntry]:
-    data = _load_toml(path)
+def _optional_string(table: dict[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}: '{key}' must be a string, not {value!r}")
+    return value
+
+
+def _required_string(table: dict[str, Any], key: str, where: str) -> str:
+    value = _optional_string(table, key, where)
+    if not value or not value.strip():
+        raise ConfigError(f"{where}: '{key}' is required")
+    return value.strip()
+
+
+def _tables(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The ``[[model]]`` tables, each checked to be a table (``model = [1, 2]`` is not)."""
     tables = data.get("model", [])
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"{path}: no [[model]] entries")
-    entries = []
     for index, table in enumerate(tables, 1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path} [[model]] #{index}: expected a table, not {table!r}")
+    return tables
+
+
+def read_manifest(path: Path) -> list[ManifestEntry]:
+    entries = []
+    for index, table in enumerate(_tables(_load_toml(path), path), 1):
         where = f"{path} [[model]] #{index}"
         unknown = set(table) - _ENTRY_KEYS
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        if not isinstance(table.get("ref"), str) or not table["ref"].strip():
-            raise ConfigError(f"{where}: 'ref' is required")
         entries.append(ManifestEntry(
-            ref=table["ref"].strip(), name=table.get("name"), type=table.get("type"),
+            ref=_required_string(table, "ref", where),
+            name=_optional_string(table, "name", where),
+            type=_optional_string(table, "type", where),
             include=_strings(table.get("include", []), f"{where} include"),
             exclude=_strings(table.get("exclude", []), f"{where} exclude"),
-            revision=table.get("revision"), sha256=table.get("sha256")))
+            revision=_optional_string(table, "revision", where),
+            sha256=_optional_string(table, "sha256", where)))
     return entries
 
 
+def _locked_file(entry: Any, where: str) -> LockedFile:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a [[model.file]] table, not {entry!r}")
+    size = entry.get("size")
+    sha256 = _required_string(entry, "sha256", where).lower()
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ConfigError(f"{where}: 'size' must be a whole number of bytes, not {size!r}")
+    if not _HEX64.fullmatch(sha256):
+        raise ConfigError(f"{where}: 'sha256' must be 64 hex digits, not {sha256!r}")
+    return LockedFile(_required_string(entry, "path", where), sha256, size)
+
+
 def read_lock(path: Path) -> LockFile:
+    """Read a lock strictly: a hand-edited or truncated lock is named, never half-trusted."""
     data = _load_toml(path)
     if data.get("version") != LOCK_VERSION:
         raise ConfigError(f"{path}: lock file version {data.get('version')!r} is not supported")
     models = []
-    for table in data.get("model", []):
-        files = tuple(LockedFile(f["path"], f["sha256"], int(f["size"]))
-                      for f in table.get("file", []))
+    for index, table in enumerate(_tables(data, path), 1):
+        where = f"{path} [[model]] #{index} (regenerate it with `modelshelf lock`)"
+        files = table.get("file", [])
+        if not isinstance(files, list):
+            raise ConfigError(f"{where}: expected [[model.file]] tables")
         models.append(LockedModel(
-            ref=table["ref"], name=table["name"], type=table["type"],
-            revision=table.get("revision"), files=files,
-            include=tuple(table.get("include", ())), exclude=tuple(table.get("exclude", ())),
-            source_url=table.get("source_url")))
+            ref=_required_string(table, "ref", where), name=_required_string(table, "name", where),
+            type=_required_string(table, "type", where),
+            revision=_optional_string(table, "revision", where),
+            files=tuple(_locked_file(f, where) for f in files),
+            include=_strings(table.get("include", []), f"{where} include"),
+            exclude=_strings(table.get("exclude", []), f"{where} exclude"),
+            source_url=_optional_string(table, "source_url", where)))
     return LockFile(tuple(models))
 
 

@@ -7,6 +7,7 @@ printing and no ``sys.exit`` here — errors are :mod:`modelshelf.errors` types,
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf.api.models import Model, PlannedFile, PullResult
-from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
+from modelshelf.api.pull import ProgressFactory, Puller, PullOptions, os_error_text
 from modelshelf.api.remote import inspect_remote
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import ModelshelfError, NotFoundError
@@ -30,7 +31,9 @@ from modelshelf.manifest import (
     read_manifest,
     write_lock,
 )
+from modelshelf.sources.url import public_url
 from modelshelf.store import DiskUsage, FileRecord, GcPlan, ModelRecord, Store, VerifyReport
+from modelshelf.views.hfcache import forget_blob
 
 __all__ = ["Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
 
@@ -43,7 +46,10 @@ class Shelf:
         self.settings = settings or load_settings(home=home)
         if settings is not None and home is not None:
             self.settings = replace(settings, home=Path(home).absolute())
-        self.store = Store(self.settings.home)
+        hf_cache = self.settings.hf_cache
+        # A deleted blob must leave the Hub cache too, or its hard link there keeps the bytes.
+        self.store = Store(self.settings.home,
+                           before_blob_delete=lambda blob: forget_blob(hf_cache, blob))
 
     # -- fetching ---------------------------------------------------------------------------------
     def pull(self, ref: str, *, progress: ProgressFactory | None = None,
@@ -55,24 +61,39 @@ class Shelf:
         return self._model(outcome.record)
 
     def pull_result(self, ref: str, options: PullOptions,
-                    progress: ProgressFactory | None = None) -> PullResult:
+                    progress: ProgressFactory | None = None,
+                    cancel: threading.Event | None = None) -> PullResult:
         """Like :meth:`pull` but a failure is a result (for batches and ``--json``)."""
+        shown = _shown(ref)
         try:
-            outcome = Puller(self.store, self.settings, options, progress).run(ref)
-        except ModelshelfError as exc:
-            return PullResult(ref, "error", error=str(exc), exit_code=exc.exit_code)
+            outcome = Puller(self.store, self.settings, options, progress, cancel).run(ref)
+        except (ModelshelfError, OSError) as exc:  # a disk or permission problem is one item's too
+            return _failure(ref, shown, exc)
         if outcome.record is None:
-            return PullResult(ref, "planned", plan=outcome.plan)
-        return PullResult(ref, "ok", self._model(outcome.record), outcome.bytes_downloaded,
+            return PullResult(shown, "planned", plan=outcome.plan)
+        return PullResult(shown, "ok", self._model(outcome.record), outcome.bytes_downloaded,
                           notes=tuple(outcome.notes))
 
     def pull_many(self, refs: Iterable[str | tuple[str, PullOptions]], *, jobs: int = 4,
                   progress: ProgressFactory | None = None,
                   options: PullOptions | None = None) -> list[PullResult]:
-        """Pull several references in parallel; one failure never stops the others."""
+        """Pull several references in parallel; one failure never stops the others.
+
+        An interrupt (Ctrl-C) stops every transfer of the batch at once — each keeps its resume
+        state, nothing half-fetched is registered — and is re-raised once they have stopped.
+        """
         items = [(r, options or PullOptions()) if isinstance(r, str) else r for r in refs]
+        cancel = threading.Event()
         with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="modelshelf-pull") as pool:
-            return list(pool.map(lambda item: self.pull_result(item[0], item[1], progress), items))
+            futures = [pool.submit(self.pull_result, ref, opts, progress, cancel)
+                       for ref, opts in items]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                cancel.set()
+                for future in futures:
+                    future.cancel()
+                raise
 
     def pull_manifest(self, manifest: Path, *, jobs: int = 4,
                       progress: ProgressFactory | None = None,
@@ -107,7 +128,9 @@ class Shelf:
             model = result.model
             assert model is not None
             locked.append(LockedModel(
-                ref=entry.ref, name=model.name, type=model.type, revision=model.revision,
+                # A local import's revision is this machine's file stamp: nothing to pin.
+                ref=entry.ref, name=model.name, type=model.type,
+                revision=None if model.source == "local" else model.revision,
                 files=tuple(LockedFile(f.path, f.sha256, f.size) for f in model.files),
                 include=entry.include, exclude=entry.exclude, source_url=model.source_url))
         write_lock(lock_path(manifest), LockFile(tuple(locked)))
@@ -156,6 +179,20 @@ class Shelf:
         if record is not None:
             return inspect_path(self.store.view_path(record), hashes=hashes)
         return inspect(target, settings=self.settings, hashes=hashes)
+
+
+def _shown(ref: str) -> str:
+    """A reference as results show it: a signed link's secret is not echoed back."""
+    return public_url(ref) if ref.lstrip().lower().startswith(("http:", "https:")) else ref
+
+
+def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult:
+    if isinstance(exc, ModelshelfError):
+        error, exit_code = str(exc), exc.exit_code
+    else:
+        error, exit_code = f"{ref}: {os_error_text(exc)}", 1
+    return PullResult(shown, "error", error=error.replace(ref, shown) if shown != ref else error,
+                      exit_code=exit_code)
 
 
 def _entry_options(entry: ManifestEntry, base: PullOptions) -> PullOptions:

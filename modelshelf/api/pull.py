@@ -8,10 +8,13 @@ then register everything in one registry transaction and expose it to the Hub ca
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -25,23 +28,40 @@ from modelshelf.errors import (
     HashMismatch,
     InsufficientSpace,
     LockMismatch,
+    ModelNotFound,
+    ModelshelfError,
     OfflineError,
     UsageError,
 )
-from modelshelf.hashing import git_blob_sha1, parse_sha256
+from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspect import Info, inspect_path
-from modelshelf.sources import parse, resolve
+from modelshelf.sources import NETWORK_SOURCES, parse, resolve
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
-from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store
+from modelshelf.sources.url import public_url
+from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
+from modelshelf.store.records import MAX_NAME_BYTES
 from modelshelf.transfer import ProgressCallback, ProxyRules, download
 
 # Sources whose references name immutable content: once registered, never ask the network again.
+# Local paths are not among them: a file on disk changes in place (see sources/local.py).
 _IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
+_UNVERSIONED_SOURCES = frozenset({"url", "local"})  # nothing for --revision to choose between
+_SINGLE_FILE_SOURCES = frozenset({"url", "civitai", "torchvision"})  # nothing to --include
 _FREE_SPACE_MARGIN = 64 * 2**20
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
 
 ProgressFactory = Callable[[str, int | None], ProgressCallback]
+
+
+class PullCancelled(BaseException):
+    """The batch this pull belongs to was interrupted (Ctrl-C in the main thread).
+
+    Raised inside the pull's own threads, including from the transfer engine's progress
+    callback, which makes the engine drop its connections and save its resume state. A
+    ``BaseException``, like asyncio's ``CancelledError``: no ``except Exception`` that turns a
+    failure into a per-item result may swallow it.
+    """
 
 
 def proxy_rules(settings: Settings) -> ProxyRules:
@@ -82,7 +102,10 @@ def canonical_ref(ref: Ref, options: PullOptions) -> str:
         ref = replace(ref, revision=options.revision)
     if ref.source == "local" and ref.local_path is not None:
         ref = replace(ref, local_path=Path(ref.local_path).resolve())
-    return canonical(ref)
+    if ref.source == "url":
+        return public_url(canonical(ref))  # a signed link's secret is no part of the key
+    # A path that is not UTF-8 (lone surrogates) cannot be stored as is; escaped, it stays unique.
+    return canonical(ref).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
@@ -92,54 +115,113 @@ def _is_commit_sha(revision: str | None) -> bool:
     return bool(revision and _COMMIT_SHA.fullmatch(revision))
 
 
+class _Vanished(Exception):
+    """The registered model a pull was about to return was removed meanwhile."""
+
+
 class Puller:
     """One pull of one reference; holds the per-pull state so helpers stay small."""
 
     def __init__(self, store: Store, settings: Settings, options: PullOptions,
-                 progress: ProgressFactory | None = None) -> None:
+                 progress: ProgressFactory | None = None,
+                 cancel: threading.Event | None = None) -> None:
         self.store = store
         self.settings = settings
         self.options = options
         self.progress = progress
+        self.cancel = cancel or threading.Event()
 
     # -- the story ------------------------------------------------------------------------------
     def run(self, ref_text: str) -> PullOutcome:
+        try:
+            return self._run(ref_text)
+        except _Vanished:  # `rm` by another process between our look-up and our use: fetch it
+            return self._run(ref_text)
+
+    def _run(self, ref_text: str) -> PullOutcome:
         ref = parse(ref_text, self.settings)
-        if self.options.type and self.options.type not in TYPES:
-            raise UsageError(f"--type {self.options.type!r}: expected one of {', '.join(TYPES)}")
+        self._check_options(ref)
         key = canonical_ref(ref, self.options)
-        existing = None if self.options.force else self.store.find_by_source(key)
-        immutable = (ref.source in _IMMUTABLE_SOURCES or ref.source == "local"
+        previous = None if self.options.force else self.store.find_by_source(key)
+        existing = previous if previous is not None and self._intact(previous) else None
+        immutable = (ref.source in _IMMUTABLE_SOURCES
                      or _is_commit_sha(self.options.revision or ref.revision))
-        if existing is not None and (immutable or self.settings.offline) and not self.options.dry_run:
+        networked = ref.source in NETWORK_SOURCES
+        if (existing is not None and (immutable or (self.settings.offline and networked))
+                and not self.options.dry_run):
             return self._already(existing, "already present; nothing downloaded")
-        if self.settings.offline:
+        if self.settings.offline and networked:
             raise OfflineError(f"{ref_text}: not in the store, and offline mode is on")
         resolution = resolve(ref, self.settings, ResolveOptions(
             include=self.options.include, exclude=self.options.exclude,
             revision=self.options.revision, token=self.options.token))
+        self._check_selection(resolution.ref, is_repo=resolution.is_repo)
         expected = self._expected_digests(resolution)
         if self.options.dry_run:
             return PullOutcome(None, plan=self._plan(resolution, expected))
-        if existing is not None and existing.revision == resolution.revision:
-            return self._already(existing, f"still at revision {resolution.revision}")
-        with self.store.lock(f"pull:{key}"):
+        if existing is not None and _covers(existing, resolution):
+            return self._already(existing, "unchanged on disk" if ref.source == "local"
+                                 else f"still at revision {resolution.revision}")
+        with self.store.lock(f"pull:{key}", self._check_cancelled):
             # Another process may have fetched it while we waited for the lock.
             again = None if self.options.force else self.store.find_by_source(key)
-            if again is not None and again.revision == resolution.revision:
+            if again is not None and self._intact(again) and _covers(again, resolution):
                 return self._already(again, "fetched by another modelshelf process")
-            return self._fetch_and_register(key, resolution, expected, again or existing)
+            return self._fetch_and_register(key, resolution, expected, again or previous)
+
+    def _check_options(self, ref: Ref) -> None:
+        """Refuse a bad ``--type`` or ``--name`` before any byte is fetched, not after, and
+        flags the reference cannot use rather than silently ignore them."""
+        if self.options.type and self.options.type not in TYPES:
+            raise UsageError(f"--type {self.options.type!r}: expected one of {', '.join(TYPES)}")
+        if self.options.name is not None:
+            check_name(self.options.name)
+        if self.options.revision and ref.source in _UNVERSIONED_SOURCES:
+            raise UsageError(f"{ref.raw}: --revision applies to hf: and civitai: references, "
+                             f"not to a {'URL' if ref.source == 'url' else 'local path'}")
+        if ref.source in _SINGLE_FILE_SOURCES:
+            self._check_selection(ref.raw, is_repo=False)
+
+    def _check_selection(self, ref_text: str, *, is_repo: bool) -> None:
+        if (self.options.include or self.options.exclude) and not is_repo:
+            raise UsageError(f"{ref_text}: --include/--exclude choose files of a repo or "
+                             "folder; this reference is a single file")
+
+    def _intact(self, record: ModelRecord) -> bool:
+        """Whether all of a registered model's bytes are still in the store: one whose blob was
+        lost (deleted by hand) is fetched again rather than reported present."""
+        return all(self.store.has_blob(f.sha256) for f in record.files)
+
+    def _check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise PullCancelled("interrupted")
 
     def _already(self, record: ModelRecord, note: str) -> PullOutcome:
-        locked = self.options.locked
-        if locked is not None:
-            have = {f.path: f.sha256 for f in record.files}
-            for path, pinned in sorted(locked.items()):
-                if have.get(path) != pinned.sha256:
-                    raise LockMismatch(f"{record.source_ref}: {path} in the store is "
-                                       f"{have.get(path) or 'missing'}, the lock pins {pinned.sha256}")
-        self.store.touch(record.name)
-        return PullOutcome(record, notes=[note])
+        """The reference is in the store: check it against the lock / ``--sha256``, and honour a
+        ``--name`` or ``--type`` that differs from how it was registered (no bytes move)."""
+        pinned = {path: f.sha256 for path, f in (self.options.locked or {}).items()}
+        if self.options.sha256 and len(record.files) == 1:
+            pinned[record.files[0].path] = parse_sha256(self.options.sha256)
+        have = {f.path: f.sha256 for f in record.files}
+        for path, wanted in sorted(pinned.items()):
+            if have.get(path) != wanted:
+                error = LockMismatch if self.options.locked is not None else HashMismatch
+                raise error(f"{record.source_ref}: {path} in the store is "
+                            f"{have.get(path) or 'missing'}, expected {wanted}")
+        name = self.options.name or record.name
+        model_type = self.options.type or record.type
+        if (name, model_type) == (record.name, record.type):
+            try:
+                self.store.touch(record.name)
+            except ModelNotFound:
+                raise _Vanished from None
+            return PullOutcome(record, notes=[note])
+        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(NewModel)}
+        renamed = NewModel(**{**fields, "name": name, "type": model_type})
+        # Same name, other type: the user re-files that model. Other name: a second name for
+        # the same blobs, which must not clobber a different model already called that.
+        added = self.store.add_model(renamed, force=name == record.name)
+        return PullOutcome(added, notes=[f"{note}; registered as {name} ({model_type})"])
 
     # -- verification inputs ----------------------------------------------------------------------
     def _expected_digests(self, resolution: Resolution) -> dict[str, str | None]:
@@ -190,6 +272,7 @@ class Puller:
         with ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool:
             fetched = list(pool.map(lambda f: self._fetch_file(resolution, f, expected[f.path]),
                                     resolution.files))
+        self._check_cancelled()  # interrupted after the last byte: register nothing
         files = tuple(record for record, _ in fetched)
         outcome.bytes_downloaded = sum(n for _, n in fetched)
         name = self.options.name or _default_name(resolution, files)
@@ -210,18 +293,34 @@ class Puller:
             force=self.options.force or (previous is not None and previous.name == name))
         if previous is not None and previous.revision != resolution.revision:
             outcome.notes.append(f"updated from revision {previous.revision} to {resolution.revision}")
-        for filename, data in resolution.extras.items():
-            self.store.save_meta(record.name, filename, data)
-        if resolution.source == "hf":
-            self._expose_to_hf_cache(resolution, files)
+        self._after_registration(resolution, record, files, outcome.notes)
         outcome.record = record
         return outcome
 
+    def _after_registration(self, resolution: Resolution, record: ModelRecord,
+                            files: tuple[FileRecord, ...], notes: list[str]) -> None:
+        """Source snapshots and the Hub cache are extras: the model is registered and usable
+        by now, so failing to write them (a full disk, an unwritable HF_HUB_CACHE) is a note,
+        not a failed pull that left a model behind anyway."""
+        try:
+            for filename, data in resolution.extras.items():
+                self.store.save_meta(record.name, filename, data)
+        except OSError as exc:
+            notes.append(f"source snapshot not saved: {os_error_text(exc)}")
+        if resolution.source == "hf":
+            try:
+                self._expose_to_hf_cache(resolution, files)
+            except OSError as exc:
+                notes.append(f"not linked into the Hub cache at {self.settings.hf_cache}: "
+                             f"{os_error_text(exc)}")
+
     def _check_free_space(self, resolution: Resolution, expected: dict[str, str | None]) -> None:
         """The whole pull must fit before any file starts: the engine checks each file alone,
-        and a repo's files are fetched side by side."""
+        and a repo's files are fetched side by side. Local imports count too unless ``--link``
+        (a copy needs the space as much as a download does)."""
         needed = sum(f.size or 0 for f in resolution.files
-                     if f.url and not (expected[f.path] and self.store.has_blob(expected[f.path] or "")))
+                     if (f.url or not self.options.link)
+                     and not (expected[f.path] and self.store.has_blob(expected[f.path] or "")))
         self.store.staging_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.store.staging_dir).free
         if needed and needed + _FREE_SPACE_MARGIN > free:
@@ -231,21 +330,20 @@ class Puller:
 
     def _fetch_file(self, resolution: Resolution, remote: RemoteFile,
                     sha256: str | None) -> tuple[FileRecord, int]:
+        self._check_cancelled()
         present = self._present_blob(remote, sha256)
         if present is not None:
             return present, 0
         if remote.local_path is not None:
-            mode: ImportMode = "link" if self.options.link else "copy"
-            imported = self.store.import_file(remote.local_path, mode=mode, expected_sha256=sha256)
-            return FileRecord(remote.path, imported.sha256, imported.size), 0
+            return self._import_local(resolution, remote, sha256), 0
         adopted = self._adopt_from_hf_cache(resolution, remote, sha256)
         if adopted is not None:
             return adopted, 0
         assert remote.url is not None
         transfer = self.settings.transfer
         source = self.settings.source(resolution.source)
-        callback = self.progress(remote.path, remote.size) if self.progress else None
-        with self.store.lock(f"url:{remote.url}"):
+        callback = self._progress_for(remote)
+        with self.store.lock(f"url:{remote.url}", self._check_cancelled):
             present = self._present_blob(remote, sha256)  # fetched while we waited?
             if present is not None:
                 return present, 0
@@ -258,16 +356,46 @@ class Puller:
                 stall_seconds=transfer.stall_seconds, verify_ssl=source.verify_ssl,
                 proxies=proxy_rules(self.settings), progress=callback)
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
-            self.store.commit_blob(result.path, result.sha256)
+            self.store.commit_blob(result.path, result.sha256, repair=self.options.force)
         path = remote.path
         if resolution.source == "url" and result.filename:
             path = result.filename
         return FileRecord(path, result.sha256, result.size), result.bytes_downloaded
 
+    def _import_local(self, resolution: Resolution, remote: RemoteFile,
+                      sha256: str | None) -> FileRecord:
+        assert remote.local_path is not None
+        mode: ImportMode = "link" if self.options.link else "copy"
+        try:
+            imported = self.store.import_file(remote.local_path, mode=mode, expected_sha256=sha256,
+                                              repair=self.options.force)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise InsufficientSpace(f"{resolution.ref}: the disk under {self.store.home} filled up "
+                                    f"while importing {remote.local_path}") from None
+        return FileRecord(remote.path, imported.sha256, imported.size)
+
+    def _progress_for(self, remote: RemoteFile) -> ProgressCallback:
+        """The engine's progress callback; raising from it is how an interrupt stops a transfer
+        (connections dropped, resume state saved) instead of being waited out."""
+        report = self.progress(remote.path, remote.size) if self.progress else None
+
+        def update(done_bytes: int, total_bytes: int | None) -> None:
+            self._check_cancelled()
+            if report is not None:
+                report(done_bytes, total_bytes)
+
+        return update
+
     def _present_blob(self, remote: RemoteFile, sha256: str | None) -> FileRecord | None:
-        if sha256 and self.store.has_blob(sha256):
-            return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size)
-        return None
+        """The store's blob for ``sha256`` if there is one; under ``--force`` only if its bytes
+        still hash to its name, so a re-pull repairs a damaged blob instead of trusting it."""
+        if not (sha256 and self.store.has_blob(sha256)):
+            return None
+        if self.options.force and sha256_file(self.store.blob_path(sha256)) != sha256:
+            return None
+        return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size)
 
     @staticmethod
     def _check_published_ids(resolution: Resolution, remote: RemoteFile, sha256: str | None,
@@ -297,9 +425,13 @@ class Puller:
 
         repo_id = str(resolution.metadata.get("repo_id", ""))
         cached = find_in_hf_cache(self.settings.hf_cache, repo_id, remote.etag)
-        if cached is None:
+        if cached is None or not _matches_git_blob_id(cached, sha256, remote.etag):
             return None
-        imported = self.store.import_file(cached, mode="link", expected_sha256=sha256)
+        try:
+            imported = self.store.import_file(cached, mode="link", expected_sha256=sha256,
+                                              repair=self.options.force)
+        except HashMismatch:
+            return None  # a damaged copy in the Hub cache: download the file instead
         return FileRecord(remote.path, imported.sha256, imported.size)
 
     def _expose_to_hf_cache(self, resolution: Resolution, files: tuple[FileRecord, ...]) -> None:
@@ -342,7 +474,34 @@ class Puller:
         return model_type, found_arch or resolution.architecture_hint or "unknown"
 
 
+def _matches_git_blob_id(path: Path, sha256: str | None, etag: str) -> bool:
+    """A small (non-LFS) Hub file has no published sha256, only its git blob id as ETag: check
+    a cached copy against it, as a download is checked, before adopting it."""
+    blob_id = etag.strip('"')
+    return bool(sha256) or len(blob_id) != 40 or git_blob_sha1(path) == blob_id
+
+
+def _covers(record: ModelRecord, resolution: Resolution) -> bool:
+    """Whether the registered model already holds what was resolved: the same revision and at
+    least these files (``--include '*.json'`` first, the whole repo later, must fetch the rest;
+    the other way round keeps what is there). A direct download's file is named by the server
+    (Content-Disposition), not by the resolution: its revision alone decides."""
+    return record.revision == resolution.revision and (
+        resolution.source == "url"
+        or {f.path for f in resolution.files} <= {f.path for f in record.files})
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error as ``path: reason`` (``str(exc)`` of an OSError carries ``[Errno N]``)."""
+    if isinstance(exc, ModelshelfError):
+        return str(exc)
+    return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+
+
 def _default_name(resolution: Resolution, files: tuple[FileRecord, ...]) -> str:
+    """A name derived from the source, trimmed to what :func:`check_name` accepts (file names
+    may be longer, or end in a space) so a pull never fails on a name nobody chose."""
+    name = resolution.name
     if resolution.source == "url" and len(files) == 1:
-        return PurePosixPath(files[0].path).stem or resolution.name
-    return resolution.name
+        name = PurePosixPath(files[0].path).stem or resolution.name
+    return name.encode()[:MAX_NAME_BYTES].decode(errors="ignore").strip()

@@ -54,11 +54,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     ctx = Context(args)
+    error: Exception
     try:
         return int(args.handler(ctx) or 0)
     except ModelshelfError as exc:
-        code = exc.exit_code
-        message = str(exc)
+        error, code, message = exc, exc.exit_code, str(exc)
     except BrokenPipeError:  # `modelshelf ls | head`: the reader left; say nothing
         _silence_stdout()
         return 141
@@ -66,11 +66,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         ctx.stderr.write("modelshelf: interrupted\n")
         return 130
     except OSError as exc:  # a disk or permission problem the library did not anticipate
-        code, message = 1, f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+        error, code = exc, 1
+        message = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
     except Exception as exc:  # a bug: still one line, the traceback behind --debug
-        code, message = 1, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+        error, code = exc, 1
+        message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
     if getattr(args, "debug", False):
-        traceback.print_exc()
+        # Outside the except blocks there is no "current" exception: print this one.
+        traceback.print_exception(error, file=ctx.stderr)
     ctx.warn(f"error: {message}")
     return code
 

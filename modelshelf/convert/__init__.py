@@ -53,12 +53,13 @@ def convert(
     """Convert ``src`` (safetensors file or shard folder, safe pickle) to safetensors ``dst``."""
     started = time.perf_counter()
     src, dst = Path(src), Path(dst)
-    if src.resolve() == dst.resolve():
-        raise UsageError(f"{dst}: output must differ from the input")
+    if dst.is_dir():
+        raise UsageError(f"{dst}: is a folder; OUT must name the file to write")
     target = target_dtype(dtype) if dtype else None
     header = read_header(src)
     note = f"converted by modelshelf from {header.format}" + (f" to {target}" if target else "")
     plan = make_plan(header, src, target, note)
+    _check_not_an_input(plan, src, dst)
     _write_atomically(plan, dst, progress)
     return ConvertResult(
         src=src, dst=dst, src_format=header.format, dtype=target, tensors=len(plan.jobs),
@@ -68,10 +69,22 @@ def convert(
     )
 
 
+def _check_not_an_input(plan: ConvertPlan, src: Path, dst: Path) -> None:
+    """``dst`` is replaced when the output is complete, so it must be none of the files read:
+    an index converted onto one of its own shards would leave the source model broken."""
+    inputs = {src.resolve(), *(job.src_file.resolve() for job in plan.jobs)}
+    if dst.resolve() in inputs:
+        raise UsageError(f"{dst}: output must differ from the input (it is one of the files read)")
+
+
 def _write_atomically(plan: ConvertPlan, dst: Path, progress: Progress | None) -> None:
     """Temp file in dst's folder (same filesystem, so the rename is atomic), fsync, rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    except OSError as exc:  # named after OUT, not after the temp file the user never asked for
+        raise OSError(exc.errno, f"cannot create a file in {dst.parent} ({exc.strerror})",
+                      str(dst)) from None
     tmp = Path(tmp_name)
     try:
         try:
@@ -82,6 +95,11 @@ def _write_atomically(plan: ConvertPlan, dst: Path, progress: Progress | None) -
             os.close(fd)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename not in (None, tmp_name):  # a source file: the error already names it
+            raise
+        raise OSError(exc.errno, f"cannot write ({exc.strerror})", str(dst)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

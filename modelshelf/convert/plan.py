@@ -88,6 +88,15 @@ def _source_of(t: TensorInfo, src: Path) -> tuple[Path, int]:
     return (src if src.is_dir() else src.parent) / t.file, t.offset
 
 
+def _check_name(t: TensorInfo, src: Path) -> None:
+    """A pickle's key may be any string (a lone surrogate too); a safetensors name is UTF-8."""
+    try:
+        t.name.encode()
+    except UnicodeEncodeError:
+        raise FormatError(f"{src}: tensor {t.name!r} has a name that is not valid UTF-8, "
+                          "which safetensors requires") from None
+
+
 def _dst_dtype(t: TensorInfo, target: str | None, src: Path) -> str:
     if t.dtype not in ITEMSIZE:
         raise FormatError(f"{src}: tensor {t.name!r} has dtype {t.dtype}, which we cannot convert")
@@ -103,6 +112,7 @@ def make_plan(
     jobs: list[TensorJob] = []
     cursor = 0
     for t in ordered:
+        _check_name(t, src)
         file, offset = _source_of(t, src)
         job = TensorJob(t.name, tuple(t.shape), file, offset, t.dtype, _dst_dtype(t, target, src),
                         cursor)

@@ -73,6 +73,9 @@ class ModelHeader:
     quantization: str | None = None
     context_length: int | None = None
     byteorder: Literal["little", "big"] = "little"
+    # Parts the model itself declares that are not on disk: a diffusers component listed in
+    # model_index.json without its folder, the absent members of a ``-0000i-of-0000n`` set.
+    missing: tuple[str, ...] = ()
 
     @property
     def parameters(self) -> int:

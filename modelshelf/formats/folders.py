@@ -35,8 +35,30 @@ WEIGHT_CANDIDATES = (
     "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin",
 )
 STATUS_RANK = {"safe": 0, "unknown": 1, "unsafe": 2}
+MAX_MISSING_NAMES = 64
+# model_index.json classes that hold no weights (their folders have only JSON/text files).
+WEIGHTLESS_CLASS = re.compile(r"Scheduler|Tokenizer|Processor|FeatureExtractor")
 
 ReadFile = Callable[[Path], ModelHeader]
+
+
+def missing_shards(path: Path, present: tuple[str, ...]) -> tuple[str, ...]:
+    """The members of a shard file's ``-0000i-of-0000n`` set that are not beside it.
+
+    The count comes from a file name, so a hostile one (``-of-99999``) is answered with a count
+    rather than a list of 99,998 names.
+    """
+    m = SHARD_NAME.match(path.name)
+    if not m:
+        return ()
+    total = int(m["n"])
+    absent = total - len(present)
+    if absent <= 0:
+        return ()
+    if absent > MAX_MISSING_NAMES:
+        return (f"{absent} of {total} shards",)
+    expected = (f"{m['stem']}-{i:05d}-of-{m['n']}{m['ext']}" for i in range(1, total + 1))
+    return tuple(name for name in expected if name not in present)
 
 
 def sibling_shards(path: Path) -> tuple[str, ...]:
@@ -63,17 +85,30 @@ def index_weight_map(path: Path) -> dict[str, str] | None:
     return wm
 
 
+def index_shards(path: Path, wm: Mapping[str, str]) -> list[str]:
+    """The shard file names an index's weight map lists, checked to be present beside it."""
+    files = sorted(set(wm.values()))
+    for name in files:
+        if not _plain_name(name):
+            raise FormatError(f"{path}: shard name {name!r} leaves the folder")
+        if not (path.parent / name).is_file():
+            raise FormatError(f"{path}: shard {name} is missing")
+    return files
+
+
+def _plain_name(name: str) -> bool:
+    """A file or folder name right inside the model's folder: an index or model_index.json
+    that names ``../x`` or ``/etc`` must not make us read (or count) files elsewhere."""
+    return not ("/" in name or "\\" in name or name in ("", ".", ".."))
+
+
 def read_index(path: Path, read_file: ReadFile) -> ModelHeader:
     wm = index_weight_map(path)
     if wm is None:
         raise FormatError(f"{path}: not a shard index (no weight_map)")
-    files = sorted(set(wm.values()))
-    for name in files:
-        if "/" in name or "\\" in name or name in ("", ".", ".."):
-            raise FormatError(f"{path}: shard name {name!r} leaves the folder")
-        if not (path.parent / name).is_file():
-            raise FormatError(f"{path}: shard {name} is missing")
-    merged = merge([(name, read_file(path.parent / name)) for name in files], prefix=False)
+    files = index_shards(path, wm)
+    merged = merge([(name, read_file(path.parent / name)) for name in files], path.parent,
+                   prefix=False)
     for tensor, name in wm.items():
         if tensor not in merged.tensors or merged.tensors[tensor].file != name:
             raise FormatError(f"{path}: tensor {tensor!r} is not in shard {name}")
@@ -82,9 +117,9 @@ def read_index(path: Path, read_file: ReadFile) -> ModelHeader:
     return dataclasses.replace(merged, metadata={**merged.metadata, **meta}, shards=tuple(files))
 
 
-def merge(parts: Iterable[tuple[str, ModelHeader]], prefix: bool) -> ModelHeader:
-    """One header for several files: tensors tagged with their file (and, with ``prefix``,
-    named ``<part>/<tensor>``), the worst safety verdict, findings naming their file."""
+def merge(parts: Iterable[tuple[str, ModelHeader]], folder: Path, prefix: bool) -> ModelHeader:
+    """One header for several files of ``folder``: tensors tagged with their file (and, with
+    ``prefix``, named ``<part>/<tensor>``), the worst safety verdict, findings naming their file."""
     tensors: dict[str, TensorInfo] = {}
     findings: list[str] = []
     status = "safe"
@@ -95,7 +130,8 @@ def merge(parts: Iterable[tuple[str, ModelHeader]], prefix: bool) -> ModelHeader
         for name, t in header.tensors.items():
             key = f"{part}/{name}" if prefix else name
             if key in tensors:
-                raise FormatError(f"{part}: tensor {name!r} also appears in {tensors[key].file}")
+                raise FormatError(f"{folder / part}: tensor {name!r} also appears in "
+                                  f"{tensors[key].file}")
             file = part if not prefix else f"{part}/{t.file}" if t.file else None
             tensors[key] = dataclasses.replace(t, name=key, file=file)
         findings += [f"{part}: {f}" for f in header.safety.findings]
@@ -141,7 +177,7 @@ def weights(folder: Path, read_file: ReadFile) -> ModelHeader | None:
     )
     if shards:
         names = sibling_shards(shards[0])
-        merged = merge([(n, read_file(folder / n)) for n in names], prefix=False)
+        merged = merge([(n, read_file(folder / n)) for n in names], folder, prefix=False)
         return dataclasses.replace(merged, shards=names)
     return None
 
@@ -169,9 +205,14 @@ def read_diffusers(folder: Path, read_file: ReadFile) -> ModelHeader:
     if not isinstance(index, dict):
         raise FormatError(f"{folder / 'model_index.json'}: not a JSON object")
     components: dict[str, ModelHeader] = {}
+    missing: list[str] = []
     for name, spec in index.items():
         sub = folder / name
-        if name.startswith("_") or not isinstance(spec, list) or not sub.is_dir():
+        if name.startswith("_") or not isinstance(spec, list) or not _plain_name(name):
+            continue
+        if _needs_weights(spec) and not _holds_data(sub):
+            missing.append(name)
+        if not sub.is_dir():
             continue
         config_path = sub / "config.json"
         config = jsonsafe.load_file(config_path) if config_path.is_file() else {}
@@ -179,10 +220,25 @@ def read_diffusers(folder: Path, read_file: ReadFile) -> ModelHeader:
         components[name] = dataclasses.replace(
             header, config=config if isinstance(config, Mapping) else {}
         )
-    merged = merge(components.items(), prefix=True)
+    merged = merge(components.items(), folder, prefix=True)
     return dataclasses.replace(
-        merged, format="diffusers", config=index, components=components, metadata={}
+        merged, format="diffusers", config=index, components=components, metadata={},
+        missing=tuple(missing),
     )
+
+
+def _needs_weights(spec: list[Any]) -> bool:
+    """A component entry ``[library, class]`` whose class is a model (``[null, null]``: removed)."""
+    cls = spec[1] if len(spec) == 2 else None
+    return isinstance(cls, str) and not WEIGHTLESS_CLASS.search(cls)
+
+
+def _holds_data(folder: Path) -> bool:
+    """Whether a component folder holds any file but configs: weights in some format (we do not
+    judge which: flax or ONNX weights are weights too)."""
+    if not folder.is_dir():
+        return False
+    return any(p.is_file() and p.suffix not in (".json", ".txt") for p in folder.rglob("*"))
 
 
 def read_folder(folder: Path, read_file: ReadFile) -> ModelHeader:

@@ -38,6 +38,7 @@ LEGACY_PREFIX = b"\x80\x02\x8a\x0a" + LEGACY_MAGIC.to_bytes(10, "little")
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_NODES = 2_000_000  # containers visited when collecting tensors
 MAX_SCALAR_TEXT = 200
+MAX_NUMEL = 2**63 - 1  # torch sizes are int64: a larger element count is no real tensor
 # What zipfile raises on a corrupt archive (it is not consistent about it).
 ZIP_ERRORS = (
     zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError,
@@ -383,6 +384,8 @@ def _tensor_info(
     numel = 1
     for d in ref.shape:
         numel *= d
+    if numel > MAX_NUMEL:  # stride 0 lets a 4-byte storage claim any shape; torch cannot
+        raise src.error(f"tensor {name!r}: its shape holds more elements than a torch tensor can")
     start = st.extra_offset + ref.storage_offset
     last = sum((d - 1) * s for d, s in zip(ref.shape, ref.stride, strict=True))
     extent = last + 1 if numel else 0

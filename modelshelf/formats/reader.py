@@ -91,7 +91,8 @@ def read_header(path: Path) -> ModelHeader:
     if header.format in ("safetensors", "pickle", "gguf"):
         shards = folders.sibling_shards(path)
         if shards:
-            return dataclasses.replace(header, shards=shards)
+            return dataclasses.replace(header, shards=shards,
+                                       missing=folders.missing_shards(path, shards))
     return header
 
 

@@ -9,6 +9,7 @@ and stops a hostile header from making us read (or download) more than a fixed a
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +17,7 @@ from modelshelf.errors import FormatError
 
 # A header worth reading fits in far less; anything beyond is an attack or not a header.
 DEFAULT_READ_BUDGET = 512 * 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 @runtime_checkable
@@ -28,12 +30,21 @@ class RandomAccess(Protocol):
 
 
 class FileSource:
-    """A local file read with ``os.pread``: no shared position, safe to share across threads."""
+    """A local file read with ``os.pread``: no shared position, safe to share across threads.
+
+    Only regular files: a FIFO would block ``open`` (and ``read``) until a writer comes, and a
+    device has no size to check headers against. ``O_NONBLOCK`` makes opening a FIFO return at
+    once (it changes nothing for regular files), so the ``fstat`` below can refuse it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        self.size = os.fstat(self._fd).st_size
+        self._fd = os.open(path, _OPEN_FLAGS)
+        st = os.fstat(self._fd)
+        if not stat.S_ISREG(st.st_mode):
+            self.close()
+            raise FormatError(f"{path}: not a regular file (a pipe, socket or device)")
+        self.size = st.st_size
 
     def read_at(self, offset: int, length: int) -> bytes:
         return os.pread(self._fd, length, offset)

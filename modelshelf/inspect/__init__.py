@@ -8,10 +8,11 @@
 from modelshelf.inspect.adopt import AdoptItem, AdoptOutcome, AdoptPlan, plan_adopt
 from modelshelf.inspect.gpu import gpu_fit, weights_bytes
 from modelshelf.inspect.info import Info, inspect_header, inspect_path
-from modelshelf.inspect.reporting import Report, report
+from modelshelf.inspect.reporting import Report, naming, report
 from modelshelf.inspect.scanner import ScannedFile, ScanResult, scan
 
 __all__ = [
     "AdoptItem", "AdoptOutcome", "AdoptPlan", "Info", "Report", "ScanResult", "ScannedFile",
-    "gpu_fit", "inspect_header", "inspect_path", "plan_adopt", "report", "scan", "weights_bytes",
+    "gpu_fit", "inspect_header", "inspect_path", "naming", "plan_adopt", "report", "scan",
+    "weights_bytes",
 ]

@@ -15,18 +15,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf.errors import ModelshelfError
-from modelshelf.store import FileRecord, NewModel, Store
-from modelshelf.store.records import TYPES
+from modelshelf.store import NewModel, Store
+from modelshelf.store.records import MAX_NAME_BYTES, TYPES
 
 if TYPE_CHECKING:
     from modelshelf.inspect.scanner import ScannedFile, ScanResult
 
-_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f]+")
+# Separators, control characters, and the surrogate escapes of bytes that are not UTF-8.
+_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f\ud800-\udfff]+")
+_MAX_BASE_BYTES = MAX_NAME_BYTES - 8  # room for the "-N" that tells namesakes apart
 
 
 @dataclass(frozen=True)
@@ -84,17 +86,17 @@ def _apply(item: AdoptItem, store: Store) -> None:
         files = []
         for path in _folder_files(root):
             rec = store.import_file(path, mode="move")
-            files.append(FileRecord(path.relative_to(root).as_posix(), rec.sha256, rec.size))
+            files.append(replace(rec, path=_view_path(path.relative_to(root).parts)))
     else:
         first = store.import_file(Path(item.paths[0]), mode="move",
                                   expected_sha256=item.sha256)
         for dup in item.paths[1:]:
             store.import_file(Path(dup), mode="move", expected_sha256=item.sha256)
-        files = [first]
+        files = [replace(first, path=_view_path((first.path,)))]
     if item.register:
         store.add_model(NewModel(
             name=item.name, type=item.type, architecture=item.architecture, format=item.format,
-            source="local", source_ref=item.paths[0], source_url=None, revision=None,
+            source="local", source_ref=_source_ref(item.paths[0]), source_url=None, revision=None,
             files=tuple(files), metadata={"adopted_from": list(item.paths)},
         ))
 
@@ -111,10 +113,30 @@ def _folder_files(root: Path) -> list[Path]:
     return sorted(out)
 
 
+def _source_ref(path: str) -> str:
+    """Where a model was adopted from, as text the registry can hold: the bytes of a name that
+    is not UTF-8 as ``\\xNN`` escapes (the path itself stays as it is)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _view_path(parts: Iterable[str]) -> str:
+    """A file's path inside the store's views, from its path parts where it was found.
+
+    Names may hold anything a filesystem allows, but the store (rightly) refuses control
+    characters and backslashes in the views — and a newline in a name breaks every line-based
+    tool. Such characters become ``_``, as they do in model names.
+    """
+    return "/".join(_UNSAFE_NAME_CHARS.sub("_", part) for part in parts)
+
+
 def _base_name(path: str, is_dir: bool) -> str:
+    """The model name a file or folder suggests, within what the store takes for a name: a
+    stem near the filesystem's 255-byte limit is cut short and outer spaces go, otherwise the
+    file could be found but never adopted."""
     p = Path(path)
-    stem = p.name if is_dir else p.stem
-    return _UNSAFE_NAME_CHARS.sub("_", stem).lstrip(".") or "model"
+    stem = _UNSAFE_NAME_CHARS.sub("_", p.name if is_dir else p.stem)
+    stem = stem.encode()[:_MAX_BASE_BYTES].decode("utf-8", "ignore")
+    return stem.strip().lstrip(".").strip() or "model"
 
 
 class _Names:
@@ -151,7 +173,7 @@ def plan_adopt(result: ScanResult, store: Store) -> AdoptPlan:
         if f.error or os.path.islink(f.path):
             continue  # broken: not ours to fix; symlink: its target is what would be adopted
         if f.is_dir:
-            if store.find_by_source(f.path) is not None:
+            if store.find_by_source(_source_ref(f.path)) is not None:
                 already.append(f.path)
                 continue
             items.append(_item(f, (f.path,), names.claim(_base_name(f.path, True)), True))

@@ -8,7 +8,9 @@ needs the file itself: its size on disk and the fingerprints users match against
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from modelshelf.identify import Identification, identify
 # as JSON strings): Info keeps it readable and bounded by abbreviating long values.
 _MAX_LIST_ITEMS = 32
 _MAX_STRING_CHARS = 16 * 1024
+_MAX_INT_BITS = 64
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Info:
     fingerprints: Mapping[str, str | None] = field(default_factory=dict)
     quantization: str | None = None  # GGUF general.file_type, by name
     context_length: int | None = None  # GGUF <arch>.context_length
+    missing: tuple[str, ...] = ()  # declared parts not on disk (components, shards)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +61,7 @@ class Info:
             "confidence": self.confidence, "evidence": list(self.evidence),
             "fingerprints": dict(self.fingerprints),
             "quantization": self.quantization, "context_length": self.context_length,
+            "missing": list(self.missing),
         }
 
 
@@ -88,7 +93,8 @@ def _safety(header: ModelHeader) -> dict[str, Any]:
 
 
 def _bounded(value: Any) -> Any:
-    """A JSON-able copy of metadata with long lists and strings abbreviated."""
+    """A JSON-able copy of metadata: long lists and strings abbreviated, non-finite
+    floats (a GGUF float key may hold NaN or inf) and huge integers as text."""
     if isinstance(value, Mapping):
         return {str(k): _bounded(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -99,6 +105,10 @@ def _bounded(value: Any) -> Any:
         return value[:_MAX_STRING_CHARS] + f"... ({len(value)} chars)"
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Infinity: json.dumps would write invalid JSON
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        return f"<{value.bit_length()}-bit integer>"  # a pickled 10**5000 cannot even be printed
     return value
 
 
@@ -167,6 +177,7 @@ def inspect_header(
                                              if is_gguf else None),
         context_length=header.context_length or (_gguf_context_length(header.metadata)
                                                  if is_gguf else None),
+        missing=header.missing,
     )
 
 
@@ -193,9 +204,12 @@ def disk_size(path: Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:
-            full = os.path.join(root, name)
-            if not os.path.islink(full):
-                total += os.stat(full).st_size
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:  # gone since the folder was listed: no bytes to count
+                continue
+            if not stat.S_ISLNK(st.st_mode):
+                total += st.st_size
     return total
 
 

@@ -122,8 +122,13 @@ class Report:
         lines += [f"  {name}" for name in data["unknown"]]
         if data["broken"]:
             lines.append(f"Broken: {len(data['broken'])}")
-            lines += [f"  {b['model']}: {b['error']}" for b in data["broken"]]
+            lines += [f"  {naming(b['model'], b['error'])}" for b in data["broken"]]
         return lines
+
+
+def naming(subject: str, reason: str) -> str:
+    """``subject: reason``, unless the reason already names its subject (most errors do)."""
+    return reason if subject in reason else f"{subject}: {reason}"
 
 
 def _tensor_bytes(e: Entry) -> int:

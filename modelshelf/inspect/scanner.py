@@ -26,14 +26,15 @@ from typing import Any, NamedTuple
 
 from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
+from modelshelf.formats.folders import index_shards, index_weight_map
 from modelshelf.hashing import sha256_file
 from modelshelf.inspect.adopt import AdoptPlan, plan_adopt
 from modelshelf.inspect.info import summarize
-from modelshelf.inspect.walk import Unit, walk
+from modelshelf.inspect.walk import FOLDER_FORMATS, Unit, walk
 from modelshelf.store import Store
 
 Progress = Callable[[int, int | None], None]
-CACHE_VERSION = 1  # bump when the cached facts change shape
+CACHE_VERSION = 2  # bump when the cached facts change shape (2: shard indexes are sidecars)
 BATCH = 512  # units per cache lookup and per cache write transaction
 HASH_FLUSH_BYTES = 1 << 30  # cache digests after hashing this much, even before a full batch
 Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
@@ -113,7 +114,10 @@ def _unit_key(unit: Unit) -> Key:
     size, mtime = 0, unit.stat.st_mtime_ns
     for root, _dirs, names in os.walk(unit.path):
         for name in names:
-            st = os.stat(os.path.join(root, name))
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:  # a dangling symlink, a symlink loop, a file gone since: no bytes
+                continue
             size += st.st_size
             mtime = max(mtime, st.st_mtime_ns)
     return size, mtime, unit.stat.st_ino
@@ -125,6 +129,8 @@ def read_facts(path: Path) -> dict[str, Any]:
     A broken file is kept with the format its magic bytes claim and the reason it is broken.
     """
     try:
+        if _is_shard_index(path):
+            return {"v": CACHE_VERSION, "format": "unknown"}
         header = read_header(path)  # as cheap as sniffing the magic when it is no model
     except (FormatError, OSError) as exc:
         return {"v": CACHE_VERSION, "format": _sniff(path), "architecture": "unknown",
@@ -133,12 +139,33 @@ def read_facts(path: Path) -> dict[str, Any]:
         return {"v": CACHE_VERSION, "format": "unknown"}
     summary = summarize(header)
     ident = summary.identification
-    return {
+    facts = {
         "v": CACHE_VERSION, "format": header.format, "architecture": ident.architecture,
         "model_type": ident.model_type, "parameters": summary.parameters,
         "dtypes": summary.dtypes, "memory_bytes": summary.memory_bytes,
         "safety": summary.safety["status"], "findings": summary.safety["findings"],
     }
+    # A folder's cache key covers its parts, so the row goes stale when a part arrives; a shard
+    # file's key would not notice its missing sibling arriving: that stays for ``info`` to say.
+    if header.missing and header.format in FOLDER_FORMATS:
+        facts["missing"] = list(header.missing)
+    return facts
+
+
+def _is_shard_index(path: Path) -> bool:
+    """Whether ``path`` is a shard index (``model.safetensors.index.json``) with all its shards.
+
+    A scan meets the shards beside it one by one; counting the index as a model too would count
+    every tensor twice (parameters, fp16 savings in ``report``) and adopt a JSON file as a
+    model. An index whose shards are missing raises :class:`FormatError`, so a broken set shows.
+    """
+    if not path.name.endswith(".index.json") or path.is_dir():
+        return False
+    weight_map = index_weight_map(path)
+    if weight_map is None:
+        return False
+    index_shards(path, weight_map)
+    return True
 
 
 def _sniff(path: Path) -> str:
@@ -149,14 +176,29 @@ def _sniff(path: Path) -> str:
         return "unknown"
 
 
+def _storable(path: str) -> bool:
+    """Whether the registry can hold ``path``. A file name that is not valid UTF-8 (Latin-1
+    names out of an old zip) reaches us with surrogate escapes, which SQLite's text refuses:
+    such files are scanned like any other, just not remembered."""
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ScanCache:
-    """The store's scan cache, or nothing (scan works without a store, just without memory)."""
+    """The store's scan cache, or nothing (scan works without a store, just without memory).
+
+    Batches are sent as they are and filtered through :func:`_storable` only when the
+    registry refuses one: a rescan pays nothing for the rare undecodable name.
+    """
 
     def __init__(self, store: Store | None) -> None:
         self.store = store
 
     def get(self, path: str, key: Key) -> tuple[dict[str, Any], str | None] | None:
-        if self.store is None:
+        if self.store is None or not _storable(path):
             return None
         hit = self.store.scan_cache_get(path, *key)
         if hit is None or hit["info"].get("v") != CACHE_VERSION:
@@ -167,9 +209,13 @@ class ScanCache:
         """``get`` for many paths at once: ``{path: (facts, sha256)}`` for the unchanged ones."""
         if self.store is None or not keys:
             return {}
+        try:
+            rows = self.store.scan_cache_get_many(list(keys))
+        except UnicodeEncodeError:
+            rows = self.store.scan_cache_get_many([p for p in keys if _storable(p)])
         return {
             path: (row["info"], row["sha256"] or None)
-            for path, row in self.store.scan_cache_get_many(list(keys)).items()
+            for path, row in rows.items()
             if (row["size"], row["mtime_ns"], row["inode"]) == keys[path]
             and row["info"].get("v") == CACHE_VERSION
         }
@@ -179,9 +225,13 @@ class ScanCache:
 
     def put_many(self, rows: Iterable[tuple[str, Key, dict[str, Any], str | None]]) -> None:
         """Cache ``(path, key, facts, sha256)`` rows in one transaction."""
-        if self.store is not None:
-            self.store.scan_cache_put_many(
-                [(path, *key, sha256 or "", facts) for path, key, facts, sha256 in rows])
+        if self.store is None:
+            return
+        table = [(path, *key, sha256 or "", facts) for path, key, facts, sha256 in rows]
+        try:
+            self.store.scan_cache_put_many(table)
+        except UnicodeEncodeError:  # the transaction rolled back: write the storable rows
+            self.store.scan_cache_put_many([row for row in table if _storable(row[0])])
 
 
 # -- the scan ----------------------------------------------------------------------------------

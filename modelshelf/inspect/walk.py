@@ -44,13 +44,13 @@ def walk(
     stack = [root]
     while stack:
         folder = stack.pop()
-        st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in seen or folder in skip:
-            continue
-        seen.add((st.st_dev, st.st_ino))
         try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen or folder in skip:
+                continue
+            seen.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(folder), key=_NAME)
-        except (PermissionError, FileNotFoundError):
+        except OSError:
             continue  # unreadable or vanished: nothing of ours to report there
         names = {e.name for e in entries}
         if names & FOLDER_MARKERS and detect_folder(Path(folder)) in FOLDER_FORMATS:
@@ -65,6 +65,6 @@ def walk(
                     subdirs.append(entry.path)
                 elif entry.is_file():
                     yield Unit(entry.path, False, entry.stat())
-            except FileNotFoundError:
-                continue  # dangling symlink or raced deletion
+            except OSError:
+                continue  # dangling symlink, symlink loop (ELOOP), raced deletion
         stack.extend(reversed(subdirs))

@@ -4,18 +4,31 @@ A folder becomes a multi-file model with paths relative to it, minus what is nev
 model: dotfiles and dot-folders (``.git``, ``.cache``, editor droppings) and ``__pycache__``.
 Symlinked folders are not followed (no loops, no surprise imports from elsewhere); symlinked
 files are imported as the file they point to. Hashing happens in the store, once.
+
+Local files change in place (a LoRA re-exported to the same path), so the resolution's
+``revision`` is a fingerprint of every file's path, size and mtime: a re-pull compares it with
+the registered one and imports again only when something changed, without hashing to find out.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from modelshelf.config import Settings
-from modelshelf.errors import NotFoundError
+from modelshelf.errors import EntryNotFound, NotFoundError
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 
 _SKIPPED_DIRS = frozenset({"__pycache__"})
+
+
+def readable(text: str) -> str:
+    """A file name as text the registry can store: bytes that are not UTF-8 (which Python
+    carries as lone surrogates) become U+FFFD. The bytes are still read from the real path."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _skipped(name: str) -> bool:
@@ -31,9 +44,37 @@ def folder_files(root: Path) -> list[RemoteFile]:
             path = Path(folder) / name
             if _skipped(name) or not path.is_file():
                 continue
-            found.append(RemoteFile(path=path.relative_to(root).as_posix(), local_path=path,
-                                    size=path.stat().st_size))
+            found.append(RemoteFile(path=readable(path.relative_to(root).as_posix()),
+                                    local_path=path, size=path.stat().st_size))
     return found
+
+
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    """huggingface_hub's glob rules, so ``--include`` means the same for a folder and a repo:
+    ``*`` crosses ``/`` and a pattern ending in ``/`` names a folder."""
+    return any(fnmatch.fnmatch(path, p + "*" if p.endswith("/") else p) for p in patterns)
+
+
+def selected(files: Sequence[RemoteFile], ref: Ref, options: ResolveOptions) -> list[RemoteFile]:
+    """The folder's files that ``--include`` and ``--exclude`` keep."""
+    chosen = [f for f in files
+              if (not options.include or _matches(f.path, options.include))
+              and not _matches(f.path, options.exclude)]
+    if not chosen:
+        patterns = " ".join([f"--include {p}" for p in options.include]
+                            + [f"--exclude {p}" for p in options.exclude])
+        raise EntryNotFound(f"{ref.raw}: no file in the folder matches {patterns}")
+    return chosen
+
+
+def fingerprint(files: Sequence[RemoteFile]) -> str:
+    """``stat:<hex>`` over each file's path, size and mtime: changes when any file does."""
+    digest = hashlib.sha1()
+    for f in files:
+        assert f.local_path is not None
+        st = f.local_path.stat()
+        digest.update(f"{f.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return f"stat:{digest.hexdigest()[:16]}"
 
 
 def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
@@ -44,8 +85,10 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         files = folder_files(path)
         if not files:
             raise NotFoundError(f"{ref.raw}: the folder {path} holds no files to import")
-        return Resolution(ref=ref.raw, source="local", name=path.name, files=tuple(files),
+        files = selected(files, ref, options)
+        return Resolution(ref=ref.raw, source="local", name=readable(path.name),
+                          files=tuple(files), revision=fingerprint(files),
                           source_url=path.as_uri(), is_repo=True)
-    remote = RemoteFile(path=path.name, local_path=path, size=path.stat().st_size)
-    return Resolution(ref=ref.raw, source="local", name=path.stem or path.name, files=(remote,),
-                      source_url=path.as_uri())
+    remote = RemoteFile(path=readable(path.name), local_path=path, size=path.stat().st_size)
+    return Resolution(ref=ref.raw, source="local", name=readable(path.stem or path.name),
+                      files=(remote,), revision=fingerprint([remote]), source_url=path.as_uri())

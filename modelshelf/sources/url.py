@@ -10,13 +10,20 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from modelshelf.config import Settings
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 
 _UNSAFE = re.compile(r"[^\w.\-+()\[\] ]")
 _MAX_NAME = 200
+# Query parameters that carry credentials in signed or tokenised download links (Civitai's
+# ?token=, S3/GCS signatures, Azure SAS `sig`, API keys): never kept in the registry or printed.
+_SECRET_PARAMS = frozenset({
+    "token", "access_token", "api_key", "apikey", "key", "auth", "password", "secret", "sig",
+    "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+    "x-goog-signature", "x-goog-credential"})
+MASK = "***"
 
 
 def safe_filename(name: str, fallback: str = "download") -> str:
@@ -37,6 +44,26 @@ def file_name_from_url(url: str) -> str:
                          fallback=safe_filename(split.hostname or "", "download"))
 
 
+def public_url(url: str) -> str:
+    """``url`` with a password in it and the values of credential parameters masked: what may be
+    stored, printed and used as the model's reference (the secret is no part of its identity)."""
+    try:
+        split = urlsplit(url)
+        password = split.password
+    except ValueError:
+        return url
+    netloc = split.netloc
+    if password is not None:
+        netloc = netloc.replace(f":{password}@", f":{MASK}@", 1)
+    pairs = parse_qsl(split.query, keep_blank_values=True)
+    if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
+        query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs],
+                          safe="*")
+    else:
+        query = split.query
+    return urlunsplit((split.scheme, netloc, split.path, query, split.fragment))
+
+
 def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -48,5 +75,6 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     token = options.token or (configured.reveal() if configured else None)
     remote = RemoteFile(path=name, url=url, headers=bearer(token),
                         auth_host=urlsplit(url).hostname if token else None)
-    return Resolution(ref=ref.raw, source="url", name=PurePosixPath(name).stem or name,
-                      files=(remote,), source_url=url)
+    return Resolution(ref=public_url(ref.raw), source="url",
+                      name=PurePosixPath(name).stem or name, files=(remote,),
+                      source_url=public_url(url))

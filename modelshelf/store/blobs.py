@@ -54,11 +54,13 @@ class BlobStore:
                 yield from (p for p in sorted(shard.iterdir())
                             if len(p.name) == 64 and p.name.startswith(shard.name))
 
-    def commit(self, staged: Path, sha256: str) -> Path:
+    def commit(self, staged: Path, sha256: str, *, repair: bool = False) -> Path:
         """Move a complete staged file in as the blob for ``sha256``; drop it if that exists.
 
         The caller vouches for the digest (the transfer engine computed it while streaming);
-        re-hashing here would read a multi-GB file a second time.
+        re-hashing here would read a multi-GB file a second time. An existing blob is trusted
+        too, unless ``repair`` (``pull --force``): then it is re-hashed and, if its bytes were
+        damaged on disk, atomically replaced by the staged file.
         """
         blob = self.path(sha256)
         blob.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,10 @@ class BlobStore:
         try:
             os.link(staged, blob)
         except FileExistsError:
-            _refresh(blob)
+            if repair and sha256_file(blob) != sha256:
+                os.replace(staged, blob)  # same filesystem: atomic, readers never see a gap
+            else:
+                _refresh(blob)
         except OSError as exc:
             if exc.errno not in NO_HARDLINK:
                 raise
@@ -80,23 +85,24 @@ class BlobStore:
         return blob
 
     def delete(self, sha256: str) -> int:
-        """Remove one blob; returns the bytes freed (0 if it was already gone)."""
+        """Remove one blob; returns the bytes freed: 0 if it was already gone, or if a hard link
+        outside the store (an app folder made by ``link flat``) still holds the bytes."""
         blob = self.path(sha256)
         try:
-            size = blob.stat().st_size
+            st = blob.stat()
             blob.unlink()
         except FileNotFoundError:
             return 0
-        return size
+        return st.st_size if st.st_nlink == 1 else 0
 
     def import_file(self, src: Path, mode: ImportMode = "copy",
-                    expected_sha256: str | None = None) -> FileRecord:
+                    expected_sha256: str | None = None, *, repair: bool = False) -> FileRecord:
         """Bring a local file in: copy it, hard-link it, or move it and leave a link behind.
 
         ``link`` shares the user's inode with the blob (no copy; the file becomes read-only)
         and falls back to copying across filesystems. ``move`` (``scan --adopt``) ends with
         ``src`` being a link to the blob; at every instant the bytes exist at ``src`` or in the
-        store, so a crash mid-way loses nothing.
+        store, so a crash mid-way loses nothing. ``repair``: as for :meth:`commit`.
         """
         expected = parse_sha256(expected_sha256) if expected_sha256 else None
         src = Path(src)
@@ -107,7 +113,7 @@ class BlobStore:
             if expected and digest != expected:
                 raise HashMismatch(f"{src}: sha256 is {digest}, expected {expected}")
             size = staged.stat().st_size
-            blob = self.commit(staged, digest)
+            blob = self.commit(staged, digest, repair=repair)
         finally:
             staged.unlink(missing_ok=True)
         if mode == "move" and not _same_inode(src, blob):

@@ -21,6 +21,9 @@ TYPES = ("checkpoints", "diffusion_models", "vae", "loras", "text_encoders", "cl
 # Formats whose models are folders by nature (config files beside weights), even with one file.
 FOLDER_FORMATS = frozenset({"diffusers", "transformers"})
 _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+# A name becomes a file name (plus a suffix such as ".safetensors", plus the ".<name>.<8 hex>.tmp"
+# of an atomic replace): filesystems allow 255 bytes, so keep well below.
+MAX_NAME_BYTES = 200
 _BAD_PATH = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
@@ -103,6 +106,10 @@ def check_name(name: str) -> None:
     if not name or name in {".", ".."} or name.startswith(".") or _BAD_NAME.search(name):
         raise UsageError(f"model name {name!r}: must be non-empty, not start with '.', and contain "
                          "no '/', '\\' or control characters")
+    if name != name.strip():
+        raise UsageError(f"model name {name!r}: must not start or end with a space")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise UsageError(f"model name {name[:40]!r}...: longer than {MAX_NAME_BYTES} bytes")
 
 
 def check_relative_path(name: str, path: str) -> None:

@@ -44,7 +44,7 @@ class Registry:
         self._local = threading.local()
         # Switching to WAL and migrating need the database to ourselves; a file lock keeps
         # processes that open a fresh store at the same moment from tripping over each other.
-        with file_lock(init_lock):
+        with file_lock(init_lock), self._readable():
             migrate(self.connection())
 
     # -- connections and transactions -----------------------------------------------------------
@@ -63,14 +63,23 @@ class Registry:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One atomic change; holds SQLite's write lock from the first statement."""
-        with _transaction(self.connection(), "BEGIN IMMEDIATE") as conn:
+        with self._readable(), _transaction(self.connection(), "BEGIN IMMEDIATE") as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot across several SELECTs."""
-        with _transaction(self.connection(), "BEGIN") as conn:
+        with self._readable(), _transaction(self.connection(), "BEGIN") as conn:
             yield conn
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        """SQLite's own errors (a damaged or foreign file, a disk full, a lock held past the
+        busy timeout) as one line naming the registry, not an internal error."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise ModelshelfError(f"{self.path}: the registry cannot be used ({exc})") from exc
 
     # -- models ---------------------------------------------------------------------------------
     def find(self, conn: sqlite3.Connection, name: str) -> ModelRecord | None:
@@ -108,7 +117,7 @@ class Registry:
         conn.execute("DELETE FROM models WHERE name = ?", (name,))
 
     def set_field(self, conn: sqlite3.Connection, name: str, column: str, value: Any) -> bool:
-        if column not in {"last_used", "pinned"}:
+        if column not in {"last_used", "pinned", "revision"}:
             raise ValueError(f"not an updatable column: {column}")
         return conn.execute(f"UPDATE models SET {column} = ? WHERE name = ?",
                             (value, name)).rowcount > 0

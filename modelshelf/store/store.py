@@ -23,7 +23,7 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -55,12 +55,19 @@ from modelshelf.store.usage import DiskUsage, disk_usage
 from modelshelf.store.verify import VerifyReport, verify_models
 from modelshelf.store.viewtree import ViewTree
 
+BlobHook = Callable[[Path], object]
+
 
 class Store:
-    """A model store rooted at ``home``; safe to use from several threads and processes."""
+    """A model store rooted at ``home``; safe to use from several threads and processes.
 
-    def __init__(self, home: Path) -> None:
+    ``before_blob_delete`` is called with a blob's path just before the store deletes it: links
+    to it made outside the store (the Hub cache) would otherwise keep its bytes on disk.
+    """
+
+    def __init__(self, home: Path, *, before_blob_delete: BlobHook | None = None) -> None:
         self.home = Path(home)
+        self._before_blob_delete = before_blob_delete
         self.blobs_dir = self.home / "blobs"
         self.staging_dir = self.home / "staging"
         self.views_dir = self.home / "views"
@@ -81,38 +88,52 @@ class Store:
     def has_blob(self, sha256: str) -> bool:
         return self._blobs.has(sha256)
 
-    def commit_blob(self, staged: Path, sha256: str) -> Path:
-        """Atomically move a complete file from ``staging/`` in as the blob of ``sha256``."""
-        return self._blobs.commit(Path(staged), sha256)
+    def commit_blob(self, staged: Path, sha256: str, *, repair: bool = False) -> Path:
+        """Atomically move a complete file from ``staging/`` in as the blob of ``sha256``
+        (``repair``: replace an existing blob whose bytes were damaged on disk)."""
+        blob = self._blobs.commit(Path(staged), sha256, repair=repair)
+        if repair:
+            self._relink_views(sha256)
+        return blob
 
     def import_file(self, src: Path, *, mode: ImportMode = "copy",
-                    expected_sha256: str | None = None) -> FileRecord:
+                    expected_sha256: str | None = None, repair: bool = False) -> FileRecord:
         """Bring a local file into the blobs (copy / hard link / move leaving a link)."""
-        return self._blobs.import_file(Path(src), mode, expected_sha256)
+        record = self._blobs.import_file(Path(src), mode, expected_sha256, repair=repair)
+        if repair:
+            self._relink_views(record.sha256)
+        return record
 
-    def lock(self, key: str) -> AbstractContextManager[None]:
-        """An exclusive inter-process lock named by ``key`` (e.g. ``"url:https://..."``)."""
-        return file_lock(lock_file_for(self.locks_dir, key))
+    def lock(self, key: str,
+             while_waiting: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+        """An exclusive inter-process lock named by ``key`` (e.g. ``"url:https://..."``);
+        ``while_waiting`` may raise to stop waiting (see :func:`file_lock`)."""
+        return file_lock(lock_file_for(self.locks_dir, key), while_waiting)
 
     # -- models ---------------------------------------------------------------------------------
     def add_model(self, new: NewModel, *, force: bool = False) -> ModelRecord:
         """Register a model whose blobs are all in the store, and link it into views.
 
-        Same name and same files: nothing changes (the model counts as used). Same name, other
-        files: :class:`NameConflict` unless ``force``, which replaces the model (keeping its pin)
-        and deletes blobs only the old version used.
+        Same name, same files and type: nothing changes (the model counts as used). Same name,
+        other files or type: :class:`NameConflict` unless ``force``, which replaces the model
+        (keeping its pin) and deletes blobs only the old version used.
         """
         check_new_model(new)
         with self._registry.write() as conn:
             self._check_blobs(new)
             existing = self._registry.find(conn, new.name)
-            if existing is not None and existing.content() == new.content():
+            if (existing is not None and existing.content() == new.content()
+                    and existing.type == new.type):
                 now = time.time()
                 self._registry.set_field(conn, new.name, "last_used", now)
+                # The same bytes at a newer revision (a branch moved, a file touched): remember
+                # it, or every later pull would think the model outdated.
+                self._registry.set_field(conn, new.name, "revision", new.revision)
                 self._views.build(existing, self.blob_path)
-                return replace(existing, last_used=now)
+                return replace(existing, last_used=now, revision=new.revision)
             if existing is not None and not force:
-                raise NameConflict(f"model {new.name} exists with other content; "
+                what = "content" if existing.content() != new.content() else f"type ({existing.type})"
+                raise NameConflict(f"model {new.name} exists with other {what}; "
                                    "use --force to replace")
             self._check_view_clash(conn, new)
             if existing is not None:
@@ -163,8 +184,16 @@ class Store:
         return self._collect(f.sha256 for f in record.files)
 
     def touch(self, name: str, when: float | None = None) -> None:
-        """Record a use (``gc --max-size`` evicts the least recently used first)."""
-        self._update(name, "last_used", time.time() if when is None else when)
+        """Record a use (``gc --max-size`` evicts the least recently used first), and put back
+        view entries deleted from outside (deleting a model in ComfyUI deletes ours through
+        its folder link), so a model reported present is where apps and `path` look."""
+        with self._registry.write() as conn:
+            if not self._registry.set_field(conn, name, "last_used",
+                                            time.time() if when is None else when):
+                raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+            record = self._registry.find(conn, name)
+            if record is not None and all(self.has_blob(f.sha256) for f in record.files):
+                self._views.build(record, self.blob_path)
 
     def pin(self, name: str, pinned: bool = True) -> None:
         """Protect a model from eviction (``pinned=False`` lifts it)."""
@@ -250,6 +279,14 @@ class Store:
             if not self._registry.set_field(conn, name, column, value):
                 raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
 
+    def _relink_views(self, sha256: str) -> None:
+        """Views are hard links: after a damaged blob was replaced, those of every model using
+        it still show the old, damaged inode until pointed at the new blob."""
+        with self._registry.write() as conn:  # no `rm` in between: no view left without a model
+            for model in self._registry.models(conn):
+                if sha256 in {f.sha256 for f in model.files}:
+                    self._views.build(model, self.blob_path)
+
     def _check_blobs(self, new: NewModel) -> None:
         for f in new.files:
             try:
@@ -274,8 +311,13 @@ class Store:
         freed = 0
         with self._registry.write() as conn:
             for sha in sorted(self._registry.unreferenced(conn, digests)):
-                freed += self._blobs.delete(sha)
+                freed += self._delete_blob(sha)
         return freed
+
+    def _delete_blob(self, sha256: str) -> int:
+        if self._before_blob_delete is not None and self.has_blob(sha256):
+            self._before_blob_delete(self.blob_path(sha256))
+        return self._blobs.delete(sha256)
 
     def _blob_sizes(self) -> dict[str, int]:
         sizes = {}
@@ -297,7 +339,7 @@ class Store:
             for sha in sorted(self._registry.unreferenced(
                     conn, (b.sha256 for b in plan.orphan_blobs))):
                 if not _touched_since(self.blob_path(sha), plan.created):
-                    freed += self._blobs.delete(sha)
+                    freed += self._delete_blob(sha)
         for partial in plan.stale_partials:
             freed += delete_partial(partial)
         return freed

@@ -107,6 +107,55 @@ def find_in_hf_cache(hf_cache: Path, repo_id: str, etag: str,
     return None
 
 
+def forget_blob(hf_cache: Path, store_blob: Path) -> int:
+    """Take a store blob that is about to be deleted out of the Hub cache; returns how many
+    cache blobs went.
+
+    The cache's ``blobs/<etag>`` entries that are the store blob (a hard link, or a symlink to
+    it) and the snapshot pointers showing them are removed, as are snapshot folders left
+    empty: otherwise ``rm``/``gc`` would report bytes freed that the cache's hard link keeps
+    on disk, or leave dangling snapshot links.
+    """
+    try:
+        target = store_blob.stat()
+    except FileNotFoundError:
+        return 0
+    real = os.path.realpath(store_blob)
+    gone = 0
+    for blob in sorted(Path(hf_cache).glob("models--*/blobs/*")):
+        if target.st_nlink == 1 and not blob.is_symlink():
+            continue  # only a symlink can show a blob nothing else hard-links
+        if _is_same(blob, target, real):
+            _forget_pointers(blob.parent.parent / "snapshots", blob)
+            blob.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def _is_same(blob: Path, target: os.stat_result, real: str) -> bool:
+    try:
+        st = blob.lstat()
+    except FileNotFoundError:
+        return False
+    if blob.is_symlink():
+        return os.path.realpath(blob) == real
+    return (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino)
+
+
+def _forget_pointers(snapshots: Path, blob: Path) -> None:
+    """Remove snapshot symlinks resolving to ``blob``, then snapshot folders left empty."""
+    if not snapshots.is_dir():
+        return
+    wanted = os.path.realpath(blob)
+    for pointer in sorted(snapshots.rglob("*"), reverse=True):  # children before parents
+        if pointer.is_symlink():
+            if os.path.realpath(pointer) == wanted:
+                pointer.unlink(missing_ok=True)
+        elif pointer.is_dir():
+            with contextlib.suppress(OSError):
+                pointer.rmdir()  # only if empty
+
+
 def _place_blob(store_blob: Path, blob: Path) -> bool:
     """Make ``blob`` the store's bytes; True if hard-linked (same inode), False if symlinked.
 
@@ -157,5 +206,5 @@ def _safe_parts(path_in_repo: str) -> tuple[str, ...]:
     return parts
 
 
-__all__ = ["HubCacheLink", "find_in_hf_cache", "link_into_hf_cache", "normalize_etag",
-           "repo_folder"]
+__all__ = ["HubCacheLink", "find_in_hf_cache", "forget_blob", "link_into_hf_cache",
+           "normalize_etag", "repo_folder"]

@@ -104,6 +104,8 @@ def plan_app_links(store_views_dir: Path, app: str, dest: Path) -> LinkPlan:
     dest = Path(dest).absolute()
     views = Path(store_views_dir).absolute()
     warnings = []
+    if os.path.lexists(dest) and not dest.is_dir():
+        raise UsageError(f"link {app}: {dest} is not a folder")
     if layout.marker is not None:
         if not dest.is_dir():
             raise UsageError(f"link {app}: {dest} is not a folder (give the app's install folder)")

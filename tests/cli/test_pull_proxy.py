@@ -98,3 +98,15 @@ def test_unreachable_proxy_is_named_in_the_error(
     assert f"proxy http://***@127.0.0.1:{unused_port}: connection refused" in result.err
     assert SECRET not in result.out + result.err
     assert server.log == []
+
+
+def test_config_shows_proxies_without_their_passwords(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:{SECRET}@proxy.corp:3128")
+    monkeypatch.setenv("http_proxy", "http://plain.corp:8080")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal")
+    result = cli("config", "--json")
+    assert result.json["proxies"] == {"https": "http://***@proxy.corp:3128",
+                                      "http": "http://plain.corp:8080",
+                                      "no_proxy": "localhost,.internal"}
+    human = cli("config")
+    assert SECRET not in result.out + result.err + human.out + human.err

@@ -100,7 +100,9 @@ def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> 
     ctx.emit(payload, human)
     for result in results:
         if result.status == "error":
-            ctx.warn(f"error: {result.error}")
+            # In a batch, an error that does not say which reference it is about is no help.
+            error = str(result.error)
+            ctx.warn(f"error: {error}" if result.ref in error else f"error: {result.ref}: {error}")
     return max((r.exit_code for r in results if r.status == "error"), default=0)
 
 

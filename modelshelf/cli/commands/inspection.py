@@ -7,14 +7,50 @@ inspection layer — never the transfer engine or huggingface_hub — unless the
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from modelshelf.cli.context import Context
 from modelshelf.config import format_size
-from modelshelf.errors import UsageError
+from modelshelf.errors import NotFoundError, UsageError
 
 _DTYPES = ("fp16", "bf16", "fp32")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+Handler = Callable[[Context], int]
+
+
+def _json_on_failure(handler: Handler) -> Handler:
+    """With ``--json``, stdout holds JSON and nothing else — also when the command fails or is
+    interrupted, so a script's ``json.loads(stdout)`` reads ``{"error": ...}`` rather than
+    choking on nothing.
+
+    The exception goes on to the CLI's one error mapper, which still writes the stderr line
+    and picks the exit code.
+    """
+
+    @functools.wraps(handler)
+    def run(ctx: Context) -> int:
+        try:
+            return handler(ctx)
+        except (Exception, KeyboardInterrupt) as exc:
+            if ctx.json and not isinstance(exc, BrokenPipeError):  # no reader left to tell
+                text = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+                ctx.stdout.write(json.dumps({"error": ctx.scrub(text)}) + "\n")
+            raise
+
+    return run
+
+
+def _shown(text: str) -> str:
+    """A path (or a line holding paths) fit to print: control characters (a newline in a file
+    name would split one entry over two lines) and the bytes of names that are not UTF-8 (which
+    a strict UTF-8 stdout refuses to encode) shown as escapes, everything else as it is."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -24,25 +60,25 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                       help="also compute sha256, AutoV2 and the legacy A1111 hash")
     info.add_argument("--gpu-memory", metavar="SIZE", help="does it fit, e.g. 24GB")
     info.add_argument("--dtype", choices=_DTYPES, help="with --gpu-memory: weights cast to this")
-    info.set_defaults(handler=run_info)
+    info.set_defaults(handler=_json_on_failure(run_info))
 
     scan = commands.add_parser("scan", parents=[common], help="identify every model under DIR")
     scan.add_argument("directory", type=Path, metavar="DIR")
     scan.add_argument("--adopt", action="store_true",
                       help="move files into the store, leave links behind")
     scan.add_argument("--dry-run", action="store_true", help="with --adopt: show the plan only")
-    scan.set_defaults(handler=run_scan)
+    scan.set_defaults(handler=_json_on_failure(run_scan))
 
     report = commands.add_parser("report", parents=[common], help="the whole collection")
     report.add_argument("--dir", action="append", default=[], type=Path, dest="dirs",
                         help="also cover this folder")
-    report.set_defaults(handler=run_report)
+    report.set_defaults(handler=_json_on_failure(run_report))
 
     convert = commands.add_parser("convert", parents=[common], help="rewrite as safetensors")
     convert.add_argument("source", type=Path, metavar="IN")
     convert.add_argument("destination", type=Path, metavar="OUT")
     convert.add_argument("--dtype", choices=_DTYPES, help="cast floating tensors")
-    convert.set_defaults(handler=run_convert)
+    convert.set_defaults(handler=_json_on_failure(run_convert))
 
 
 def _resolve_info(ctx: Context) -> Any:
@@ -54,21 +90,34 @@ def _resolve_info(ctx: Context) -> Any:
     return ctx.shelf.inspect(target, hashes=ctx.args.hashes)
 
 
+def _gpu_bytes(text: str) -> int:
+    """``--gpu-memory`` in bytes; anything that is not a positive size is a usage error."""
+    from modelshelf.config import parse_size
+
+    try:
+        size = parse_size(text)
+    except (ValueError, OverflowError):  # "abc", "-1", and "nan"/"inf", which float() accepts
+        size = 0
+    if size <= 0:
+        raise UsageError(f"--gpu-memory {text!r}: expected a positive size such as 24GB or 24GiB")
+    return size
+
+
 def run_info(ctx: Context) -> int:
     if ctx.args.dtype and not ctx.args.gpu_memory:
         raise UsageError("info: --dtype goes with --gpu-memory")
-    info = _resolve_info(ctx)
+    gpu_bytes = _gpu_bytes(ctx.args.gpu_memory) if ctx.args.gpu_memory else None
+    info = _resolve_info(ctx)  # after the flags are checked: --hashes may read 20 GB
     payload = info.to_json()
     fit = None
-    if ctx.args.gpu_memory:
-        from modelshelf.config import parse_size
+    if gpu_bytes is not None:
         from modelshelf.inspect import gpu_fit
 
-        fit = gpu_fit(info, parse_size(ctx.args.gpu_memory), ctx.args.dtype)
+        fit = gpu_fit(info, gpu_bytes, ctx.args.dtype)
         payload["gpu_fit"] = fit
 
     def human() -> None:
-        ctx.say(f"{payload['path']}")
+        ctx.say(_shown(payload["path"]))
         for key in ("format", "architecture", "model_type"):
             ctx.say(f"  {key:<13} {payload.get(key)}")
         ctx.say(f"  {'confidence':<13} {payload.get('confidence')}")
@@ -77,44 +126,92 @@ def run_info(ctx: Context) -> int:
         ctx.say(f"  {'memory':<13} {format_size(payload['memory_bytes'])}")
         dtypes = ", ".join(f"{k}: {v:,}" for k, v in payload["dtypes"].items())
         ctx.say(f"  {'dtypes':<13} {dtypes}")
+        for key, label in (("quantization", "quantization"), ("context_length", "context")):
+            if payload.get(key) is not None:  # what an LLM user picks a GGUF by
+                ctx.say(f"  {label:<13} {payload[key]}")
         if payload.get("shards"):
             ctx.say(f"  {'shards':<13} {len(payload['shards'])}")
+        if payload.get("missing"):
+            ctx.say(f"  {'MISSING':<13} {_shown(', '.join(payload['missing']))}")
         safety = payload["safety"]
         ctx.say(f"  {'safety':<13} {safety['status']}")
-        for finding in safety.get("findings", []):
-            ctx.say(f"    - {finding}")
+        for finding in safety.get("findings", []):  # names out of the file: shown, not obeyed
+            ctx.say(f"    - {_shown(finding)}")
         for line in payload.get("evidence", [])[:6]:
-            ctx.say(f"    evidence: {line}")
+            ctx.say(f"    evidence: {_shown(line)}")
         for name, value in (payload.get("fingerprints") or {}).items():
             if value:
                 ctx.say(f"  {name:<13} {value}")
         if fit is not None:
-            verdict = "fits" if fit.get("fits") else "does NOT fit"
-            ctx.say(f"  gpu           {verdict} ({fit})")
+            ctx.say(f"  {'gpu':<13} {_fit_line(fit)}")
 
     ctx.emit(payload, human)
     return 0
 
 
-def run_scan(ctx: Context) -> int:
-    from modelshelf.inspect import scan
+def _fit_line(fit: dict[str, Any]) -> str:
+    verdict = "fits" if fit["fits"] else "does NOT fit"
+    cast = f" at {fit['dtype']}" if fit["dtype"] else ""
+    return (f"{verdict}{cast}: needs {format_size(fit['needed_bytes'])} of "
+            f"{format_size(fit['gpu_bytes'])} ({format_size(fit['weights_bytes'])} weights + "
+            f"{format_size(fit['overhead_bytes'])} overhead; {fit['rule']})")
 
-    if not ctx.args.directory.is_dir():
-        raise UsageError(f"scan: {ctx.args.directory} is not a folder")
-    result = scan(ctx.args.directory, store=ctx.shelf.store, adopt=ctx.args.adopt,
+
+def _scan_root(directory: Path) -> Path:
+    if not directory.exists():
+        raise NotFoundError(f"scan: {directory}: no such folder")
+    if not directory.is_dir():
+        raise UsageError(f"scan: {directory} is not a folder")
+    return directory
+
+
+def _scan_line(f: dict[str, Any]) -> str:
+    line = (f"{_shown(f['path'])}  {f['format']}  {f['model_type']}/{f['architecture']}  "
+            f"{format_size(f['size'])}")
+    if f.get("error"):
+        return f"{line}  BROKEN: {_shown(f['error'].removeprefix(f['path'] + ': '))}"
+    if f.get("safety") == "unsafe":
+        line += f"  UNSAFE: {_shown('; '.join(f.get('findings', [])))}"
+    if f.get("missing"):
+        line += f"  INCOMPLETE: missing {_shown(', '.join(f['missing']))}"
+    return line
+
+
+def _plan_lines(plan: dict[str, Any], dry_run: bool) -> list[str]:
+    verb = "would adopt" if dry_run else "adopting"
+    lines = []
+    for item in plan["adopt"]:
+        what = f"as {item['name']}" if item["register"] else "(already in the store: link only)"
+        lines += [f"{verb} {_shown(path)} {what}" for path in item["paths"]]
+    return lines
+
+
+def run_scan(ctx: Context) -> int:
+    from modelshelf.inspect import naming, scan
+
+    if ctx.args.dry_run and not ctx.args.adopt:
+        raise UsageError("scan: --dry-run goes with --adopt")
+    result = scan(_scan_root(ctx.args.directory), store=ctx.shelf.store, adopt=ctx.args.adopt,
                   dry_run=ctx.args.dry_run)
     payload = result.to_json()
 
     def human() -> None:
         for f in payload["files"]:
-            ctx.say(f"{f['path']}  {f['format']}  {f['model_type']}/{f['architecture']}  "
-                    f"{format_size(f['size'])}")
+            ctx.say(_scan_line(f))
         for group in payload["duplicates"]:
-            ctx.say("duplicates: " + "  ==  ".join(group))
+            ctx.say("duplicates: " + "  ==  ".join(_shown(p) for p in group))
         ctx.say(f"{len(payload['files'])} model file(s), {len(payload['duplicates'])} duplicate group(s)")
+        if payload["adopt_plan"] is not None:
+            for line in _plan_lines(payload["adopt_plan"], ctx.args.dry_run):
+                ctx.say(line)
+            if not ctx.args.dry_run:
+                ctx.say(f"adopted {len(payload['adopted'])} model(s), "
+                        f"{len(payload['adopt_failed'])} failed")
 
     ctx.emit(payload, human)
-    return 0
+    for path, reason in result.adopt_failed:
+        ctx.warn(f"error: {_shown(naming(path, reason))}")
+    return 1 if result.adopt_failed else 0
 
 
 def run_report(ctx: Context) -> int:
@@ -124,7 +221,7 @@ def run_report(ctx: Context) -> int:
 
     def human() -> None:
         for line in result.render():
-            ctx.say(line)
+            ctx.say(_shown(line))
 
     ctx.emit(result.to_json(), human)
     return 0
@@ -135,8 +232,9 @@ def run_convert(ctx: Context) -> int:
 
     result = convert(ctx.args.source, ctx.args.destination, dtype=ctx.args.dtype)
     payload = result.to_json()
+    cast = f" ({payload['cast_tensors']} cast to {payload['dtype']})" if payload["dtype"] else ""
     ctx.emit(payload, lambda: ctx.say(
-        f"wrote {payload['dst']}: {payload['tensors']} tensors ({payload['cast_tensors']} cast to "
-        f"{payload['dtype']}), {format_size(payload['src_bytes'])} of tensor data -> "
+        f"wrote {_shown(payload['dst'])}: {payload['tensors']} tensors{cast}, "
+        f"{format_size(payload['src_bytes'])} of tensor data -> "
         f"{format_size(payload['dst_size'])} in {payload['seconds']:.2f} s"))
     return 0

@@ -7,6 +7,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context
 from modelshelf.config import format_size
+from modelshelf.errors import ModelNotFound, UsageError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -25,6 +26,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         cmd.add_argument("names", nargs="+", metavar="NAME")
         cmd.set_defaults(handler=run_pin, pinned=pinned)
 
+    path = commands.add_parser("path", parents=[common],
+                               help="where a model is on disk (its file or folder in views/)")
+    path.add_argument("name", metavar="NAME")
+    path.set_defaults(handler=run_path)
+
     verify = commands.add_parser("verify", parents=[common], help="re-hash and compare")
     verify.add_argument("names", nargs="*", metavar="NAME")
     verify.set_defaults(handler=run_verify)
@@ -41,6 +47,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_ls(ctx: Context) -> int:
+    from modelshelf.store import TYPES
+
+    if ctx.args.type is not None and ctx.args.type not in TYPES:  # `--type lora` lists nothing
+        raise UsageError(f"ls: --type {ctx.args.type!r}: expected one of {', '.join(TYPES)}")
     models = ctx.shelf.list(type=ctx.args.type, architecture=ctx.args.arch)
 
     def human() -> None:
@@ -55,8 +65,25 @@ def run_ls(ctx: Context) -> int:
     return 0
 
 
+def _existing(ctx: Context, names: list[str]) -> list[str]:
+    """Each name once, all checked before any is touched: a typo in one must not leave the
+    command half-done with nothing on stdout to say which part happened."""
+    unique = list(dict.fromkeys(names))
+    missing = [name for name in unique if ctx.shelf.store.find(name) is None]
+    if missing:
+        raise ModelNotFound(f"no model named {', '.join(map(repr, missing))} in the store "
+                            "(see `modelshelf ls`); nothing was changed")
+    return unique
+
+
+def run_path(ctx: Context) -> int:
+    path = ctx.shelf.path(ctx.args.name)
+    ctx.emit({"name": ctx.args.name, "path": str(path)}, lambda: ctx.say(str(path)))
+    return 0
+
+
 def run_rm(ctx: Context) -> int:
-    freed = {name: ctx.shelf.remove(name) for name in ctx.args.names}
+    freed = {name: ctx.shelf.remove(name) for name in _existing(ctx, ctx.args.names)}
 
     def human() -> None:
         for name, freed_bytes in freed.items():
@@ -67,20 +94,24 @@ def run_rm(ctx: Context) -> int:
 
 
 def run_pin(ctx: Context) -> int:
-    for name in ctx.args.names:
+    names = _existing(ctx, ctx.args.names)
+    for name in names:
         ctx.shelf.pin(name, ctx.args.pinned)
     word = "pinned" if ctx.args.pinned else "unpinned"
-    ctx.emit({word: ctx.args.names}, lambda: ctx.say(f"{word}: {', '.join(ctx.args.names)}"))
+    ctx.emit({word: names}, lambda: ctx.say(f"{word}: {', '.join(names)}"))
     return 0
 
 
 def run_verify(ctx: Context) -> int:
-    report = ctx.shelf.verify(ctx.args.names)
+    report = ctx.shelf.verify(_existing(ctx, ctx.args.names))
 
     def human() -> None:
         ctx.say(f"checked {report.checked} file(s): {report.ok} ok, {len(report.failed)} failed")
         for f in report.failed:
             ctx.say(f"  MISMATCH {f.name}: {f.path} expected {f.expected} got {f.actual}")
+        if report.failed:
+            ctx.say("fetch damaged models again with `modelshelf pull --force REF` "
+                    "(their references are in `modelshelf ls`)")
 
     ctx.emit(report.to_json(), human)
     return 1 if report.failed else 0
@@ -107,16 +138,18 @@ def run_gc(ctx: Context) -> int:
     max_size = parse_size(ctx.args.max_size) if ctx.args.max_size else None
     plan = ctx.shelf.gc(max_size=max_size, keep=ctx.args.keep)
     payload = plan.to_json()
-    if not ctx.args.dry_run:
-        plan.execute()
+    # What was really freed: a model used again since the plan, or bytes an app folder's hard
+    # link keeps, make it less than planned.
+    freed = plan.bytes_freed if ctx.args.dry_run else plan.execute()
     payload["dry_run"] = ctx.args.dry_run
+    payload["freed_bytes"] = 0 if ctx.args.dry_run else freed
 
     def human() -> None:
         verb = "would free" if ctx.args.dry_run else "freed"
         evicted = payload.get("evict") or []
         for item in evicted:
             ctx.say(f"evict {item if isinstance(item, str) else item.get('name')}")
-        ctx.say(f"{verb} {format_size(plan.bytes_freed)}")
+        ctx.say(f"{verb} {format_size(freed)}")
         if not plan.fits:
             ctx.warn("the store still exceeds --max-size: the rest is pinned or kept")
 

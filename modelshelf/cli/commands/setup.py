@@ -41,6 +41,10 @@ def run_config(ctx: Context) -> int:
             state = "enabled" if src["enabled"] else "DISABLED"
             token = "token set" if src["token"] else "no token"
             ctx.say(f"source {name:<11} {state:<9} {src['endpoint'] or '':<28} {token}")
+        for scheme, url in payload["proxies"].items():
+            label = "no proxy for" if scheme == "no_proxy" else f"{scheme} proxy"
+            if url:
+                ctx.say(f"{label:<15} {url}")
 
     ctx.emit(payload, human)
     return 0
