@@ -40,7 +40,7 @@ from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
 from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
-from modelshelf.store.records import MAX_NAME_BYTES
+from modelshelf.store.records import name_from
 from modelshelf.transfer import ProgressCallback, ProxyRules, download
 
 # Sources whose references name immutable content: once registered, never ask the network again.
@@ -504,4 +504,4 @@ def _default_name(resolution: Resolution, files: tuple[FileRecord, ...]) -> str:
     name = resolution.name
     if resolution.source == "url" and len(files) == 1:
         name = PurePosixPath(files[0].path).stem or resolution.name
-    return name.encode()[:MAX_NAME_BYTES].decode(errors="ignore").strip()
+    return name_from(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ if TYPE_CHECKING:
 
 
 _SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_API_TOKEN")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """A path (or a line holding paths) fit for human output: control characters (a newline in
+    a file name would split one entry over two lines, or forge a line) and the bytes of names
+    that are not UTF-8 (which a strict UTF-8 stdout refuses to encode) shown as escapes."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass
@@ -24,6 +34,7 @@ class Context:
     args: argparse.Namespace
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    emitted: bool = False  # whether the JSON answer is out (see ``emit_failure``)
 
     @property
     def json(self) -> bool:
@@ -45,9 +56,16 @@ class Context:
     def emit(self, payload: Any, human: Callable[[], None]) -> None:
         """JSON on stdout with --json (and nothing else there), else the human rendering."""
         if self.json:
-            self.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+            self.stdout.write(self.redact(json.dumps(payload, indent=2, default=str)) + "\n")
+            self.emitted = True
         else:
             human()
+
+    def emit_failure(self, message: str) -> None:
+        """With --json, a command that failed before printing its answer still leaves JSON on
+        stdout (``{"error": ...}``), so a script's ``json.loads(stdout)`` never meets nothing."""
+        if self.json and not self.emitted:
+            self.emit({"error": self.scrub(message)}, lambda: None)
 
     def say(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -57,9 +75,13 @@ class Context:
         self.stderr.write(f"modelshelf: {self.scrub(text)}\n")
 
     def scrub(self, text: str) -> str:
+        """``text`` as one line with every token value we know of replaced by ``***``."""
+        return " ".join(self.redact(text).split())
+
+    def redact(self, text: str) -> str:
         for secret in self._secrets():
             text = text.replace(secret, "***")
-        return " ".join(text.split())
+        return text
 
     def _secrets(self) -> list[str]:
         values = [os.environ.get(k, "") for k in _SECRET_ENV]

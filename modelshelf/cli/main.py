@@ -9,6 +9,7 @@ line that leaves here is scrubbed of token values.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,12 +23,21 @@ from modelshelf.errors import ModelshelfError
 COMMAND_MODULES = (fetch, registry, inspection, setup)
 
 
+class _BadUsage(SystemExit):
+    """argparse refused the command line (exit 2); carries the line for ``--json``'s answer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse prints usage + error over several lines; SPEC wants one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"modelshelf: error: {message} (see `{self.prog} --help`)\n")
-        raise SystemExit(2)
+        line = f"{message} (see `{self.prog} --help`)"
+        sys.stderr.write(f"modelshelf: error: {line}\n")
+        raise _BadUsage(line)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _BadUsage as exc:
+        if "--json" in (sys.argv[1:] if argv is None else argv):
+            sys.stdout.write(json.dumps({"error": exc.message}) + "\n")
+        raise
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
@@ -64,6 +79,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 141
     except KeyboardInterrupt:
         ctx.stderr.write("modelshelf: interrupted\n")
+        ctx.emit_failure("interrupted")
         return 130
     except OSError as exc:  # a disk or permission problem the library did not anticipate
         error, code = exc, 1
@@ -75,6 +91,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         # Outside the except blocks there is no "current" exception: print this one.
         traceback.print_exception(error, file=ctx.stderr)
     ctx.warn(f"error: {message}")
+    ctx.emit_failure(message)
     return code
 
 

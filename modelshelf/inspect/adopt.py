@@ -13,7 +13,6 @@ registers it. Identical files become links to one blob, registered once.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf.errors import ModelshelfError
 from modelshelf.store import NewModel, Store
-from modelshelf.store.records import MAX_NAME_BYTES, TYPES
+from modelshelf.store.records import TYPES, name_from, path_from
 
 if TYPE_CHECKING:
     from modelshelf.inspect.scanner import ScannedFile, ScanResult
 
 # Separators, control characters, and the surrogate escapes of bytes that are not UTF-8.
-_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f\ud800-\udfff]+")
-_MAX_BASE_BYTES = MAX_NAME_BYTES - 8  # room for the "-N" that tells namesakes apart
+_SUFFIX_ROOM = 8  # bytes kept free for the "-N" that tells namesakes apart
 
 
 @dataclass(frozen=True)
@@ -86,13 +84,13 @@ def _apply(item: AdoptItem, store: Store) -> None:
         files = []
         for path in _folder_files(root):
             rec = store.import_file(path, mode="move")
-            files.append(replace(rec, path=_view_path(path.relative_to(root).parts)))
+            files.append(replace(rec, path=path_from(path.relative_to(root).as_posix())))
     else:
         first = store.import_file(Path(item.paths[0]), mode="move",
                                   expected_sha256=item.sha256)
         for dup in item.paths[1:]:
             store.import_file(Path(dup), mode="move", expected_sha256=item.sha256)
-        files = [replace(first, path=_view_path((first.path,)))]
+        files = [replace(first, path=path_from(first.path))]
     if item.register:
         store.add_model(NewModel(
             name=item.name, type=item.type, architecture=item.architecture, format=item.format,
@@ -119,24 +117,11 @@ def _source_ref(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _view_path(parts: Iterable[str]) -> str:
-    """A file's path inside the store's views, from its path parts where it was found.
-
-    Names may hold anything a filesystem allows, but the store (rightly) refuses control
-    characters and backslashes in the views — and a newline in a name breaks every line-based
-    tool. Such characters become ``_``, as they do in model names.
-    """
-    return "/".join(_UNSAFE_NAME_CHARS.sub("_", part) for part in parts)
-
-
 def _base_name(path: str, is_dir: bool) -> str:
-    """The model name a file or folder suggests, within what the store takes for a name: a
-    stem near the filesystem's 255-byte limit is cut short and outer spaces go, otherwise the
-    file could be found but never adopted."""
+    """The model name a file or folder suggests, with room for the "-N" that tells namesakes
+    apart: otherwise a file could be found but never adopted."""
     p = Path(path)
-    stem = _UNSAFE_NAME_CHARS.sub("_", p.name if is_dir else p.stem)
-    stem = stem.encode()[:_MAX_BASE_BYTES].decode("utf-8", "ignore")
-    return stem.strip().lstrip(".").strip() or "model"
+    return name_from(p.name if is_dir else p.stem, room=_SUFFIX_ROOM)
 
 
 class _Names:

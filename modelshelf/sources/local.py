@@ -21,14 +21,9 @@ from pathlib import Path
 from modelshelf.config import Settings
 from modelshelf.errors import EntryNotFound, NotFoundError
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.store.records import name_from, path_from
 
 _SKIPPED_DIRS = frozenset({"__pycache__"})
-
-
-def readable(text: str) -> str:
-    """A file name as text the registry can store: bytes that are not UTF-8 (which Python
-    carries as lone surrogates) become U+FFFD. The bytes are still read from the real path."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _skipped(name: str) -> bool:
@@ -44,7 +39,7 @@ def folder_files(root: Path) -> list[RemoteFile]:
             path = Path(folder) / name
             if _skipped(name) or not path.is_file():
                 continue
-            found.append(RemoteFile(path=readable(path.relative_to(root).as_posix()),
+            found.append(RemoteFile(path=path_from(path.relative_to(root).as_posix()),
                                     local_path=path, size=path.stat().st_size))
     return found
 
@@ -86,9 +81,9 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         if not files:
             raise NotFoundError(f"{ref.raw}: the folder {path} holds no files to import")
         files = selected(files, ref, options)
-        return Resolution(ref=ref.raw, source="local", name=readable(path.name),
+        return Resolution(ref=ref.raw, source="local", name=name_from(path.name),
                           files=tuple(files), revision=fingerprint(files),
                           source_url=path.as_uri(), is_repo=True)
-    remote = RemoteFile(path=readable(path.name), local_path=path, size=path.stat().st_size)
-    return Resolution(ref=ref.raw, source="local", name=readable(path.stem or path.name),
+    remote = RemoteFile(path=path_from(path.name), local_path=path, size=path.stat().st_size)
+    return Resolution(ref=ref.raw, source="local", name=name_from(path.stem or path.name),
                       files=(remote,), revision=fingerprint([remote]), source_url=path.as_uri())

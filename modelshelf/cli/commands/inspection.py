@@ -7,50 +7,14 @@ inspection layer — never the transfer engine or huggingface_hub — unless the
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from modelshelf.cli.context import Context
+from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
-from modelshelf.errors import NotFoundError, UsageError
+from modelshelf.errors import ConfigError, NotFoundError, UsageError
 
 _DTYPES = ("fp16", "bf16", "fp32")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-Handler = Callable[[Context], int]
-
-
-def _json_on_failure(handler: Handler) -> Handler:
-    """With ``--json``, stdout holds JSON and nothing else — also when the command fails or is
-    interrupted, so a script's ``json.loads(stdout)`` reads ``{"error": ...}`` rather than
-    choking on nothing.
-
-    The exception goes on to the CLI's one error mapper, which still writes the stderr line
-    and picks the exit code.
-    """
-
-    @functools.wraps(handler)
-    def run(ctx: Context) -> int:
-        try:
-            return handler(ctx)
-        except (Exception, KeyboardInterrupt) as exc:
-            if ctx.json and not isinstance(exc, BrokenPipeError):  # no reader left to tell
-                text = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-                ctx.stdout.write(json.dumps({"error": ctx.scrub(text)}) + "\n")
-            raise
-
-    return run
-
-
-def _shown(text: str) -> str:
-    """A path (or a line holding paths) fit to print: control characters (a newline in a file
-    name would split one entry over two lines) and the bytes of names that are not UTF-8 (which
-    a strict UTF-8 stdout refuses to encode) shown as escapes, everything else as it is."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -60,25 +24,25 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                       help="also compute sha256, AutoV2 and the legacy A1111 hash")
     info.add_argument("--gpu-memory", metavar="SIZE", help="does it fit, e.g. 24GB")
     info.add_argument("--dtype", choices=_DTYPES, help="with --gpu-memory: weights cast to this")
-    info.set_defaults(handler=_json_on_failure(run_info))
+    info.set_defaults(handler=run_info)
 
     scan = commands.add_parser("scan", parents=[common], help="identify every model under DIR")
     scan.add_argument("directory", type=Path, metavar="DIR")
     scan.add_argument("--adopt", action="store_true",
                       help="move files into the store, leave links behind")
     scan.add_argument("--dry-run", action="store_true", help="with --adopt: show the plan only")
-    scan.set_defaults(handler=_json_on_failure(run_scan))
+    scan.set_defaults(handler=run_scan)
 
     report = commands.add_parser("report", parents=[common], help="the whole collection")
     report.add_argument("--dir", action="append", default=[], type=Path, dest="dirs",
                         help="also cover this folder")
-    report.set_defaults(handler=_json_on_failure(run_report))
+    report.set_defaults(handler=run_report)
 
     convert = commands.add_parser("convert", parents=[common], help="rewrite as safetensors")
     convert.add_argument("source", type=Path, metavar="IN")
     convert.add_argument("destination", type=Path, metavar="OUT")
     convert.add_argument("--dtype", choices=_DTYPES, help="cast floating tensors")
-    convert.set_defaults(handler=_json_on_failure(run_convert))
+    convert.set_defaults(handler=run_convert)
 
 
 def _resolve_info(ctx: Context) -> Any:
@@ -91,13 +55,13 @@ def _resolve_info(ctx: Context) -> Any:
 
 
 def _gpu_bytes(text: str) -> int:
-    """``--gpu-memory`` in bytes; anything that is not a positive size is a usage error."""
+    """``--gpu-memory`` in bytes; a size that is no size, or zero, is a usage error."""
     from modelshelf.config import parse_size
 
     try:
         size = parse_size(text)
-    except (ValueError, OverflowError):  # "abc", "-1", and "nan"/"inf", which float() accepts
-        size = 0
+    except ConfigError as exc:  # "abc", "-1", "nan": say which flag it came from
+        raise UsageError(f"--gpu-memory: {exc}") from None
     if size <= 0:
         raise UsageError(f"--gpu-memory {text!r}: expected a positive size such as 24GB or 24GiB")
     return size
@@ -117,7 +81,7 @@ def run_info(ctx: Context) -> int:
         payload["gpu_fit"] = fit
 
     def human() -> None:
-        ctx.say(_shown(payload["path"]))
+        ctx.say(printable(payload["path"]))
         for key in ("format", "architecture", "model_type"):
             ctx.say(f"  {key:<13} {payload.get(key)}")
         ctx.say(f"  {'confidence':<13} {payload.get('confidence')}")
@@ -132,13 +96,13 @@ def run_info(ctx: Context) -> int:
         if payload.get("shards"):
             ctx.say(f"  {'shards':<13} {len(payload['shards'])}")
         if payload.get("missing"):
-            ctx.say(f"  {'MISSING':<13} {_shown(', '.join(payload['missing']))}")
+            ctx.say(f"  {'MISSING':<13} {printable(', '.join(payload['missing']))}")
         safety = payload["safety"]
         ctx.say(f"  {'safety':<13} {safety['status']}")
         for finding in safety.get("findings", []):  # names out of the file: shown, not obeyed
-            ctx.say(f"    - {_shown(finding)}")
+            ctx.say(f"    - {printable(finding)}")
         for line in payload.get("evidence", [])[:6]:
-            ctx.say(f"    evidence: {_shown(line)}")
+            ctx.say(f"    evidence: {printable(line)}")
         for name, value in (payload.get("fingerprints") or {}).items():
             if value:
                 ctx.say(f"  {name:<13} {value}")
@@ -166,14 +130,14 @@ def _scan_root(directory: Path) -> Path:
 
 
 def _scan_line(f: dict[str, Any]) -> str:
-    line = (f"{_shown(f['path'])}  {f['format']}  {f['model_type']}/{f['architecture']}  "
+    line = (f"{printable(f['path'])}  {f['format']}  {f['model_type']}/{f['architecture']}  "
             f"{format_size(f['size'])}")
     if f.get("error"):
-        return f"{line}  BROKEN: {_shown(f['error'].removeprefix(f['path'] + ': '))}"
+        return f"{line}  BROKEN: {printable(f['error'].removeprefix(f['path'] + ': '))}"
     if f.get("safety") == "unsafe":
-        line += f"  UNSAFE: {_shown('; '.join(f.get('findings', [])))}"
+        line += f"  UNSAFE: {printable('; '.join(f.get('findings', [])))}"
     if f.get("missing"):
-        line += f"  INCOMPLETE: missing {_shown(', '.join(f['missing']))}"
+        line += f"  INCOMPLETE: missing {printable(', '.join(f['missing']))}"
     return line
 
 
@@ -182,7 +146,7 @@ def _plan_lines(plan: dict[str, Any], dry_run: bool) -> list[str]:
     lines = []
     for item in plan["adopt"]:
         what = f"as {item['name']}" if item["register"] else "(already in the store: link only)"
-        lines += [f"{verb} {_shown(path)} {what}" for path in item["paths"]]
+        lines += [f"{verb} {printable(path)} {what}" for path in item["paths"]]
     return lines
 
 
@@ -199,7 +163,7 @@ def run_scan(ctx: Context) -> int:
         for f in payload["files"]:
             ctx.say(_scan_line(f))
         for group in payload["duplicates"]:
-            ctx.say("duplicates: " + "  ==  ".join(_shown(p) for p in group))
+            ctx.say("duplicates: " + "  ==  ".join(printable(p) for p in group))
         ctx.say(f"{len(payload['files'])} model file(s), {len(payload['duplicates'])} duplicate group(s)")
         if payload["adopt_plan"] is not None:
             for line in _plan_lines(payload["adopt_plan"], ctx.args.dry_run):
@@ -210,7 +174,7 @@ def run_scan(ctx: Context) -> int:
 
     ctx.emit(payload, human)
     for path, reason in result.adopt_failed:
-        ctx.warn(f"error: {_shown(naming(path, reason))}")
+        ctx.warn(f"error: {printable(naming(path, reason))}")
     return 1 if result.adopt_failed else 0
 
 
@@ -221,7 +185,7 @@ def run_report(ctx: Context) -> int:
 
     def human() -> None:
         for line in result.render():
-            ctx.say(_shown(line))
+            ctx.say(printable(line))
 
     ctx.emit(result.to_json(), human)
     return 0
@@ -234,7 +198,7 @@ def run_convert(ctx: Context) -> int:
     payload = result.to_json()
     cast = f" ({payload['cast_tensors']} cast to {payload['dtype']})" if payload["dtype"] else ""
     ctx.emit(payload, lambda: ctx.say(
-        f"wrote {_shown(payload['dst'])}: {payload['tensors']} tensors{cast}, "
+        f"wrote {printable(payload['dst'])}: {payload['tensors']} tensors{cast}, "
         f"{format_size(payload['src_bytes'])} of tensor data -> "
         f"{format_size(payload['dst_size'])} in {payload['seconds']:.2f} s"))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from modelshelf.cli.context import Context
+from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
 from modelshelf.errors import ModelNotFound, UsageError
 
@@ -58,8 +58,8 @@ def run_ls(ctx: Context) -> int:
             ctx.say("no models (try `modelshelf pull REF` or `modelshelf demo`)")
         for m in models:
             pin = " [pinned]" if m.pinned else ""
-            ctx.say(f"{m.name:<32} {m.type:<16} {m.architecture:<14} {m.format:<12} "
-                    f"{format_size(m.size):>10}  {m.source_ref}{pin}")
+            ctx.say(f"{printable(m.name):<32} {m.type:<16} {m.architecture:<14} {m.format:<12} "
+                    f"{format_size(m.size):>10}  {printable(m.source_ref)}{pin}")
 
     ctx.emit({"models": [m.to_json() for m in models]}, human)
     return 0
