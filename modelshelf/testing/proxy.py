@@ -19,10 +19,10 @@ import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
-from modelshelf.testing.server import QuietHTTPServer
+from modelshelf.testing.server import QuietHTTPServer, Serving
 
 CHUNK = 256 * 1024
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -39,7 +39,7 @@ class ProxiedRequest:
     status: int  # what the proxy answered (the origin's status for a forwarded request)
 
 
-class ForwardProxy:
+class ForwardProxy(Serving):
     """``with ForwardProxy(credentials=("u", "p")) as proxy: ... proxy.url_with("u", "p")``."""
 
     def __init__(self, credentials: tuple[str, str] | None = None) -> None:
@@ -66,22 +66,10 @@ class ForwardProxy:
         with self._lock:
             self._log.append(entry)
 
-    def start(self) -> Self:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                         kwargs={"poll_interval": 0.05}).start()
-        return self
-
     def stop(self) -> None:
         """Stop accepting and end open tunnels (they poll ``stopping``)."""
         self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
 
 def _basic(user: str, password: str) -> str:

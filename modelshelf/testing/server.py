@@ -102,7 +102,42 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
-class LocalServer:
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded loopback server for tests: many queued connections, quiet about hang-ups."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (a download engine dropping a stolen range) are not errors."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class Serving:
+    """``start``/``stop`` and ``with`` for a test server: ``_httpd`` served on a daemon thread
+    (short poll, so ``stop`` returns at once)."""
+
+    _httpd: QuietHTTPServer
+
+    def start(self) -> Self:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                         kwargs={"poll_interval": 0.05}).start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LocalServer(Serving):
     """``with LocalServer() as srv: srv.add_file("/m.bin", data); httpx.get(srv.url + "/m.bin")``.
     """
 
@@ -125,7 +160,6 @@ class LocalServer:
         self.host: str
         self.port: int
         self.host, self.port = self._httpd.socket.getsockname()[:2]
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -190,23 +224,6 @@ class LocalServer:
         with self._lock:
             self._log.clear()
 
-    # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> Self:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        kwargs={"poll_interval": 0.05})
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- internals used by the handler ----------------------------------------------------------
     def _find(self, method: str, path: str) -> tuple[Handler, re.Match[str]] | Blob | None:
         for m, pattern, handler in self._routes:
@@ -227,19 +244,6 @@ class LocalServer:
                 setattr(self.faults, counter, left - 1)
                 return True
             return False
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """A threaded loopback server for tests: many queued connections, quiet about hang-ups."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up (a download engine dropping a stolen range) are not errors."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _etag_of(data: bytes | Path) -> str:
