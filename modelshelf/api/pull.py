@@ -41,14 +41,13 @@ from modelshelf.sources.refs import canonical
 from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
 from modelshelf.store.records import name_from
-from modelshelf.transfer import ProgressCallback, ProxyRules, download
+from modelshelf.transfer import ProgressCallback, ProxyRules, download, free_space_margin
 
 # Sources whose references name immutable content: once registered, never ask the network again.
 # Local paths are not among them: a file on disk changes in place (see sources/local.py).
 _IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
 _UNVERSIONED_SOURCES = frozenset({"url", "local"})  # nothing for --revision to choose between
 _SINGLE_FILE_SOURCES = frozenset({"url", "civitai", "torchvision"})  # nothing to --include
-_FREE_SPACE_MARGIN = 64 * 2**20
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
 
 ProgressFactory = Callable[[str, int | None], ProgressCallback]
@@ -323,7 +322,7 @@ class Puller:
                      and not (expected[f.path] and self.store.has_blob(expected[f.path] or "")))
         self.store.staging_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.store.staging_dir).free
-        if needed and needed + _FREE_SPACE_MARGIN > free:
+        if needed and needed + free_space_margin(needed) > free:
             raise InsufficientSpace(
                 f"{resolution.ref}: needs {format_size(needed)} but only {format_size(free)} are "
                 f"free under {self.store.home} (try `modelshelf gc --max-size ...`)")

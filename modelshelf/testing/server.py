@@ -43,6 +43,7 @@ class Faults:
 
     error_burst: int = 0  # next N body requests answer `error_status`
     error_status: int = 503
+    retry_after: str | None = None  # Retry-After sent with those errors
     resets: int = 0  # next N body responses are cut (socket closed) after `reset_after` bytes
     reset_after: int = 64 * 1024
     ignore_range: bool = False  # answer 200 with the whole body whatever Range says
@@ -330,7 +331,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             faults = server.faults
             extra, self._extra_headers = self._extra_headers, {}
             if method == "GET" and server._take("error_burst"):
-                return self._send_simple(faults.error_status, b"server busy", "text/plain"), 0
+                wait = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
+                return self._send_simple(faults.error_status, b"server busy", "text/plain", wait), 0
             if method == "GET" and faults.html_instead:
                 page = b"<html><body>Access denied</body></html>"
                 return self._send_simple(200, page, "text/html"), 0

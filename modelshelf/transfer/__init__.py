@@ -4,6 +4,7 @@ Nothing here knows about the store: ``download`` leaves a verified file in a sta
 and the caller moves it where it belongs.
 """
 
+from modelshelf.transfer.disk import free_space_margin
 from modelshelf.transfer.engine import DownloadResult, ProgressCallback, download
 from modelshelf.transfer.meta import RemoteMeta, probe
 from modelshelf.transfer.names import sanitize_filename
@@ -18,6 +19,7 @@ __all__ = [
     "RemoteMeta",
     "RemoteReader",
     "download",
+    "free_space_margin",
     "open_remote",
     "probe",
     "sanitize_filename",

@@ -64,6 +64,13 @@ class PartialFile:
             f"{self.what}; free some space and run again to resume")
 
 
+def free_space_margin(size: int) -> int:
+    """Free space to keep beyond a file of ``size`` bytes: an eighth of it, at least 1 MiB and at
+    most 64 MiB. Room for the registry, views and temp files, without refusing a small file on a
+    nearly full disk that can take it (a fixed 64 MiB refused 66 KB with 6 MB free)."""
+    return min(64 * 2**20, max(2**20, size // 8))
+
+
 def check_free_space(folder: Path, needed: int, what: str) -> None:
     """Raise InsufficientSpace unless ``needed`` bytes are free under ``folder``."""
     free = shutil.disk_usage(folder).free

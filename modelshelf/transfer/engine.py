@@ -33,7 +33,7 @@ from modelshelf.errors import (
     SizeMismatch,
 )
 from modelshelf.hashing import parse_sha256
-from modelshelf.transfer.disk import PartialFile, check_free_space
+from modelshelf.transfer.disk import PartialFile, check_free_space, free_space_margin
 from modelshelf.transfer.hasher import PrefixHasher
 from modelshelf.transfer.http import (
     Link,
@@ -101,7 +101,7 @@ class _Options:
     verify_ssl: bool
     proxies: ProxyRules
     progress: ProgressCallback | None
-    free_space_margin: int
+    free_space_margin: int | None
     min_piece: int
 
 
@@ -120,7 +120,7 @@ def download(
     verify_ssl: bool = True,
     proxies: ProxyRules = NO_PROXIES,
     progress: ProgressCallback | None = None,
-    free_space_margin: int = 64 * 2**20,
+    free_space_margin: int | None = None,
     retry_base_delay: float = 0.5,
     min_piece: int = MIN_PIECE,
     on_warning: Callable[[str], None] | None = None,
@@ -220,8 +220,10 @@ class _Transfer:
             needed = size if size is not None else self.o.expected_size or 0
             if needed:
                 present = sum(end - start for start, end in done)
-                check_free_space(self.paths.part.parent,
-                                 needed + self.o.free_space_margin - present, redact(self.o.url))
+                margin = self.o.free_space_margin
+                margin = free_space_margin(needed) if margin is None else margin
+                check_free_space(self.paths.part.parent, needed + margin - present,
+                                 redact(self.o.url))
             self.file = PartialFile(self.paths.part, redact(self.o.url), truncate=state is None)
         except BaseException:
             link.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http.client
+import math
 import re
 import socket
 import ssl
@@ -296,7 +297,7 @@ class RetryableStatus(Exception):
     def __init__(self, status: int, url: str, message: str, retry_after: float = 0.0) -> None:
         super().__init__(f"HTTP {status}")
         self.status, self.url, self.message = status, url, message
-        self.retry_after = retry_after  # what the server asked for (seconds), capped
+        self.retry_after = retry_after  # what the server asked for (seconds), at most a minute
 
     def final(self, tries: int) -> ModelshelfError:
         error = status_error(self.status, self.url, self.message)
@@ -309,15 +310,19 @@ def check_status(response: http.client.HTTPResponse, url: str, ok: tuple[int, ..
     if response.status in ok:
         return
     message = read_message(response)
-    if response.status in RETRYABLE_STATUSES:
-        raise RetryableStatus(response.status, url, message,
-                              retry_after(response.getheader("Retry-After")))
-    raise status_error(response.status, url, message)
+    if response.status not in RETRYABLE_STATUSES:
+        raise status_error(response.status, url, message)
+    wait = retry_after(response.getheader("Retry-After"))
+    if wait > MAX_RETRY_AFTER:  # an hour's ban: waiting silently through it helps nobody
+        error = status_error(response.status, url, message)
+        error.args = (f"{error.args[0]} (the server asks to wait {wait:.0f} s: try again later)",)
+        raise error
+    raise RetryableStatus(response.status, url, message, wait)
 
 
 def retry_after(value: str | None) -> float:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most a minute:
-    rate-limited Hub and CDN answers say how long to wait, and hammering earlier only fails."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date): rate-limited Hub and
+    CDN answers say how long to wait, and hammering earlier only fails."""
     if not value:
         return 0.0
     try:
@@ -328,4 +333,4 @@ def retry_after(value: str | None) -> float:
         except (TypeError, ValueError):
             return 0.0
         seconds = when.timestamp() - time.time()
-    return max(0.0, min(MAX_RETRY_AFTER, seconds))
+    return max(0.0, seconds) if math.isfinite(seconds) else 0.0

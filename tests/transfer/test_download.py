@@ -328,3 +328,36 @@ def test_untrusted_certificate_is_a_clear_error_without_retries(
     with pytest.raises(NetworkError, match="certificate"):
         download(tls_server.url + "/m.bin", staging, **fast)
     assert tls_server.log == []
+
+
+def test_a_long_retry_after_fails_at_once_saying_how_long(
+        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+    """A rate-limit ban of an hour is a final answer, not six silent minute-long waits."""
+    server.add_file("/m.bin", payload)
+    server.faults.error_burst, server.faults.error_status = 1000, 429
+    server.faults.retry_after = "3600"
+    with pytest.raises(DownloadError, match=r"HTTP 429.*wait 3600 s: try again later"):
+        download(server.url + "/m.bin", staging, **fast)
+    assert len(server.requests_for("/m.bin")) == 1
+
+
+def test_a_short_retry_after_is_waited_for(
+        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+    server.add_file("/m.bin", payload)
+    server.faults.error_burst, server.faults.error_status = 1, 503
+    server.faults.retry_after = "0"
+    assert download(server.url + "/m.bin", staging, **fast).path.read_bytes() == payload
+
+
+def test_a_small_file_fits_a_nearly_full_disk(
+        server: LocalServer, staging: Path, fast: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The margin kept free scales with the file: 66 KB with 6 MB free is no problem."""
+    import shutil
+    from collections import namedtuple
+
+    small = bytes(range(256)) * 264
+    server.add_file("/small.bin", small)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 6 * 10**6, 6 * 10**6))
+    assert download(server.url + "/small.bin", staging, **fast).path.read_bytes() == small
