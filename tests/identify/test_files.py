@@ -76,8 +76,6 @@ def test_examples_through_real_files(tmp_path: Path, name: str) -> None:
 
 def test_corpus_through_a_real_file(tmp_path: Path) -> None:
     names = [n for n in corpus_names() if n.startswith("flux_lora_kohya")]
-    if not names:
-        pytest.skip("shared corpus not found")
     tensors, expected = load_corpus(names[0])
     path = write_safetensors(tmp_path / "lora.safetensors", tensors)
     found = identify(read_header(path))

@@ -3,7 +3,7 @@
 One module per job, all re-exported here (``from modelshelf.testing import factories as f``):
 - ``files``: ``write_safetensors`` / ``write_gguf`` write valid files without materialising
   tensor data; ``header_from_shapes`` builds a ModelHeader directly (fast tests);
-  ``load_corpus`` reads the shared corpus of real key layouts (``../shared/corpus/keylists``).
+  ``load_corpus`` reads the corpus of real key layouts (``tests/identify/corpus/keylists``).
 - ``diffusion`` and ``adapters``: key-set builders (``sd15_checkpoint()``,
   ``flux_dev_transformer()``, ``kohya_lora("sdxl")``, ...) returning ``{name: shape}`` with the
   names and shapes the identification rules decide on, plus a few realistic neighbours.

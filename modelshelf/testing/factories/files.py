@@ -129,14 +129,15 @@ def write_gguf(path: str | os.PathLike[str], metadata: Mapping[str, Any],
     return path
 
 
-# --- the shared corpus of real key layouts -----------------------------------------------------
+# --- the corpus of real key layouts (InvokeAI's) -----------------------------------------------------
 
 def corpus_dir() -> Path:
-    """``$MODELSHELF_CORPUS`` or ``<repo>/../shared/corpus`` (may not exist: tests then skip)."""
+    """``$MODELSHELF_CORPUS``, else the copy under ``tests/identify/corpus`` (absent from an
+    installed package, where tests that need it skip)."""
     env = os.environ.get("MODELSHELF_CORPUS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
+    return Path(__file__).resolve().parents[3] / "tests" / "identify" / "corpus"
 
 
 def corpus_names() -> list[str]:
