@@ -147,3 +147,11 @@ class LockMismatch(ModelshelfError, ValueError):
 
 class MissingExtra(ModelshelfError, ImportError):
     """An optional dependency group is needed, e.g. ``pip install 'modelshelf[torch]'``."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error as ``path: reason``: ``str()`` of an OSError carries ``[Errno N]`` noise,
+    and a library error that is also an OSError already reads right."""
+    if isinstance(exc, ModelshelfError):
+        return str(exc)
+    return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")

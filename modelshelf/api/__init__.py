@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf.api.models import Model, PlannedFile, PullResult
-from modelshelf.api.pull import ProgressFactory, Puller, PullOptions, os_error_text
+from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
 from modelshelf.api.remote import inspect_remote
 from modelshelf.config import Settings, load_settings
-from modelshelf.errors import ModelshelfError, NotFoundError
+from modelshelf.errors import ModelshelfError, NotFoundError, os_error_text
 from modelshelf.inspect import Info, inspect_path
 from modelshelf.manifest import (
     LockedFile,

@@ -29,9 +29,9 @@ from modelshelf.errors import (
     InsufficientSpace,
     LockMismatch,
     ModelNotFound,
-    ModelshelfError,
     OfflineError,
     UsageError,
+    os_error_text,
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspect import Info, inspect_path
@@ -488,13 +488,6 @@ def _covers(record: ModelRecord, resolution: Resolution) -> bool:
     return record.revision == resolution.revision and (
         resolution.source == "url"
         or {f.path for f in resolution.files} <= {f.path for f in record.files})
-
-
-def os_error_text(exc: OSError) -> str:
-    """An OS error as ``path: reason`` (``str(exc)`` of an OSError carries ``[Errno N]``)."""
-    if isinstance(exc, ModelshelfError):
-        return str(exc)
-    return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
 
 
 def _default_name(resolution: Resolution, files: tuple[FileRecord, ...]) -> str:

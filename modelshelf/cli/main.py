@@ -18,7 +18,7 @@ from typing import NoReturn
 from modelshelf import __version__
 from modelshelf.cli.commands import fetch, inspection, registry, setup
 from modelshelf.cli.context import Context
-from modelshelf.errors import ModelshelfError
+from modelshelf.errors import ModelshelfError, os_error_text
 
 COMMAND_MODULES = (fetch, registry, inspection, setup)
 
@@ -83,7 +83,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as exc:  # a disk or permission problem the library did not anticipate
         error, code = exc, 1
-        message = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+        message = os_error_text(exc)
     except Exception as exc:  # a bug: still one line, the traceback behind --debug
         error, code = exc, 1
         message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
