@@ -6,7 +6,7 @@ one-line reason; files in no model format come back as ``format="unknown"``.
 """
 
 from modelshelf.formats.base import ModelHeader, Safety, TensorInfo
-from modelshelf.formats.reader import detect_format, read_header, read_header_from
+from modelshelf.formats.reader import detect_format, read_header, read_header_from, read_model
 from modelshelf.formats.source import BytesSource, FileSource, RandomAccess
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "detect_format",
     "read_header",
     "read_header_from",
+    "read_model",
 ]

@@ -96,6 +96,20 @@ def read_header(path: Path) -> ModelHeader:
     return header
 
 
+def read_model(path: Path) -> ModelHeader:
+    """The header of the whole model ``path`` belongs to: a shard file (``-00001-of-00003``)
+    stands for every shard beside it, as ``info`` counts "all shards"; anything else is
+    :func:`read_header`. A scan reads shard files one at a time instead, so that it counts each
+    tensor once."""
+    path = Path(path)
+    header = read_header(path)
+    if len(header.shards) < 2 or _is_dir(path) or folders.index_weight_map(path) is not None:
+        return header
+    parts = [(name, _read_file(path.parent / name)) for name in header.shards]
+    merged = folders.merge(parts, path.parent, prefix=False)
+    return dataclasses.replace(merged, shards=header.shards, missing=header.missing)
+
+
 def _read_file(path: Path) -> ModelHeader:
     with FileSource(path) as fs:
         return _read(Budget(_Prefetched(fs), str(path)), locate=True)

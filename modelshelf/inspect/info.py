@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from modelshelf.formats import read_header
+from modelshelf.formats import read_model
 from modelshelf.formats.base import ModelHeader, TensorInfo
 from modelshelf.hashing import a1111_legacy_hash, autov2, sha256_file
 from modelshelf.identify import Identification, identify
@@ -214,10 +214,14 @@ def disk_size(path: Path) -> int:
 
 
 def inspect_path(path: Path, *, hashes: bool = False) -> Info:
-    """Inspect a file or a model folder (sharded, diffusers, transformers) on disk."""
+    """Inspect a file or a model folder (sharded, diffusers, transformers) on disk. A shard
+    file or a shard index stands for the whole sharded model: every shard's tensors and bytes
+    (the fingerprints stay those of the file named)."""
     path = Path(path)
-    header = read_header(path)
+    header = read_model(path)
+    size = disk_size(path)
+    if header.shards and not path.is_dir():
+        size = sum(disk_size(path.parent / name) for name in header.shards)
     return inspect_header(
-        header, path=str(path), size=disk_size(path),
-        fingerprints=fingerprints(path, hashes=hashes),
+        header, path=str(path), size=size, fingerprints=fingerprints(path, hashes=hashes),
     )

@@ -13,7 +13,7 @@ from inspect_models import write_gguf, write_sharded, write_st
 
 from modelshelf.errors import FormatError, UsageError
 from modelshelf.formats import read_header
-from modelshelf.inspect import Info, gpu_fit, inspect_header, inspect_path
+from modelshelf.inspect import Info, gpu_fit, inspect_header, inspect_path, scan
 from modelshelf.inspect.gpu import RUNTIME_BYTES
 
 SPEC_KEYS = {"path", "format", "size", "architecture", "model_type", "parameters", "dtypes",
@@ -148,3 +148,23 @@ def test_diffusers_folder_sums_its_components(tmp_path: Path) -> None:
     assert info.format == "diffusers"
     assert info.parameters == 16 + 3 and info.tensors == 2
     assert info.memory_bytes == 19 * 4
+
+
+@pytest.mark.parametrize("named", ["model-00001-of-00002.safetensors",
+                                   "model-00002-of-00002.safetensors",
+                                   "model.safetensors.index.json"])
+def test_info_on_one_shard_describes_the_whole_sharded_model(tmp_path: Path, named: str) -> None:
+    """SPEC: for a sharded model, parameters count all shards — whichever file is named."""
+    folder = write_sharded(tmp_path / "m")
+    info = inspect_path(folder / named)
+    assert info.parameters == 10 * 10 + 5 * 4 and info.tensors == 2
+    assert info.shards == ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+    assert info.size == sum((folder / s).stat().st_size for s in info.shards)
+
+
+def test_scan_still_counts_each_shard_once(tmp_path: Path) -> None:
+    folder = write_sharded(tmp_path / "m")
+    (folder / "config.json").unlink()  # no longer a transformers folder: shard files are units
+    files = {Path(f.path).name: f for f in scan(tmp_path / "m").files}
+    assert set(files) == {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}
+    assert sum(f.facts["parameters"] for f in files.values()) == 10 * 10 + 5 * 4
