@@ -461,7 +461,8 @@ class Puller:
 
     def _classify(self, resolution: Resolution, info: Info | None,
                   notes: list[str]) -> tuple[str, str]:
-        """The file's own evidence beats the source's label; say so when they disagree."""
+        """The file's own evidence beats the source's label; say so when they disagree, and
+        when the file is a pickle that would run code on loading."""
         found_type = info.model_type if info and info.model_type not in ("other", "unknown") else None
         found_arch = info.architecture if info and info.architecture != "unknown" else None
         for what, hint, found in (("type", resolution.type_hint, found_type),
@@ -469,6 +470,10 @@ class Puller:
             if hint and found and hint != found:
                 notes.append(f"the source says {what} {hint}, the file looks like {found}; "
                              f"using {found}")
+        if info is not None and info.safety["status"] == "unsafe":
+            findings = "; ".join(info.safety["findings"][:3])
+            notes.append(f"UNSAFE pickle: loading it with torch.load or an app would run code "
+                         f"({findings}); modelshelf never loads it, prefer a safetensors copy")
         model_type = self.options.type or found_type or resolution.type_hint or "other"
         return model_type, found_arch or resolution.architecture_hint or "unknown"
 

@@ -1,5 +1,6 @@
-"""With ``--json``, stdout holds one JSON document and nothing else — also when the command
-fails, is refused by the argument parser, or answers with per-item errors of its own."""
+"""What the CLI prints: with ``--json`` one JSON document and nothing else on stdout — also when
+the command fails, is refused by the argument parser, or reports per-item errors of its own;
+human lines that stay one line per entry; and the warnings a user must not miss."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ def test_ls_keeps_each_model_on_one_line_whatever_its_source_path(cli, home, tmp
     listing = cli("ls")
     assert listing.code == 0 and len(listing.out.splitlines()) == 1
     assert "two\\nlines" in listing.out
+
+
+def test_pulling_a_pickle_that_would_run_code_says_so(cli, home, tmp_path: Path) -> None:
+    """The file is stored (it is the user's), but the pull warns before an app loads it."""
+    import zipfile
+
+    evil = tmp_path / "evil.ckpt"
+    with zipfile.ZipFile(evil, "w") as zf:  # written, never loaded
+        zf.writestr("archive/data.pkl", b"cos\nsystem\n(S'echo pwned'\ntR.")
+    result = cli("pull", str(evil), "--json")
+    assert result.code == 0, result.err
+    notes = " ".join(result.json["results"][0].get("notes", []))
+    assert "UNSAFE pickle" in notes and "os.system" in notes
+    human = cli("pull", str(evil), "--force")
+    assert "UNSAFE pickle" in human.out + human.err
