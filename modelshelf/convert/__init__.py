@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,14 @@ class ConvertResult:
     src_bytes: int  # tensor data read
     dst_size: int  # size of the output file
     seconds: float
+    overflowed: Mapping[str, int] = field(default_factory=dict)  # tensor -> values now ±inf
 
     def to_json(self) -> dict[str, Any]:
         return {
             "src": str(self.src), "dst": str(self.dst), "src_format": self.src_format,
             "dtype": self.dtype, "tensors": self.tensors, "cast_tensors": self.cast_tensors,
             "src_bytes": self.src_bytes, "dst_size": self.dst_size, "seconds": self.seconds,
+            "overflowed": dict(self.overflowed),
         }
 
 
@@ -60,12 +63,12 @@ def convert(
     note = f"converted by modelshelf from {header.format}" + (f" to {target}" if target else "")
     plan = make_plan(header, src, target, note)
     _check_not_an_input(plan, src, dst)
-    _write_atomically(plan, dst, progress)
+    overflowed = _write_atomically(plan, dst, progress)
     return ConvertResult(
         src=src, dst=dst, src_format=header.format, dtype=target, tensors=len(plan.jobs),
         cast_tensors=sum(j.src_dtype != j.dst_dtype for j in plan.jobs),
         src_bytes=plan.src_bytes, dst_size=plan.dst_bytes,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, overflowed=overflowed,
     )
 
 
@@ -77,8 +80,9 @@ def _check_not_an_input(plan: ConvertPlan, src: Path, dst: Path) -> None:
         raise UsageError(f"{dst}: output must differ from the input (it is one of the files read)")
 
 
-def _write_atomically(plan: ConvertPlan, dst: Path, progress: Progress | None) -> None:
-    """Temp file in dst's folder (same filesystem, so the rename is atomic), fsync, rename."""
+def _write_atomically(plan: ConvertPlan, dst: Path, progress: Progress | None) -> dict[str, int]:
+    """Temp file in dst's folder (same filesystem, so the rename is atomic), fsync, rename.
+    Returns what :func:`copy_tensors` says overflowed."""
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
@@ -89,12 +93,13 @@ def _write_atomically(plan: ConvertPlan, dst: Path, progress: Progress | None) -
     try:
         try:
             write_all(fd, plan.header)
-            copy_tensors(plan.jobs, fd, plan.src_bytes, progress)
+            overflowed = copy_tensors(plan.jobs, fd, plan.src_bytes, progress)
             os.fsync(fd)
         finally:
             os.close(fd)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dst)
+        return overflowed
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.filename not in (None, tmp_name):  # a source file: the error already names it

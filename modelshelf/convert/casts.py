@@ -188,3 +188,30 @@ def target_dtype(name: str) -> str:
     if name.upper() in TARGETS.values():
         return name.upper()
     raise UsageError(f"--dtype {name!r}: expected one of {', '.join(TARGETS)}")
+
+
+# How a target dtype spells infinity: (unsigned view, magnitude mask, inf bit pattern).
+_INF_BITS: Final[dict[str, tuple[type, int, int]]] = {
+    "F16": (np.uint16, 0x7FFF, 0x7C00),
+    "BF16": (np.uint16, 0x7FFF, 0x7F80),
+    "F32": (np.uint32, 0x7FFFFFFF, 0x7F800000),
+    "F64": (np.uint64, 0x7FFFFFFFFFFFFFFF, 0x7FF0000000000000),
+}
+
+
+def _infinities(data: np.ndarray, dtype: str) -> int:
+    view, mask, inf = _INF_BITS[dtype]
+    return int(np.count_nonzero((data.view(view) & view(mask)) == view(inf)))
+
+
+def new_infinities(src: np.ndarray, src_dtype: str, dst: np.ndarray, dst_dtype: str) -> int:
+    """Elements a cast turned from finite into ±inf: values beyond the target's range (fp16
+    stops at 65504; fp32 and bf16 reach ~3.4e38). T5 and some VAE weights overflow fp16, and an
+    inf in a weight silently ruins every output, so a convert must say so. One ``max`` over the
+    output's magnitude bits rules the common case out (~1 % of the cast); only then are the
+    infinities counted, minus those the source already had."""
+    view, mask, inf = _INF_BITS[dst_dtype]
+    magnitudes = dst.view(view) & view(mask)
+    if magnitudes.size == 0 or magnitudes.max() < inf:
+        return 0
+    return int(np.count_nonzero(magnitudes == view(inf))) - _infinities(src, src_dtype)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modelshelf.convert.casts import ITEMSIZE, Kernel, make_kernel
+from modelshelf.convert.casts import ITEMSIZE, Kernel, make_kernel, new_infinities
 from modelshelf.convert.plan import TensorJob
 from modelshelf.errors import FormatError
 
@@ -132,9 +132,12 @@ class _Writer(threading.Thread):
 
 def copy_tensors(
     jobs: tuple[TensorJob, ...], out_fd: int, total: int, progress: Progress | None
-) -> None:
-    """Write every job's (cast) bytes to ``out_fd`` at its current position, in job order."""
+) -> dict[str, int]:
+    """Write every job's (cast) bytes to ``out_fd`` at its current position, in job order.
+    Returns ``{tensor: values the cast pushed past the target's range}`` (see
+    :func:`~modelshelf.convert.casts.new_infinities`); empty when nothing overflowed."""
     kernels: dict[tuple[str, str], Kernel] = {}
+    overflowed: dict[str, int] = {}
     casted = _Pool(POOL, CHUNK * 2)  # widest growth: 2-byte -> 4-byte elements
     done = 0
     with ExitStack() as stack:
@@ -150,7 +153,7 @@ def copy_tensors(
                 writer.check()
                 done += chunk.data.size
                 if chunk.job.src_dtype != chunk.job.dst_dtype:
-                    chunk = _cast(chunk, casted, kernels)
+                    chunk = _cast(chunk, casted, kernels, overflowed)
                 writer.inbox.put(chunk)
                 if progress is not None:
                     progress(done, total)
@@ -161,16 +164,21 @@ def copy_tensors(
             writer.join()
             reader.join()
         writer.check()
+    return overflowed
 
 
-def _cast(chunk: _Chunk, pool: _Pool, kernels: dict[tuple[str, str], Kernel]) -> _Chunk:
-    """Cast a read chunk into a buffer of ``pool``; the read buffer goes straight back."""
+def _cast(chunk: _Chunk, pool: _Pool, kernels: dict[tuple[str, str], Kernel],
+          overflowed: dict[str, int]) -> _Chunk:
+    """Cast a read chunk into a buffer of ``pool`` (counting values that overflowed into
+    ``overflowed``); the read buffer goes straight back."""
     job = chunk.job
     key = (job.src_dtype, job.dst_dtype)
     kernel = kernels.get(key) or kernels.setdefault(key, make_kernel(*key))
     n = chunk.data.size // ITEMSIZE[job.src_dtype] * ITEMSIZE[job.dst_dtype]
     slot, buf = pool.take()
     kernel(chunk.data, buf[:n])
+    if lost := new_infinities(chunk.data, job.src_dtype, buf[:n], job.dst_dtype):
+        overflowed[job.name] = overflowed.get(job.name, 0) + lost
     chunk.release()
     return _Chunk(job, buf[:n], lambda: pool.give(slot))
 

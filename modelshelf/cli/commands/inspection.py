@@ -201,4 +201,10 @@ def run_convert(ctx: Context) -> int:
         f"wrote {printable(payload['dst'])}: {payload['tensors']} tensors{cast}, "
         f"{format_size(payload['src_bytes'])} of tensor data -> "
         f"{format_size(payload['dst_size'])} in {payload['seconds']:.2f} s"))
+    if result.overflowed:
+        names = ", ".join(printable(name) for name in list(result.overflowed)[:5])
+        more = f" and {len(result.overflowed) - 5} more" if len(result.overflowed) > 5 else ""
+        ctx.warn(f"warning: {sum(result.overflowed.values()):,} values in "
+                 f"{len(result.overflowed)} tensors were beyond {payload['dtype']}'s range and "
+                 f"are now inf ({names}{more}); bf16 keeps fp32's range")
     return 0
