@@ -187,6 +187,12 @@ def _typed(value: Any, kind: type, where: str) -> Any:
     return value
 
 
+def _value(table: Mapping[str, Any], key: str, default: bool | int | float, where: str) -> Any:
+    """``table[key]``, checked to be of the default's type; the default (the dataclass's own,
+    so it is written once) when the key is not set."""
+    return _typed(table.get(key, default), type(default), f"{where} {key}")
+
+
 def _source_from(name: str, table: Mapping[str, Any], env: Mapping[str, str]) -> SourceSettings:
     where = f"config [sources.{name}]"
     token = table.get("token")
@@ -197,10 +203,11 @@ def _source_from(name: str, table: Mapping[str, Any], env: Mapping[str, str]) ->
     elif name == "civitai":
         endpoint = env.get("MODELSHELF_CIVITAI_ENDPOINT", endpoint)
         token = env.get("CIVITAI_API_TOKEN") or token
+    default = SourceSettings()
     return SourceSettings(
-        enabled=_typed(table.get("enabled", True), bool, f"{where} enabled"),
-        timeout_seconds=_typed(table.get("timeout_seconds", 30.0), float, f"{where} timeout_seconds"),
-        verify_ssl=_typed(table.get("verify_ssl", True), bool, f"{where} verify_ssl"),
+        enabled=_value(table, "enabled", default.enabled, where),
+        timeout_seconds=_value(table, "timeout_seconds", default.timeout_seconds, where),
+        verify_ssl=_value(table, "verify_ssl", default.verify_ssl, where),
         endpoint=endpoint.rstrip("/") if isinstance(endpoint, str) else None,
         token=Secret(token) if token else None,
     )
@@ -261,12 +268,12 @@ def load_settings(
     store_root = home or env.get("MODELSHELF_HOME") or store_table.get("root")
     if not store_root:
         store_root = Path(platformdirs.user_data_dir("modelshelf"))
+    default = TransferSettings()
     transfer = TransferSettings(
-        connections=_typed(transfer_table.get("connections", 16), int, "config [transfer] connections"),
-        retries=_typed(transfer_table.get("retries", 6), int, "config [transfer] retries"),
-        stall_seconds=_typed(
-            transfer_table.get("stall_seconds", 20.0), float, "config [transfer] stall_seconds"
-        ),
+        connections=_value(transfer_table, "connections", default.connections, "config [transfer]"),
+        retries=_value(transfer_table, "retries", default.retries, "config [transfer]"),
+        stall_seconds=_value(transfer_table, "stall_seconds", default.stall_seconds,
+                             "config [transfer]"),
     )
     if connections is not None:
         transfer = replace(transfer, connections=connections)

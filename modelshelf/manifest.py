@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from modelshelf.errors import ConfigError, LockMismatch, NotFoundError
+from modelshelf.store import FileRecord
 
 LOCK_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -36,11 +37,8 @@ class ManifestEntry:
     sha256: str | None = None
 
 
-@dataclass(frozen=True)
-class LockedFile:
-    path: str
-    sha256: str
-    size: int
+# What a lock pins of a file is what the registry records of it: path in the model, sha256, size.
+LockedFile = FileRecord
 
 
 @dataclass(frozen=True)

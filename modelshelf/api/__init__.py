@@ -21,7 +21,6 @@ from modelshelf.config import Settings, load_settings
 from modelshelf.errors import ModelshelfError, NotFoundError, os_error_text
 from modelshelf.inspect import Info, inspect_path
 from modelshelf.manifest import (
-    LockedFile,
     LockedModel,
     LockFile,
     ManifestEntry,
@@ -32,7 +31,7 @@ from modelshelf.manifest import (
     write_lock,
 )
 from modelshelf.sources.url import public_url
-from modelshelf.store import DiskUsage, FileRecord, GcPlan, ModelRecord, Store, VerifyReport
+from modelshelf.store import DiskUsage, GcPlan, ModelRecord, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob
 
 __all__ = ["Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
@@ -109,8 +108,7 @@ class Shelf:
         check_lock_matches(entries, lock, lock_file)
         items = [(m.ref, replace(base, name=m.name, type=m.type, revision=m.revision,
                                  include=m.include, exclude=m.exclude,
-                                 locked={f.path: FileRecord(f.path, f.sha256, f.size)
-                                         for f in m.files}))
+                                 locked={f.path: f for f in m.files}))
                  for m in lock.models]
         return self.pull_many(items, jobs=jobs, progress=progress)
 
@@ -131,7 +129,7 @@ class Shelf:
                 # A local import's revision is this machine's file stamp: nothing to pin.
                 ref=entry.ref, name=model.name, type=model.type,
                 revision=None if model.source == "local" else model.revision,
-                files=tuple(LockedFile(f.path, f.sha256, f.size) for f in model.files),
+                files=model.files,
                 include=entry.include, exclude=entry.exclude, source_url=model.source_url))
         write_lock(lock_path(manifest), LockFile(tuple(locked)))
         return lock_path(manifest), results

@@ -84,6 +84,16 @@ class PullResult:
     notes: tuple[str, ...] = ()
     plan: tuple[PlannedFile, ...] = ()
 
+    @property
+    def total_bytes(self) -> int:
+        """What a planned pull (``--dry-run``) covers; a file of unknown size counts 0."""
+        return sum(p.size or 0 for p in self.plan)
+
+    @property
+    def missing_bytes(self) -> int:
+        """What a planned pull would download: its files not in the store already."""
+        return sum(p.size or 0 for p in self.plan if not p.present)
+
     def to_json(self) -> dict[str, Any]:
         model = self.model
         out: dict[str, Any] = {
@@ -101,6 +111,6 @@ class PullResult:
         }
         if self.status == "planned":
             out["plan"] = [p.to_json() for p in self.plan]
-            out["total_bytes"] = sum(p.size or 0 for p in self.plan)
-            out["missing_bytes"] = sum(p.size or 0 for p in self.plan if not p.present)
+            out["total_bytes"] = self.total_bytes
+            out["missing_bytes"] = self.missing_bytes
         return out

@@ -42,6 +42,7 @@ from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
 from modelshelf.store.records import name_from
 from modelshelf.transfer import ProgressCallback, ProxyRules, download, free_space_margin
+from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
 # Sources whose references name immutable content: once registered, never ask the network again.
 # Local paths are not among them: a file on disk changes in place (see sources/local.py).
@@ -129,6 +130,7 @@ class Puller:
         self.options = options
         self.progress = progress
         self.cancel = cancel or threading.Event()
+        self._damaged: set[tuple[str, int, int]] = set()  # (sha256, inode, mtime_ns), see _present_blob
 
     # -- the story ------------------------------------------------------------------------------
     def run(self, ref_text: str) -> PullOutcome:
@@ -256,10 +258,12 @@ class Puller:
         return expected
 
     def _plan(self, resolution: Resolution, expected: dict[str, str | None]) -> tuple[PlannedFile, ...]:
-        return tuple(
-            PlannedFile(f.path, f.size, expected[f.path],
-                        bool(expected[f.path]) and self.store.has_blob(expected[f.path] or ""))
-            for f in resolution.files)
+        return tuple(PlannedFile(f.path, f.size, expected[f.path], self._stored(expected[f.path]))
+                     for f in resolution.files)
+
+    def _stored(self, sha256: str | None) -> bool:
+        """Whether the store already holds the blob of a digest we know in advance."""
+        return bool(sha256) and self.store.has_blob(sha256 or "")
 
     # -- bytes ----------------------------------------------------------------------------------
     def _fetch_and_register(self, key: str, resolution: Resolution,
@@ -318,8 +322,7 @@ class Puller:
         and a repo's files are fetched side by side. Local imports count too unless ``--link``
         (a copy needs the space as much as a download does)."""
         needed = sum(f.size or 0 for f in resolution.files
-                     if (f.url or not self.options.link)
-                     and not (expected[f.path] and self.store.has_blob(expected[f.path] or "")))
+                     if (f.url or not self.options.link) and not self._stored(expected[f.path]))
         self.store.staging_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.store.staging_dir).free
         if needed and needed + free_space_margin(needed) > free:
@@ -389,12 +392,21 @@ class Puller:
 
     def _present_blob(self, remote: RemoteFile, sha256: str | None) -> FileRecord | None:
         """The store's blob for ``sha256`` if there is one; under ``--force`` only if its bytes
-        still hash to its name, so a re-pull repairs a damaged blob instead of trusting it."""
+        still hash to its name, so a re-pull repairs a damaged blob instead of trusting it.
+
+        A blob found damaged is not read again while its file is unchanged (the second look,
+        inside the download lock): only a replaced file, another process's repair, can pass now.
+        """
         if not (sha256 and self.store.has_blob(sha256)):
             return None
-        if self.options.force and sha256_file(self.store.blob_path(sha256)) != sha256:
-            return None
-        return FileRecord(remote.path, sha256, self.store.blob_path(sha256).stat().st_size)
+        blob = self.store.blob_path(sha256)
+        st = blob.stat()
+        if self.options.force:
+            seen = (sha256, st.st_ino, st.st_mtime_ns)
+            if seen in self._damaged or sha256_file(blob) != sha256:
+                self._damaged.add(seen)
+                return None
+        return FileRecord(remote.path, sha256, st.st_size)
 
     @staticmethod
     def _check_published_ids(resolution: Resolution, remote: RemoteFile, sha256: str | None,
@@ -420,8 +432,6 @@ class Puller:
                              sha256: str | None) -> FileRecord | None:
         if resolution.source != "hf" or not remote.etag:
             return None
-        from modelshelf.views.hfcache import find_in_hf_cache
-
         repo_id = str(resolution.metadata.get("repo_id", ""))
         cached = find_in_hf_cache(self.settings.hf_cache, repo_id, remote.etag)
         if cached is None or not _matches_git_blob_id(cached, sha256, remote.etag):
@@ -434,8 +444,6 @@ class Puller:
         return FileRecord(remote.path, imported.sha256, imported.size)
 
     def _expose_to_hf_cache(self, resolution: Resolution, files: tuple[FileRecord, ...]) -> None:
-        from modelshelf.views.hfcache import link_into_hf_cache
-
         etags = {f.path: f.etag for f in resolution.files}
         link_into_hf_cache(
             self.settings.hf_cache, str(resolution.metadata["repo_id"]),

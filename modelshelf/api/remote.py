@@ -43,4 +43,4 @@ def inspect_remote(target: str, settings: Settings) -> Info:
                          timeout=source.timeout_seconds, verify_ssl=source.verify_ssl,
                          proxies=proxy_rules(settings), max_bytes=HEADER_BUDGET)
     header = read_header_from(reader, name=remote.path)
-    return inspect_header(header, path=f"{target}", size=reader.size)
+    return inspect_header(header, path=target, size=reader.size)

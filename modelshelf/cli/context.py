@@ -71,8 +71,10 @@ class Context:
         self.stdout.write(text + "\n")
 
     def warn(self, text: str) -> None:
-        """One line on stderr, scrubbed of every token value we know of."""
-        self.stderr.write(f"modelshelf: {self.scrub(text)}\n")
+        """One line on stderr, scrubbed of every token value we know of. Warnings quote what
+        files and servers say (a pickle's findings, an error naming a path): :func:`printable`
+        here, so no caller can forget it and let a control character reach the terminal."""
+        self.stderr.write(f"modelshelf: {printable(self.scrub(text))}\n")
 
     def scrub(self, text: str) -> str:
         """``text`` as one line with every token value we know of replaced by ``***``."""

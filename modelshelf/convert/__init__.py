@@ -75,7 +75,7 @@ def convert(
 def _check_not_an_input(plan: ConvertPlan, src: Path, dst: Path) -> None:
     """``dst`` is replaced when the output is complete, so it must be none of the files read:
     an index converted onto one of its own shards would leave the source model broken."""
-    inputs = {src.resolve(), *(job.src_file.resolve() for job in plan.jobs)}
+    inputs = {src.resolve(), *(file.resolve() for file in {job.src_file for job in plan.jobs})}
     if dst.resolve() in inputs:
         raise UsageError(f"{dst}: output must differ from the input (it is one of the files read)")
 

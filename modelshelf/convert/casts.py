@@ -21,16 +21,19 @@ from typing import Final
 import numpy as np
 
 from modelshelf.errors import UsageError
+from modelshelf.formats.safetensors_fmt import DTYPE_BITS
 
 # --dtype values users type -> safetensors dtype names.
 TARGETS: Final[dict[str, str]] = {"fp16": "F16", "bf16": "BF16", "fp32": "F32"}
 
-# Bytes per element of every safetensors dtype we can copy through unchanged.
+# Bytes per element (the format's own sizes) of every safetensors dtype we can copy through unchanged.
 ITEMSIZE: Final[dict[str, int]] = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2,
-    "I64": 8, "I32": 4, "I16": 2, "I8": 1,
-    "U64": 8, "U32": 4, "U16": 2, "U8": 1,
-    "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    dtype: DTYPE_BITS[dtype] // 8 for dtype in (
+        "F64", "F32", "F16", "BF16",
+        "I64", "I32", "I16", "I8",
+        "U64", "U32", "U16", "U8",
+        "BOOL", "F8_E4M3", "F8_E5M2",
+    )
 }
 
 # Floating dtypes a --dtype cast applies to. fp8 stays as it is: widening it needs per-tensor
@@ -41,6 +44,20 @@ Kernel = Callable[[np.ndarray, np.ndarray], None]
 """``kernel(src_bytes, dst_bytes)``: both uint8 arrays, ``dst`` sized for the same element count."""
 
 _U32: Final = np.uint32
+
+
+class _Scratch:
+    """A kernel's working arrays, by name, kept from chunk to chunk and grown (never shrunk) to
+    the largest chunk seen: a kernel allocates once, not per chunk."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, key: str, n: int, dtype: type) -> np.ndarray:
+        arr = self._arrays.get(key)
+        if arr is None or arr.size < n:
+            arr = self._arrays[key] = np.empty(n, dtype)
+        return arr[:n]
 
 
 class _F32ToF16:
@@ -59,13 +76,7 @@ class _F32ToF16:
     _DENORM_MAGIC: Final = _U32(((127 - 15) + (23 - 10) + 1) << 23)
 
     def __init__(self) -> None:
-        self._scratch: dict[str, np.ndarray] = {}
-
-    def _buf(self, key: str, n: int, dtype: type) -> np.ndarray:
-        arr = self._scratch.get(key)
-        if arr is None or arr.size < n:
-            arr = self._scratch[key] = np.empty(n, dtype)
-        return arr[:n]
+        self._buf = _Scratch()
 
     def __call__(self, src: np.ndarray, dst: np.ndarray) -> None:
         bits = src.view(np.uint32)
@@ -100,15 +111,12 @@ class _F32ToBF16:
     """
 
     def __init__(self) -> None:
-        self._tmp = np.empty(0, np.uint32)
-        self._nan = np.empty(0, np.bool_)
+        self._buf = _Scratch()
 
     def __call__(self, src: np.ndarray, dst: np.ndarray) -> None:
         bits = src.view(np.uint32)
         n = bits.size
-        if self._tmp.size < n:
-            self._tmp, self._nan = np.empty(n, np.uint32), np.empty(n, np.bool_)
-        tmp, nan = self._tmp[:n], self._nan[:n]
+        tmp, nan = self._buf("tmp", n, np.uint32), self._buf("nan", n, np.bool_)
         np.right_shift(bits, 16, out=tmp)
         np.bitwise_and(tmp, 1, out=tmp)
         np.add(tmp, 0x7FFF, out=tmp)
@@ -144,15 +152,12 @@ def _via_f32(src_dtype: str, dst_dtype: str) -> Kernel:
     Going through fp32 is exact for bf16/fp16 sources, so the only rounding is the final one.
     """
     first, second = make_kernel(src_dtype, "F32"), make_kernel("F32", dst_dtype)
-    scratch = np.empty(0, np.uint8)
+    scratch = _Scratch()
 
     def kernel(src: np.ndarray, dst: np.ndarray) -> None:
-        nonlocal scratch
-        n = src.size // ITEMSIZE[src_dtype] * 4
-        if scratch.size < n:
-            scratch = np.empty(n, np.uint8)
-        first(src, scratch[:n])
-        second(scratch[:n], dst)
+        f32 = scratch("f32", src.size // ITEMSIZE[src_dtype] * 4, np.uint8)
+        first(src, f32)
+        second(f32, dst)
 
     return kernel
 

@@ -73,8 +73,9 @@ def check_source(header: ModelHeader, src: Path) -> None:
         raise FormatError(f"{src}: big-endian tensor data is not supported by convert")
 
 
-def _source_of(t: TensorInfo, src: Path) -> tuple[Path, int]:
-    """Where the tensor's bytes start. Readers leave ``offset`` unset when they are not one run."""
+def _source_of(t: TensorInfo, src: Path, folder: Path) -> tuple[Path, int]:
+    """Where the tensor's bytes start. Readers leave ``offset`` unset when they are not one run.
+    ``folder`` is where the names of shard files are relative to."""
     if t.offset is None:
         if t.stride is not None and tuple(t.stride) != contiguous_stride(tuple(t.shape)):
             why = f"is a strided view (stride {tuple(t.stride)}) of storage {t.storage!r}"
@@ -84,8 +85,7 @@ def _source_of(t: TensorInfo, src: Path) -> tuple[Path, int]:
         raise FormatError(f"{src}: tensor {t.name!r} {why}; cannot stream it ({fix})")
     if not t.file:
         return src, t.offset
-    # Shard names are relative to the folder, or to the index file's folder.
-    return (src if src.is_dir() else src.parent) / t.file, t.offset
+    return folder / t.file, t.offset
 
 
 def _check_name(t: TensorInfo, src: Path) -> None:
@@ -111,9 +111,12 @@ def make_plan(
     ordered = sorted(header.tensors.values(), key=lambda t: (t.file or "", t.offset or 0, t.name))
     jobs: list[TensorJob] = []
     cursor = 0
+    # Shard names are relative to the folder, or to the index file's folder: one stat, not one
+    # per tensor.
+    folder = src if src.is_dir() else src.parent
     for t in ordered:
         _check_name(t, src)
-        file, offset = _source_of(t, src)
+        file, offset = _source_of(t, src, folder)
         job = TensorJob(t.name, tuple(t.shape), file, offset, t.dtype, _dst_dtype(t, target, src),
                         cursor)
         jobs.append(job)

@@ -70,8 +70,12 @@ def sibling_shards(path: Path) -> tuple[str, ...]:
     return tuple(sorted(p.name for p in path.parent.glob(pattern) if SHARD_NAME.match(p.name)))
 
 
-def index_weight_map(path: Path) -> dict[str, str] | None:
-    """The ``weight_map`` of a shard index file, or None if it is not one. Only
+# A shard index file, parsed: the whole JSON object and its checked ``weight_map``.
+Index = tuple[Mapping[str, Any], dict[str, str]]
+
+
+def load_index(path: Path) -> Index | None:
+    """A shard index file's JSON and its ``weight_map``, or None if it is not one. Only
     ``*.index.json`` names are parsed: an index is a JSON sidecar, not a format with magic bytes,
     and other (possibly large) JSON files are simply not models."""
     if not path.name.endswith(".index.json"):
@@ -82,7 +86,13 @@ def index_weight_map(path: Path) -> dict[str, str] | None:
         return None
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
         raise FormatError(f"{path}: weight_map must map tensor names to file names")
-    return wm
+    return doc, wm
+
+
+def index_weight_map(path: Path) -> dict[str, str] | None:
+    """The ``weight_map`` of a shard index file, or None if it is not one (see :func:`load_index`)."""
+    index = load_index(path)
+    return None if index is None else index[1]
 
 
 def index_shards(path: Path, wm: Mapping[str, str]) -> list[str]:
@@ -102,18 +112,21 @@ def _plain_name(name: str) -> bool:
     return not ("/" in name or "\\" in name or name in ("", ".", ".."))
 
 
-def read_index(path: Path, read_file: ReadFile) -> ModelHeader:
-    wm = index_weight_map(path)
-    if wm is None:
+def read_index(path: Path, read_file: ReadFile, index: Index | None = None) -> ModelHeader:
+    """Every shard an index lists, as one model; ``index`` is the file already parsed, if it was."""
+    if index is None:
+        index = load_index(path)
+    if index is None:
         raise FormatError(f"{path}: not a shard index (no weight_map)")
+    doc, wm = index
     files = index_shards(path, wm)
     merged = merge([(name, read_file(path.parent / name)) for name in files], path.parent,
                    prefix=False)
     for tensor, name in wm.items():
         if tensor not in merged.tensors or merged.tensors[tensor].file != name:
             raise FormatError(f"{path}: tensor {tensor!r} is not in shard {name}")
-    doc = jsonsafe.load_file(path)
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
     return dataclasses.replace(merged, metadata={**merged.metadata, **meta}, shards=tuple(files))
 
 
@@ -148,15 +161,23 @@ def merge(parts: Iterable[tuple[str, ModelHeader]], folder: Path, prefix: bool) 
 def folder_kind(folder: Path) -> str:
     if (folder / "model_index.json").is_file():
         return "diffusers"
-    config = folder / "config.json"
-    if config.is_file():
-        doc = jsonsafe.load_file(config)
-        if isinstance(doc, dict) and ("model_type" in doc or "architectures" in doc):
-            return "transformers"
+    if _transformers_config(folder) is not None:
+        return "transformers"
     index = _single_index(folder)
     if index is not None:
         return "safetensors" if ".safetensors" in index.name else "pickle"
     return "unknown"
+
+
+def _transformers_config(folder: Path) -> dict[str, Any] | None:
+    """The folder's parsed config.json if it describes a transformers model, else None."""
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    doc = jsonsafe.load_file(path)
+    if isinstance(doc, dict) and ("model_type" in doc or "architectures" in doc):
+        return doc
+    return None
 
 
 def _single_index(folder: Path) -> Path | None:
@@ -187,8 +208,8 @@ def _tag(header: ModelHeader, file: str) -> ModelHeader:
     return dataclasses.replace(header, tensors=tensors)
 
 
-def read_transformers(folder: Path, read_file: ReadFile) -> ModelHeader:
-    config = jsonsafe.load_file(folder / "config.json")
+def read_transformers(folder: Path, read_file: ReadFile, config: Mapping[str, Any]) -> ModelHeader:
+    """A transformers folder, its parsed config.json given (see :func:`_transformers_config`)."""
     w = weights(folder, read_file) or ModelHeader("unknown")
     arch, ctx = config.get("model_type"), config.get("max_position_embeddings")
     return dataclasses.replace(
@@ -242,11 +263,12 @@ def _holds_data(folder: Path) -> bool:
 
 
 def read_folder(folder: Path, read_file: ReadFile) -> ModelHeader:
-    kind = folder_kind(folder)
-    if kind == "diffusers":
+    """The steps of :func:`folder_kind`, each reading the folder once (config.json parsed once)."""
+    if (folder / "model_index.json").is_file():
         return read_diffusers(folder, read_file)
-    if kind == "transformers":
-        return read_transformers(folder, read_file)
+    config = _transformers_config(folder)
+    if config is not None:
+        return read_transformers(folder, read_file, config)
     index = _single_index(folder)
     if index is not None:
         return read_index(index, read_file)

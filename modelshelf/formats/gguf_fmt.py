@@ -130,7 +130,6 @@ class _Cursor:
             return None
         return self.take(n, what).decode("utf-8", errors="replace")
 
-
     def skip_strings(self, n: int, what: str) -> None:
         """Step over ``n`` strings (a 150k-token vocabulary) with one tight loop over the buffer;
         the slow path (``take``) only runs when a length straddles the buffer's end."""

@@ -123,17 +123,20 @@ def _int_or_none(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
 
-def _run(src: Budget, data: bytes, what: str, storages: dict[str, Storage]) -> Result:
-    def error(reason: str) -> FormatError:
-        return src.error(f"{what}: {reason}")
+def _machine(src: Budget, what: str, storages: dict[str, Storage]) -> Machine:
+    """A machine for one pickle of ``src``: its errors name the pickle, its storages land in
+    ``storages``."""
+    return Machine(lambda reason: src.error(f"{what}: {reason}"), _persistent(src, storages))
 
-    return Machine(error, _persistent(src, storages)).run(data)
+
+def _run(src: Budget, data: bytes, what: str, storages: dict[str, Storage]) -> Result:
+    return _machine(src, what, storages).run(data)
 
 
 def _run_or_flag(src: Budget, data: bytes, what: str, storages: dict[str, Storage]) -> Result:
     """Like :func:`_run`, but a *broken* pickle that already named dangerous imports is still
     reported as unsafe: ``torch.load`` would have run them before reaching the damage."""
-    machine = Machine(lambda r: src.error(f"{what}: {r}"), _persistent(src, storages))
+    machine = _machine(src, what, storages)
     try:
         return machine.run(data)
     except FormatError as exc:

@@ -152,6 +152,12 @@ class Machine:
         items, self.stack[at:] = self.stack[at:], []
         return items
 
+    def _target(self, op: str) -> Any:
+        """The container ``op`` adds to: it stays on the stack."""
+        if not self.stack:
+            raise self.error(f"malformed pickle ({op} on an empty stack)")
+        return self.stack[-1]
+
     def _global(self, module: Any, name: Any) -> Global:
         if not isinstance(module, str) or not isinstance(name, str):
             self.problems.append("imports a name computed at load time (STACK_GLOBAL)")
@@ -280,30 +286,22 @@ def _dict_from_mark(m: Machine, _: Any) -> None:
 def _setitem(m: Machine, _: Any) -> None:
     v = m._pop()
     k = m._pop()
-    if not m.stack:
-        raise m.error("malformed pickle (SETITEM on an empty stack)")
-    m._setitems(m.stack[-1], [k, v])
+    m._setitems(m._target("SETITEM"), [k, v])
 
 
 def _setitems(m: Machine, _: Any) -> None:
     pairs = m._pop_mark()
-    if not m.stack:
-        raise m.error("malformed pickle (SETITEMS on an empty stack)")
-    m._setitems(m.stack[-1], pairs)
+    m._setitems(m._target("SETITEMS"), pairs)
 
 
 def _append(m: Machine, _: Any) -> None:
     v = m._pop()
-    if not m.stack:
-        raise m.error("malformed pickle (APPEND on an empty stack)")
-    m._appends(m.stack[-1], [v])
+    m._appends(m._target("APPEND"), [v])
 
 
 def _appends(m: Machine, _: Any) -> None:
     items = m._pop_mark()
-    if not m.stack:
-        raise m.error("malformed pickle (APPENDS on an empty stack)")
-    m._appends(m.stack[-1], items)
+    m._appends(m._target("APPENDS"), items)
 
 
 def _additems(m: Machine, _: Any) -> None:

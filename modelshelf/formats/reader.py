@@ -82,18 +82,25 @@ def detect_format(path: Path) -> str:
 def read_header(path: Path) -> ModelHeader:
     """Header of a file or folder. Broken files raise FormatError; non-model files are
     ``format="unknown"``."""
-    path = Path(path)
+    return _header(Path(path))[0]
+
+
+def _header(path: Path) -> tuple[ModelHeader, bool]:
+    """:func:`read_header`, and whether ``path`` is one shard file of a set (not a folder or
+    an index), so :func:`read_model` need not stat the path or parse an index again."""
     if _is_dir(path):
-        return folders.read_folder(path, _read_file)
+        return folders.read_folder(path, _read_file), False
     header = _read_file(path)
-    if header.format == "unknown" and folders.index_weight_map(path) is not None:
-        return folders.read_index(path, _read_file)
+    if header.format == "unknown":
+        index = folders.load_index(path)
+        if index is not None:
+            return folders.read_index(path, _read_file, index), False
     if header.format in ("safetensors", "pickle", "gguf"):
         shards = folders.sibling_shards(path)
         if shards:
-            return dataclasses.replace(header, shards=shards,
-                                       missing=folders.missing_shards(path, shards))
-    return header
+            missing = folders.missing_shards(path, shards)
+            return dataclasses.replace(header, shards=shards, missing=missing), True
+    return header, False
 
 
 def read_model(path: Path) -> ModelHeader:
@@ -102,10 +109,12 @@ def read_model(path: Path) -> ModelHeader:
     :func:`read_header`. A scan reads shard files one at a time instead, so that it counts each
     tensor once."""
     path = Path(path)
-    header = read_header(path)
-    if len(header.shards) < 2 or _is_dir(path) or folders.index_weight_map(path) is not None:
+    header, shard_file = _header(path)
+    if not shard_file or len(header.shards) < 2:
         return header
-    parts = [(name, _read_file(path.parent / name)) for name in header.shards]
+    # ``path``'s own shard was just read: the others only
+    parts = [(name, header if name == path.name else _read_file(path.parent / name))
+             for name in header.shards]
     merged = folders.merge(parts, path.parent, prefix=False)
     return dataclasses.replace(merged, shards=header.shards, missing=header.missing)
 

@@ -45,10 +45,10 @@ def identify(header: ModelHeader) -> Identification:
     if found is not None:
         return found
     found = _by_rules(header)
-    hint = _declared_hint(header)
     if found is None:
-        return hint or UNKNOWN
+        return _declared_hint(header) or UNKNOWN
     if found.architecture == "unknown":
+        hint = _declared_hint(header)
         if hint is not None and hint.architecture != "unknown" and (
             hint.model_type == found.model_type
         ):

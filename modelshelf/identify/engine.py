@@ -232,7 +232,6 @@ class View:
     def __init__(self, shapes: Mapping[str, Shape]) -> None:
         self.shapes = shapes
         self.names = shapes.keys()  # set-like: rule gates test it with one ``isdisjoint``
-        self._sorted: list[str] | None = None  # sorted on the first prefix/regex question
         self._scans: dict[tuple[str, str, str], list[str]] = {}
 
     @cached_property
@@ -241,12 +240,16 @@ class View:
         rules' head gates are tested against, computed only if a rule gets that far."""
         return {name.partition(".")[0] for name in self.shapes}
 
+    @cached_property
+    def _sorted(self) -> list[str]:
+        """The names in order, sorted on the first prefix/regex question."""
+        return sorted(self.shapes)
+
     def _starting_with(self, start: str) -> list[str]:
-        if self._sorted is None:
-            self._sorted = sorted(self.shapes)
-        lo = bisect.bisect_left(self._sorted, start)
-        hi = bisect.bisect_left(self._sorted, start + "\U0010ffff", lo)
-        return self._sorted[lo:hi]
+        names = self._sorted
+        lo = bisect.bisect_left(names, start)
+        hi = bisect.bisect_left(names, start + "\U0010ffff", lo)
+        return names[lo:hi]
 
     def candidates(self, key: Key, prefix: str) -> Iterable[str]:
         if key.absolute:

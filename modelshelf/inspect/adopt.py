@@ -25,7 +25,6 @@ from modelshelf.store.records import TYPES, name_from, path_from
 if TYPE_CHECKING:
     from modelshelf.inspect.scanner import ScannedFile, ScanResult
 
-# Separators, control characters, and the surrogate escapes of bytes that are not UTF-8.
 _SUFFIX_ROOM = 8  # bytes kept free for the "-N" that tells namesakes apart
 
 

@@ -182,13 +182,8 @@ def inspect_header(
 
 
 def fingerprints(path: Path, *, hashes: bool) -> dict[str, str | None]:
-    """sha256 / AutoV2 (only when asked: hashing 20 GB is not free) and the A1111 legacy hash.
-
-    The legacy hash reads 64 KiB, so it is always there for single files. Folders have no single
-    fingerprint: their per-file digests are what the store records.
-    """
-    if path.is_dir():
-        return {"sha256": None, "autov2": None, "a1111_legacy": None}
+    """sha256 / AutoV2 of a single file (only when asked: hashing 20 GB is not free) and the
+    A1111 legacy hash, which reads 64 KiB, so it is always there."""
     digest = sha256_file(path) if hashes else None
     return {
         "sha256": digest,
@@ -197,10 +192,8 @@ def fingerprints(path: Path, *, hashes: bool) -> dict[str, str | None]:
     }
 
 
-def disk_size(path: Path) -> int:
-    """Bytes on disk: the file's size, or the sum of the regular files under a folder."""
-    if not path.is_dir():
-        return path.stat().st_size
+def folder_size(path: Path) -> int:
+    """Bytes on disk of a model folder: the sum of the regular files under it."""
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:
@@ -216,12 +209,15 @@ def disk_size(path: Path) -> int:
 def inspect_path(path: Path, *, hashes: bool = False) -> Info:
     """Inspect a file or a model folder (sharded, diffusers, transformers) on disk. A shard
     file or a shard index stands for the whole sharded model: every shard's tensors and bytes
-    (the fingerprints stay those of the file named)."""
+    (the fingerprints stay those of the file named). Folders have no single fingerprint: their
+    per-file digests are what the store records."""
     path = Path(path)
     header = read_model(path)
-    size = disk_size(path)
-    if header.shards and not path.is_dir():
-        size = sum(disk_size(path.parent / name) for name in header.shards)
-    return inspect_header(
-        header, path=str(path), size=size, fingerprints=fingerprints(path, hashes=hashes),
-    )
+    if path.is_dir():
+        size = folder_size(path)
+        prints: dict[str, str | None] = {"sha256": None, "autov2": None, "a1111_legacy": None}
+    else:  # every shard read_model names is a file it read, or an index checked is one
+        parts = [path.parent / name for name in header.shards] or [path]
+        size = sum(part.stat().st_size for part in parts)
+        prints = fingerprints(path, hashes=hashes)
+    return inspect_header(header, path=str(path), size=size, fingerprints=prints)

@@ -149,23 +149,41 @@ def _worst(facts: Sequence[Mapping[str, Any]]) -> tuple[str, tuple[str, ...]]:
     return status, tuple(x for f in facts for x in f.get("findings", ()))
 
 
-def _store_entry(record: ModelRecord, store: Store, cache: ScanCache) -> Entry:
-    """A registered model, from its blobs' headers (cached by the blob's stat)."""
+def _blob_facts(records: Sequence[ModelRecord], store: Store,
+                cache: ScanCache) -> dict[str, tuple[os.stat_result, dict[str, Any]]]:
+    """Every registered blob's stat and header facts, by sha256 (a missing blob is left out).
+
+    As in a scan, the cache (keyed by the blob's stat) is asked once for all blobs and what had
+    to be read is written back in one transaction: per blob, a query or a commit costs more
+    than the ``stat``."""
+    digests = {str(store.blob_path(f.sha256)): f.sha256 for r in records for f in r.files}
+    stats: dict[str, os.stat_result] = {}
+    for blob in digests:
+        try:
+            stats[blob] = os.stat(blob)
+        except FileNotFoundError:  # a damaged store: the model's entry says so
+            continue
+    keys = {blob: (st.st_size, st.st_mtime_ns, st.st_ino) for blob, st in stats.items()}
+    hits = cache.get_many(keys)
+    learnt = [(blob, key, read_facts(Path(blob)), digests[blob])
+              for blob, key in keys.items() if blob not in hits]
+    cache.put_many(learnt)
+    facts = {blob: hit[0] for blob, hit in hits.items()} | {row[0]: row[2] for row in learnt}
+    return {digests[blob]: (st, facts[blob]) for blob, st in stats.items()}
+
+
+def _store_entry(record: ModelRecord, store: Store,
+                 blobs: Mapping[str, tuple[os.stat_result, dict[str, Any]]]) -> Entry:
+    """A registered model, from its blobs' headers (see :func:`_blob_facts`)."""
     facts, copies = [], []
     for f in record.files:
-        blob = store.blob_path(f.sha256)
-        try:
-            st = os.stat(blob)
-        except FileNotFoundError:  # a damaged store: say so, `verify` tells the rest
+        if f.sha256 not in blobs:  # a damaged store: say so, `verify` tells the rest
             facts.append({"error": f"blob {f.sha256[:12]}... of {f.path} is missing"})
             continue
-        key = (st.st_size, st.st_mtime_ns, st.st_ino)
-        hit = cache.get(str(blob), key)
-        fact = hit[0] if hit else read_facts(blob)
-        if not hit:
-            cache.put(str(blob), key, fact, f.sha256)
+        st, fact = blobs[f.sha256]
         facts.append(fact)
-        copies.append(Copy(f.sha256, str(blob), (st.st_dev, st.st_ino), st.st_size))
+        copies.append(Copy(f.sha256, str(store.blob_path(f.sha256)), (st.st_dev, st.st_ino),
+                           st.st_size))
     safety, findings = _worst(facts)
     errors = [f["error"] for f in facts if f.get("error")]
     return Entry(record.name, "store", record.type, record.architecture, record.format,
@@ -209,7 +227,8 @@ def report(store: Store, extra_dirs: Iterable[Path] = ()) -> Report:
     """Report over every registered model, plus model files found under ``extra_dirs``."""
     cache = ScanCache(store)
     records = store.list()
-    entries = [_store_entry(r, store, cache) for r in records]
+    blobs = _blob_facts(records, store, cache)
+    entries = [_store_entry(r, store, blobs) for r in records]
     store_sizes = {f.size for r in records for f in r.files}
     for folder in extra_dirs:
         found = scan(Path(folder), store=store)

@@ -197,16 +197,8 @@ class ScanCache:
     def __init__(self, store: Store | None) -> None:
         self.store = store
 
-    def get(self, path: str, key: Key) -> tuple[dict[str, Any], str | None] | None:
-        if self.store is None or not _storable(path):
-            return None
-        hit = self.store.scan_cache_get(path, *key)
-        if hit is None or hit["info"].get("v") != CACHE_VERSION:
-            return None
-        return hit["info"], hit["sha256"] or None
-
     def get_many(self, keys: Mapping[str, Key]) -> dict[str, tuple[dict[str, Any], str | None]]:
-        """``get`` for many paths at once: ``{path: (facts, sha256)}`` for the unchanged ones."""
+        """``{path: (facts, sha256)}`` for the paths whose cached row is of this version of them."""
         if self.store is None or not keys:
             return {}
         try:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelshelf.config import SourceSettings
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,15 @@ class ResolveOptions:
     revision: str | None = None
     token: str | None = None
     offline: bool = False
+
+    def token_for(self, source: SourceSettings) -> str | None:
+        """``--token``, else the source's configured token (config.toml or its variable)."""
+        return self.token or (source.token.reveal() if source.token else None)
+
+    def pattern_flags(self) -> str:
+        """``--include``/``--exclude`` as the user gave them, for "no file matches" errors."""
+        return " ".join([f"--include {p}" for p in self.include]
+                        + [f"--exclude {p}" for p in self.exclude])
 
 
 # Every source module exposes: resolve(ref: Ref, settings: Settings, options: ResolveOptions)

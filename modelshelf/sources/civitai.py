@@ -133,7 +133,7 @@ class _Api:
         self.endpoint = (conf.endpoint or DEFAULT_ENDPOINTS["civitai"]).rstrip("/")
         self.host = urlsplit(self.endpoint).hostname or ""
         self.label = ref.raw
-        self.token = options.token or (conf.token.reveal() if conf.token else None)
+        self.token = options.token_for(conf)
         self.client = httpx.Client(timeout=conf.timeout_seconds, verify=conf.verify_ssl,
                                    follow_redirects=True, headers={"User-Agent": "modelshelf"})
 

@@ -24,6 +24,7 @@ from modelshelf.errors import BadContent, EntryNotFound, OfflineError, UsageErro
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.hf_errors import hub_errors
 from modelshelf.sources.hf_token import hub_token
+from modelshelf.sources.url import bearer
 
 DEFAULT_REVISION = "main"  # what huggingface_hub asks for (and records in refs/) when given none
 
@@ -66,8 +67,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
             get_hf_file_metadata(hf_hub_url(ref.repo_id, chosen[0].path, revision=commit,
                                             endpoint=endpoint),
                                  token=token or False, timeout=source.timeout_seconds)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, headers) for f in chosen)
+    files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, bearer(token)) for f in chosen)
     return Resolution(
         ref=ref.raw, source="hf", name=_default_name(ref.repo_id, ref.path, whole),
         files=files, revision=commit,
@@ -122,8 +122,7 @@ def _filtered(files: Iterable[RepoFile], ref: Ref, options: ResolveOptions) -> l
                                       ignore_patterns=list(options.exclude) or None,
                                       key=lambda f: f.path))
     if not chosen:
-        patterns = " ".join([f"--include {p}" for p in options.include]
-                            + [f"--exclude {p}" for p in options.exclude])
+        patterns = options.pattern_flags()
         raise EntryNotFound(f"{ref.raw}: no file matches {patterns}" if patterns
                             else f"{ref.raw}: there are no files at this revision")
     return chosen
@@ -139,7 +138,7 @@ def _remote_file(endpoint: str, repo_id: str, commit: str, entry: RepoFile,
         url=f"{endpoint}/{repo_id}/resolve/{commit}/{quote(entry.path)}",
         size=entry.size,
         sha256=sha256,
-        headers=dict(headers),
+        headers=headers,
         auth_host=urlsplit(endpoint).hostname,
         etag=sha256 or entry.blob_id,
     )

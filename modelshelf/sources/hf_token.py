@@ -15,8 +15,4 @@ from modelshelf.sources.base import ResolveOptions
 
 
 def hub_token(options: ResolveOptions, source: SourceSettings) -> str | None:
-    if options.token:
-        return options.token
-    if source.token is not None:
-        return source.token.reveal()
-    return get_token() or None
+    return options.token_for(source) or get_token() or None

@@ -56,9 +56,7 @@ def selected(files: Sequence[RemoteFile], ref: Ref, options: ResolveOptions) -> 
               if (not options.include or _matches(f.path, options.include))
               and not _matches(f.path, options.exclude)]
     if not chosen:
-        patterns = " ".join([f"--include {p}" for p in options.include]
-                            + [f"--exclude {p}" for p in options.exclude])
-        raise EntryNotFound(f"{ref.raw}: no file in the folder matches {patterns}")
+        raise EntryNotFound(f"{ref.raw}: no file in the folder matches {options.pattern_flags()}")
     return chosen
 
 

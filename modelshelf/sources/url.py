@@ -71,8 +71,7 @@ def bearer(token: str | None) -> dict[str, str]:
 def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
     url = str(ref.url)
     name = file_name_from_url(url)
-    configured = settings.source("url").token
-    token = options.token or (configured.reveal() if configured else None)
+    token = options.token_for(settings.source("url"))
     remote = RemoteFile(path=name, url=url, headers=bearer(token),
                         auth_host=urlsplit(url).hostname if token else None)
     return Resolution(ref=public_url(ref.raw), source="url",

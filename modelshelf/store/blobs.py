@@ -42,9 +42,6 @@ class BlobStore:
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
-    def size(self, sha256: str) -> int:
-        return self.path(sha256).stat().st_size
-
     def __iter__(self) -> Iterator[Path]:
         """Every blob file on disk (whatever the registry says)."""
         if not self.root.is_dir():
@@ -59,26 +56,23 @@ class BlobStore:
 
         The caller vouches for the digest (the transfer engine computed it while streaming);
         re-hashing here would read a multi-GB file a second time. An existing blob is trusted
-        too, unless ``repair`` (``pull --force``): then it is re-hashed and, if its bytes were
-        damaged on disk, atomically replaced by the staged file.
+        and kept too, unless ``repair`` (``pull --force``): then it is re-hashed and replaced
+        only if its bytes were damaged on disk. A healthy blob keeps its inode, so hard links
+        to it (views, the Hub cache, ``link flat`` folders) keep sharing its bytes.
         """
         blob = self.path(sha256)
         blob.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(staged, READ_ONLY)  # also refreshes ctime: gc's grace period starts now
         try:
             os.link(staged, blob)
-        except FileExistsError:
-            if repair and sha256_file(blob) != sha256:
-                os.replace(staged, blob)  # same filesystem: atomic, readers never see a gap
-            else:
-                _refresh(blob)
         except OSError as exc:
-            if exc.errno not in NO_HARDLINK:
+            if not isinstance(exc, FileExistsError) and exc.errno not in NO_HARDLINK:
                 raise
-            # No hard links on this filesystem: rename (same filesystem, atomic). A concurrent
-            # commit of the same digest may replace it with identical bytes, which is harmless.
-            if not blob.exists():
-                os.rename(staged, blob)
+            # The digest is stored already, or this filesystem has no hard links: a rename
+            # (same filesystem) is atomic, so readers never see a gap. A concurrent commit of
+            # the same digest may replace the blob with identical bytes, which is harmless.
+            if not blob.exists() or (repair and sha256_file(blob) != sha256):
+                os.replace(staged, blob)
                 return blob
             _refresh(blob)
         staged.unlink(missing_ok=True)

@@ -18,17 +18,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_USERINFO = re.compile(r"://[^/@]*@")
 _POLL_SECONDS = 0.05
 
 
 def lock_file_for(locks_dir: Path, key: str) -> Path:
     """A readable, collision-free file name for any key (URLs included).
 
-    The readable part stops at a URL's query: signed links carry tokens there, and file names
-    are as visible as file contents. The digest of the whole key keeps names unique.
+    The readable part leaves out a URL's query and its ``user:password@``: signed links and
+    basic-auth URLs carry secrets there, and file names are as visible as file contents. The
+    digest of the whole key keeps names unique.
     """
     digest = hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    readable = key.split("?", 1)[0]
+    readable = _USERINFO.sub("://", key.split("?", 1)[0])
     return locks_dir / f"{_UNSAFE.sub('_', readable)[:60]}-{digest}.lock"
 
 

@@ -20,12 +20,15 @@ TYPES = ("checkpoints", "diffusion_models", "vae", "loras", "text_encoders", "cl
          "controlnet", "ipadapter", "embeddings", "upscale_models", "llm", "other")
 # Formats whose models are folders by nature (config files beside weights), even with one file.
 FOLDER_FORMATS = frozenset({"diffusers", "transformers"})
-_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
-_UNNAMEABLE = re.compile(r"[/\\\x00-\x1f\x7f\ud800-\udfff]+")  # surrogates: undecodable bytes
+# What no part of a path may hold: a backslash (a separator on Windows), control characters,
+# and lone surrogates (the bytes of a name that is not UTF-8; SQLite text must be UTF-8).
+_UNSAFE = r"\\\x00-\x1f\x7f\ud800-\udfff"
+_BAD_PATH = re.compile(rf"[{_UNSAFE}]")  # '/' separates the parts of a file path in a model
+_BAD_NAME = re.compile(rf"[/{_UNSAFE}]")
+_UNNAMEABLE = re.compile(rf"[/{_UNSAFE}]+")
 # A name becomes a file name (plus a suffix such as ".safetensors", plus the ".<name>.<8 hex>.tmp"
 # of an atomic replace): filesystems allow 255 bytes, so keep well below.
 MAX_NAME_BYTES = 200
-_BAD_PATH = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)

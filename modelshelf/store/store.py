@@ -90,7 +90,7 @@ class Store:
 
     def commit_blob(self, staged: Path, sha256: str, *, repair: bool = False) -> Path:
         """Atomically move a complete file from ``staging/`` in as the blob of ``sha256``
-        (``repair``: replace an existing blob whose bytes were damaged on disk)."""
+        (``repair``: re-hash an existing blob and replace it if its bytes were damaged)."""
         blob = self._blobs.commit(Path(staged), sha256, repair=repair)
         if repair:
             self._relink_views(sha256)
@@ -156,7 +156,7 @@ class Store:
     def get(self, name: str) -> ModelRecord:
         record = self.find(name)
         if record is None:
-            raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+            raise _no_model(name)
         return record
 
     def find(self, name: str) -> ModelRecord | None:
@@ -177,7 +177,7 @@ class Store:
         with self._registry.write() as conn:
             record = self._registry.find(conn, name)
             if record is None:
-                raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+                raise _no_model(name)
             self._registry.delete(conn, name)
             self._views.remove(record)
         shutil.rmtree(self.meta_dir / name, ignore_errors=True)
@@ -190,7 +190,7 @@ class Store:
         with self._registry.write() as conn:
             if not self._registry.set_field(conn, name, "last_used",
                                             time.time() if when is None else when):
-                raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+                raise _no_model(name)
             record = self._registry.find(conn, name)
             if record is not None and all(self.has_blob(f.sha256) for f in record.files):
                 self._views.build(record, self.blob_path)
@@ -277,7 +277,7 @@ class Store:
     def _update(self, name: str, column: str, value: Any) -> None:
         with self._registry.write() as conn:
             if not self._registry.set_field(conn, name, column, value):
-                raise ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
+                raise _no_model(name)
 
     def _relink_views(self, sha256: str) -> None:
         """Views are hard links: after a damaged blob was replaced, those of every model using
@@ -343,6 +343,10 @@ class Store:
         for partial in plan.stale_partials:
             freed += delete_partial(partial)
         return freed
+
+
+def _no_model(name: str) -> ModelNotFound:
+    return ModelNotFound(f"no model named {name!r} in the store (see `modelshelf ls`)")
 
 
 def _touched_since(path: Path, stamp: float) -> bool:

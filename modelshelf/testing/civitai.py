@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from modelshelf.testing.server import LocalServer, Request, Response, json_response, query_value
+from modelshelf.testing.server import (
+    Handler,
+    LocalServer,
+    Request,
+    Response,
+    json_response,
+    query_value,
+)
 
 TOKEN = "civitai-test-token"
 _ECOSYSTEMS = {"SD 1.5": "sd1", "SDXL 1.0": "sdxl", "Pony": "sdxl", "Illustrious": "sdxl",
@@ -101,11 +108,6 @@ class FakeModel:
     versions: list[FakeVersion] = field(default_factory=list)  # newest first, like Civitai
 
 
-def _header(request: Request, name: str) -> str:
-    """Header lookup that ignores case (clients differ in how they spell names)."""
-    return next((v for k, v in request.headers.items() if k.lower() == name.lower()), "")
-
-
 def _other_host(host_header: str) -> str:
     host = host_header.rsplit(":", 1)[0]
     return "localhost" if host == "127.0.0.1" else "127.0.0.1"
@@ -125,9 +127,9 @@ class FakeCivitai(LocalServer):
         self.login_redirect = False  # gated downloads redirect to /login instead of 401
         self._failures: list[tuple[int, str | None]] = []
         self._fail_lock = threading.Lock()
-        self.add_route("GET", r"/api/v1/model-versions/(\d+)", self._version)
-        self.add_route("GET", r"/api/v1/models/(\d+)", self._model)
-        self.add_route("GET", r"/api/download/models/(\d+)", self._download)
+        self.add_route("GET", r"/api/v1/model-versions/(\d+)", self._api(self._version))
+        self.add_route("GET", r"/api/v1/models/(\d+)", self._api(self._model))
+        self.add_route("GET", r"/api/download/models/(\d+)", self._api(self._download))
         self.add_route("GET", r"/images/(\d+)/preview\.png", self._preview)
 
     # -- content --------------------------------------------------------------------------------
@@ -168,6 +170,15 @@ class FakeCivitai(LocalServer):
     def fail_next(self, status: int, count: int = 1, retry_after: str | None = None) -> None:
         with self._fail_lock:
             self._failures.extend([(status, retry_after)] * count)
+
+    def _api(self, handler: Handler) -> Handler:
+        """``handler`` behind the switches: maintenance and queued failures answer first."""
+
+        def route(request: Request) -> Response:
+            failure = self._failure()
+            return handler(request) if failure is None else failure
+
+        return route
 
     def _failure(self) -> Response | None:
         if self.maintenance:
@@ -212,22 +223,16 @@ class FakeCivitai(LocalServer):
 
     # -- routes ---------------------------------------------------------------------------------
     def _version(self, request: Request) -> Response:
-        failure = self._failure()
-        if failure is not None:
-            return failure
         found = self.versions.get(int(request.match[1]))
         if found is None:
             return json_response({"error": f"No model version with id {request.match[1]}"}, 404)
-        return json_response(self.version_json(*found, host=_header(request, "Host")))
+        return json_response(self.version_json(*found, host=request.header("Host")))
 
     def _model(self, request: Request) -> Response:
-        failure = self._failure()
-        if failure is not None:
-            return failure
         model = self.models.get(int(request.match[1]))
         if model is None:
             return json_response({"error": f"No model with id {request.match[1]}"}, 404)
-        host = _header(request, "Host")
+        host = request.header("Host")
         return json_response({
             "id": model.model_id, "name": model.name, "description": "<p>fake</p>",
             "type": model.type, "poi": False, "nsfw": False, "allowNoCredit": True,
@@ -239,9 +244,6 @@ class FakeCivitai(LocalServer):
         })
 
     def _download(self, request: Request) -> Response:
-        failure = self._failure()
-        if failure is not None:
-            return failure
         found = self.versions.get(int(request.match[1]))
         if found is None:
             return json_response({"error": "Model not found"}, 404)
@@ -258,7 +260,7 @@ class FakeCivitai(LocalServer):
                     None)
         if file is None:
             return json_response({"error": "File not found"}, 404)
-        host = _other_host(_header(request, "Host"))
+        host = _other_host(request.header("Host"))
         location = (f"http://{host}:{self.port}{self.storage_path(version, file)}"
                     "?X-Amz-Expires=86400&X-Amz-Signature=fake")
         return Response(302, b"", {"Location": location, "Content-Type": "text/plain"})
@@ -267,5 +269,5 @@ class FakeCivitai(LocalServer):
         return Response(200, self.preview_bytes, {"Content-Type": "image/png"})
 
     def _authorized(self, request: Request) -> bool:
-        header = _header(request, "Authorization")
+        header = request.header("Authorization")
         return header == f"Bearer {self.token}" or query_value(request, "token") == self.token

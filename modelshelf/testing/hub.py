@@ -203,8 +203,7 @@ class FakeHub(LocalServer):
         """The Hub's auth answers, or None when the request may proceed."""
         if self.outage is not None:
             return _error(self.outage, None, "Service unavailable")
-        auth = next((v for k, v in request.headers.items() if k.lower() == "authorization"), "")
-        token = auth.removeprefix("Bearer ").strip() or None
+        token = request.header("Authorization").removeprefix("Bearer ").strip() or None
         if token is not None and token not in self.tokens:
             return _error(401, None, "Invalid credentials in Authorization header")
         repo = self.repos.get(repo_id)
@@ -217,22 +216,20 @@ class FakeHub(LocalServer):
             return _error(401 if token is None else 403, "GatedRepo", message)
         return None
 
-    def _revision(self, repo: HubRepo, raw: str | None) -> tuple[str, Response | None]:
-        revision = unquote(raw) if raw else "main"
-        sha = repo.commit_for(revision)
-        if sha is None:
-            return "", _error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
-        return sha, None
-
-    def _repo_at(self, request: Request) -> tuple[HubRepo, str] | Response:
-        """The repo and commit an API request names, or the Hub's error answer."""
+    def _repo_at(self, request: Request,
+                 reading_bytes: bool = False) -> tuple[HubRepo, str] | Response:
+        """The repo and commit a request names, or the Hub's error answer."""
         repo_id = request.match["repo"]
-        denied = self._access(request, repo_id, reading_bytes=False)
+        denied = self._access(request, repo_id, reading_bytes)
         if denied:
             return denied
         repo = self.repos[repo_id]
-        sha, missing = self._revision(repo, request.match["rev"])
-        return missing or (repo, sha)
+        raw = request.match["rev"]
+        revision = unquote(raw) if raw else "main"
+        sha = repo.commit_for(revision)
+        if sha is None:
+            return _error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        return repo, sha
 
     def _info(self, request: Request) -> Response:
         found = self._repo_at(request)
@@ -273,14 +270,10 @@ class FakeHub(LocalServer):
         return json_response(page, headers=headers)
 
     def _resolve(self, request: Request) -> Response:
-        repo_id = request.match["repo"]
-        denied = self._access(request, repo_id, reading_bytes=True)
-        if denied:
-            return denied
-        repo = self.repos[repo_id]
-        sha, missing = self._revision(repo, request.match["rev"])
-        if missing:
-            return missing
+        found = self._repo_at(request, reading_bytes=True)
+        if isinstance(found, Response):
+            return found
+        repo, sha = found
         path = unquote(request.match["path"])
         hub_file = repo.commits[sha].get(path)
         if hub_file is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import json
 import os
 import re
 import socket
@@ -90,6 +91,10 @@ class Request:
     body: bytes
     server: LocalServer
     match: re.Match[str]
+
+    def header(self, name: str) -> str:
+        """A header by name in any case, "" when absent (clients differ in how they spell names)."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
 
 
 @dataclass
@@ -292,8 +297,7 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                                       server, match)
                     response = handler(request)
                     if response.blob is not None:
-                        for k, v in response.headers.items():
-                            self._extra_headers[k] = v
+                        self._extra_headers.update(response.headers)
                         status, sent = self._send_blob(method, response.blob)
                     else:
                         kind = response.headers.get("Content-Type", "application/json")
@@ -462,8 +466,6 @@ class _opened:
 
 def json_response(obj: Any, status: int = 200,
                   headers: Mapping[str, str] | None = None) -> Response:
-    import json
-
     return Response(status, json.dumps(obj).encode(), {"Content-Type": "application/json",
                                                        **(headers or {})})
 
@@ -473,5 +475,5 @@ def query_value(request: Request, key: str) -> str | None:
     return values[0] if values else None
 
 
-__all__ = ["Blob", "Faults", "LocalServer", "LoggedRequest", "Request", "Response",
+__all__ = ["Blob", "Faults", "Handler", "LocalServer", "LoggedRequest", "Request", "Response",
            "json_response", "query_value"]

@@ -71,8 +71,11 @@ def free_space_margin(size: int) -> int:
     return min(64 * 2**20, max(2**20, size // 8))
 
 
-def check_free_space(folder: Path, needed: int, what: str) -> None:
-    """Raise InsufficientSpace unless ``needed`` bytes are free under ``folder``."""
+def check_free_space(folder: Path, size: int, what: str, *, present: int = 0,
+                     margin: int | None = None) -> None:
+    """Raise InsufficientSpace unless the rest of a ``size``-byte file (``present`` bytes of it
+    are on disk already) plus ``margin`` (default :func:`free_space_margin`) fits under ``folder``."""
+    needed = size + (free_space_margin(size) if margin is None else margin) - present
     free = shutil.disk_usage(folder).free
     if needed > 0 and free < needed:
         raise InsufficientSpace(f"{folder}: not enough free space for {what}: need "

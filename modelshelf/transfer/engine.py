@@ -33,7 +33,7 @@ from modelshelf.errors import (
     SizeMismatch,
 )
 from modelshelf.hashing import parse_sha256
-from modelshelf.transfer.disk import PartialFile, check_free_space, free_space_margin
+from modelshelf.transfer.disk import PartialFile, check_free_space
 from modelshelf.transfer.hasher import PrefixHasher
 from modelshelf.transfer.http import (
     Link,
@@ -131,6 +131,7 @@ def download(
     ``proxies`` says which connections go through which HTTP proxy (default: none).
     ``retry_base_delay`` scales the backoff (tests make it tiny); ``min_piece`` is the smallest
     split (like aria2c's ``-k``); ``on_warning`` hears why a changed remote forced a restart.
+    ``free_space_margin`` is the space to leave free beyond the file (default: scaled to it).
     Raises the :mod:`modelshelf.errors` types: HashMismatch, BadContent, SizeMismatch,
     RemoteNotFound, TokenRequired, NetworkError, InsufficientSpace, RemoteChanged, DownloadError.
     """
@@ -140,7 +141,7 @@ def download(
     staging_dir.mkdir(parents=True, exist_ok=True)
     paths = StagingPaths.for_key(staging_dir, url, expected)
     options = _Options(
-        url=url, credentials=dict(headers or {}), auth_host=(auth_host or target.host).lower(),
+        url=url, credentials=dict(headers or {}), auth_host=auth_host or target.host,
         expected_sha256=expected, expected_size=expected_size, connections=max(1, connections),
         backoff=Backoff(max(1, retries), retry_base_delay), timeout=timeout,
         stall_seconds=stall_seconds, verify_ssl=verify_ssl, proxies=proxies, progress=progress,
@@ -197,33 +198,27 @@ class _Transfer:
     def run(self) -> DownloadResult:
         state = self._saved_state()
         link = Link(self.o.timeout, self.o.verify_ssl, self.o.proxies)
-        try:
+        try:  # the link is ours to close until the first connection thread takes it over
             first, response = self._first_request(link, state)
-        except BaseException:
-            link.close()
-            raise
-        meta = self.meta
-        assert meta is not None
-        if response.status == 416:  # the first piece of an empty file (or a stale partial)
-            link.close()
-            if state is None and meta.size == 0:
-                return self._finish_empty(meta)
-            raise Changed("the server refused the saved range (HTTP 416)")
-        if state is not None and not self.ranged:
-            state = None  # the server stopped honouring Range: the partial cannot be used
-        size = meta.size
-        done = state.done if state is not None else []
-        try:
+            meta = self.meta
+            assert meta is not None
+            if response.status == 416:  # the first piece of an empty file (or a stale partial)
+                link.close()
+                if state is None and meta.size == 0:
+                    return self._finish_empty(meta)
+                raise Changed("the server refused the saved range (HTTP 416)")
+            if state is not None and not self.ranged:
+                state = None  # the server stopped honouring Range: the partial cannot be used
+            size = meta.size
+            done = state.done if state is not None else []
             if self.o.expected_size is not None and size not in (None, self.o.expected_size):
                 raise SizeMismatch(f"{redact(self.o.url)}: the server announces {size} bytes, "
                                    f"expected {self.o.expected_size}")
             needed = size if size is not None else self.o.expected_size or 0
             if needed:
-                present = sum(end - start for start, end in done)
-                margin = self.o.free_space_margin
-                margin = free_space_margin(needed) if margin is None else margin
-                check_free_space(self.paths.part.parent, needed + margin - present,
-                                 redact(self.o.url))
+                check_free_space(self.paths.part.parent, needed, redact(self.o.url),
+                                 present=state.bytes_done() if state is not None else 0,
+                                 margin=self.o.free_space_margin)
             self.file = PartialFile(self.paths.part, redact(self.o.url), truncate=state is None)
         except BaseException:
             link.close()

@@ -127,13 +127,15 @@ def read_message(response: http.client.HTTPResponse) -> str:
     return one_line(raw.decode("utf-8", errors="replace"))
 
 
-def status_error(status: int, url: str, message: str) -> ModelshelfError:
-    """The typed, one-line error for a final (non-retryable) HTTP status."""
+def status_error(status: int, url: str, message: str, note: str = "") -> ModelshelfError:
+    """The typed, one-line error for a final HTTP status; ``note`` says why it is final."""
     kind = STATUS_ERRORS.get(status, DownloadError)
     hint = STATUS_HINTS.get(status, "unexpected answer")
     text = f"{redact(url)}: HTTP {status}, {hint}"
     if message:
         text += f": {message}"
+    if note:
+        text += f" ({note})"
     return kind(text)
 
 
@@ -265,6 +267,7 @@ def request_following(link: Link, url: str, *, method: str = "GET",
     signed URL itself is the credential there. ``headers`` (Range, If-Range, User-Agent) go
     everywhere. A 303 turns into a GET as browsers do.
     """
+    auth_host = auth_host.lower() if auth_host else None  # host names compare in any case
     for _ in range(MAX_REDIRECTS + 1):
         target = parse_url(url)
         sent = {"User-Agent": "modelshelf", "Accept-Encoding": "identity", **(headers or {})}
@@ -300,9 +303,7 @@ class RetryableStatus(Exception):
         self.retry_after = retry_after  # what the server asked for (seconds), at most a minute
 
     def final(self, tries: int) -> ModelshelfError:
-        error = status_error(self.status, self.url, self.message)
-        error.args = (f"{error.args[0]} (after {tries} tries)",)
-        return error
+        return status_error(self.status, self.url, self.message, f"after {tries} tries")
 
 
 def check_status(response: http.client.HTTPResponse, url: str, ok: tuple[int, ...]) -> None:
@@ -314,9 +315,8 @@ def check_status(response: http.client.HTTPResponse, url: str, ok: tuple[int, ..
         raise status_error(response.status, url, message)
     wait = retry_after(response.getheader("Retry-After"))
     if wait > MAX_RETRY_AFTER:  # an hour's ban: waiting silently through it helps nobody
-        error = status_error(response.status, url, message)
-        error.args = (f"{error.args[0]} (the server asks to wait {wait:.0f} s: try again later)",)
-        raise error
+        raise status_error(response.status, url, message,
+                           f"the server asks to wait {wait:.0f} s: try again later")
     raise RetryableStatus(response.status, url, message, wait)
 
 

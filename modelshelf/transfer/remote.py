@@ -84,7 +84,7 @@ def open_remote(url: str, *, headers: Mapping[str, str] | None = None,
                 proxies: ProxyRules = NO_PROXIES, max_bytes: int = 8 * 2**20, retries: int = 6,
                 retry_base_delay: float = 0.5) -> RemoteReader:
     """Probe ``url`` (redirects followed once) and return a reader over its final URL."""
-    host = (auth_host or host_of(url)).lower()
+    host = auth_host or host_of(url)
     meta = probe(url, headers=headers, auth_host=host, timeout=timeout, verify_ssl=verify_ssl,
                  proxies=proxies, retries=retries, retry_base_delay=retry_base_delay)
     return RemoteReader(meta, Link(timeout, verify_ssl, proxies),

@@ -17,6 +17,15 @@ from modelshelf.transfer.http import TRANSIENT_ERRORS, RetryableStatus, network_
 
 T = TypeVar("T")
 MAX_DELAY = 30.0
+# What is worth another try: a busy status or a transport hiccup (typed answers never are).
+RETRYABLE: tuple[type[BaseException], ...] = (RetryableStatus, *TRANSIENT_ERRORS)
+
+
+def final_error(exc: BaseException, url: str, tries: int) -> ModelshelfError:
+    """The typed error once ``tries`` attempts all ended in ``exc`` (one of :data:`RETRYABLE`)."""
+    if isinstance(exc, RetryableStatus):
+        return exc.final(tries)
+    return network_error(url, exc, tries)
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,11 @@ class Backoff:
     def delay(self, failures: int) -> float:
         return min(MAX_DELAY, self.base * 2 ** max(0, failures - 1)) * (0.5 + random.random())
 
+    def pause(self, failures: int, exc: BaseException) -> float:
+        """The wait after ``exc``: the backoff, or longer when the server asked for it."""
+        delay = self.delay(failures)
+        return max(delay, exc.retry_after) if isinstance(exc, RetryableStatus) else delay
+
     def run(self, attempt: Callable[[], T], url: str) -> T:
         """Call ``attempt`` until it succeeds, retrying transport errors and busy statuses."""
         failures = 0
@@ -37,13 +51,8 @@ class Backoff:
                 return attempt()
             except ModelshelfError:  # typed answers (404, bad page) are final, though OSErrors
                 raise
-            except RetryableStatus as exc:
+            except RETRYABLE as exc:
                 failures += 1
                 if failures >= max(1, self.tries):
-                    raise exc.final(failures) from None
-                time.sleep(max(self.delay(failures), exc.retry_after))
-            except TRANSIENT_ERRORS as exc:
-                failures += 1
-                if failures >= max(1, self.tries):
-                    raise network_error(url, exc, failures) from None
-                time.sleep(self.delay(failures))
+                    raise final_error(exc, url, failures) from None
+                time.sleep(self.pause(failures, exc))

@@ -17,19 +17,11 @@ from dataclasses import dataclass, field
 
 from modelshelf.errors import ModelshelfError, RemoteNotFound, SizeMismatch, TokenRequired
 from modelshelf.transfer.disk import PartialFile
-from modelshelf.transfer.http import (
-    TRANSIENT_ERRORS,
-    Link,
-    RetryableStatus,
-    check_status,
-    network_error,
-    redact,
-    request_following,
-)
+from modelshelf.transfer.http import Link, check_status, redact, request_following
 from modelshelf.transfer.meta import RemoteMeta, meta_from, parse_content_range, same_file
 from modelshelf.transfer.pieces import Piece, Scheduler
 from modelshelf.transfer.proxy import ProxyRules
-from modelshelf.transfer.retry import Backoff
+from modelshelf.transfer.retry import RETRYABLE, Backoff, final_error
 
 # Per connection. Measured on loopback, 1 GiB: 64 KiB 0.92 s, 128 KiB 0.89 s, 256 KiB 0.84 s,
 # 512 KiB 0.82 s (fewer readinto/pwrite round trips through the GIL). It must not exceed half of
@@ -47,7 +39,7 @@ class _ShortBody(Exception):
 
 
 # What a piece is retried on (with backoff); anything else ends the transfer.
-_RETRY_ON: tuple[type[BaseException], ...] = (RetryableStatus, _ShortBody, *TRANSIENT_ERRORS)
+_RETRY_ON: tuple[type[BaseException], ...] = (_ShortBody, *RETRYABLE)
 
 
 @dataclass
@@ -121,10 +113,7 @@ class Connection:
                 high_water = max(high_water, piece.pos)
                 if failures >= job.backoff.tries:
                     raise self._give_up(exc, failures) from None
-                pause = job.backoff.delay(failures)
-                if isinstance(exc, RetryableStatus):
-                    pause = max(pause, exc.retry_after)
-                if job.sched.stop.wait(pause):
+                if job.sched.stop.wait(job.backoff.pause(failures, exc)):
                     return
             response = None
 
@@ -203,9 +192,7 @@ class Connection:
         job.sched.observe(piece.pos - start, time.monotonic() - began, piece.rtt)
 
     def _give_up(self, exc: BaseException, tries: int) -> ModelshelfError:
-        if isinstance(exc, RetryableStatus):
-            return exc.final(tries)
         if isinstance(exc, _ShortBody):
             return SizeMismatch(f"{redact(self.job.final_url)}: the server kept ending the "
                                 f"body early ({exc}) after {tries} tries")
-        return network_error(self.job.final_url, exc, tries)
+        return final_error(exc, self.job.final_url, tries)

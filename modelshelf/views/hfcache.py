@@ -14,9 +14,9 @@ downloaded so a pull hard-links it into the store instead of fetching it again.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,9 +24,9 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from modelshelf.errors import BadContent
+from modelshelf.store.linking import place_link
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_CROSS_DEVICE = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def find_in_hf_cache(hf_cache: Path, repo_id: str, etag: str,
             st = blob.stat()  # follows a symlinked blob to its target
         except OSError:
             continue
-        if blob.is_file() and (size is None or st.st_size == size):
+        if stat.S_ISREG(st.st_mode) and (size is None or st.st_size == size):
             return blob
     return None
 
@@ -137,7 +137,7 @@ def _is_same(blob: Path, target: os.stat_result, real: str) -> bool:
         st = blob.lstat()
     except FileNotFoundError:
         return False
-    if blob.is_symlink():
+    if stat.S_ISLNK(st.st_mode):
         return os.path.realpath(blob) == real
     return (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino)
 
@@ -165,14 +165,7 @@ def _place_blob(store_blob: Path, blob: Path) -> bool:
     with contextlib.suppress(OSError):
         if os.path.samefile(store_blob, blob) and not blob.is_symlink():
             return True
-    try:
-        _replace_with(blob, lambda tmp: os.link(store_blob, tmp))
-        return True
-    except OSError as exc:
-        if exc.errno not in _CROSS_DEVICE:
-            raise
-    _replace_with(blob, lambda tmp: os.symlink(os.path.abspath(store_blob), tmp))
-    return False
+    return place_link(store_blob, blob, relative_symlink=False) == "hardlink"
 
 
 def _symlink_relative(target: Path, folder: Path, link: Path) -> None:

@@ -21,6 +21,14 @@ from modelshelf.testing.civitai import TOKEN, FakeCivitai, FakeFile, FakeVersion
 WITH_TOKEN = ResolveOptions(token=TOKEN)
 
 
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses between retries, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(civitai, "sleep", recorded.append)
+    return recorded
+
+
 def _authorization(civ: FakeCivitai, path_prefix: str) -> list[str | None]:
     return [next((v for k, v in r.headers.items() if k.lower() == "authorization"), None)
             for r in civ.log if r.path.startswith(path_prefix)]
@@ -196,9 +204,7 @@ def test_not_found(civitai_settings: Settings, ref: str) -> None:
 
 
 def test_rate_limit_honours_retry_after(civitai_server: FakeCivitai, civitai_settings: Settings,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(civitai, "sleep", waits.append)
+                                        waits: list[float]) -> None:
     civitai_server.rate_limit(2, retry_after="3")
     assert resolve("civitai:1001", civitai_settings).revision == "1001"
     assert waits == [3.0, 3.0]
@@ -208,9 +214,7 @@ def test_rate_limit_honours_retry_after(civitai_server: FakeCivitai, civitai_set
 
 def test_rate_limit_gives_up_after_bounded_tries(civitai_server: FakeCivitai,
                                                  civitai_settings: Settings,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(civitai, "sleep", waits.append)
+                                                 waits: list[float]) -> None:
     civitai_server.rate_limit(50, retry_after="1")
     with pytest.raises(NetworkError, match="429"):
         resolve("civitai:1001", civitai_settings)
@@ -220,9 +224,7 @@ def test_rate_limit_gives_up_after_bounded_tries(civitai_server: FakeCivitai,
 
 def test_long_retry_after_is_reported_not_waited(civitai_server: FakeCivitai,
                                                  civitai_settings: Settings,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(civitai, "sleep", waits.append)
+                                                 waits: list[float]) -> None:
     civitai_server.rate_limit(1, retry_after="3600")
     with pytest.raises(NetworkError, match="retry in 3600 s"):
         resolve("civitai:1001", civitai_settings)
@@ -289,9 +291,7 @@ def test_storage_fixture_is_range_capable(civitai_server: FakeCivitai) -> None:
 
 
 def test_retry_after_as_an_http_date(civitai_server: FakeCivitai, civitai_settings: Settings,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(civitai, "sleep", waits.append)
+                                     waits: list[float]) -> None:
     later = email.utils.formatdate(time.time() + 5, usegmt=True)
     civitai_server.rate_limit(1, retry_after=later)
     civitai_server.rate_limit(1, retry_after="soon-ish")  # malformed: our own backoff

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from modelshelf.store import Store
+from modelshelf.store.locking import lock_file_for
 from modelshelf.testing.models import new_model, put_blob
 
 _CTX = multiprocessing.get_context("fork")
@@ -106,3 +107,12 @@ def test_a_store_object_survives_fork(tmp_path: Path) -> None:
         p.join(30)
         assert p.exitcode == 0
     assert [m.name for m in store.list()] == [f"forked{i}" for i in range(4)]
+
+
+def test_lock_file_names_hold_no_url_secrets(tmp_path: Path) -> None:
+    """Lock files are named after what they lock; a URL's password and query must not show."""
+    url = "url:https://alice:s3cret@cdn.example/m.bin?token=abc123"
+    name = lock_file_for(tmp_path, url).name
+    assert "s3cret" not in name and "abc123" not in name and "alice" not in name
+    assert "cdn.example" in name
+    assert lock_file_for(tmp_path, url) != lock_file_for(tmp_path, url.replace("s3cret", "other"))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.errors import NameConflict
-from modelshelf.store import Store
+from modelshelf.errors import NameConflict, UsageError
+from modelshelf.store import Store, check_name
 from modelshelf.testing.models import AddBlob, new_model
 
 
@@ -34,6 +34,22 @@ def test_repair_replaces_a_damaged_blob_and_relinks_every_view(store: Store, add
     for name in ("a", "b"):
         assert store.view_path(store.get(name)).read_bytes() == data
     assert store.verify().all_ok
+
+
+def test_repair_keeps_a_healthy_blob_and_the_links_that_share_it(store: Store, add_blob: AddBlob,
+                                                                 tmp_path: Path):
+    """``pull --force`` re-checks; a blob that is fine stays the same inode, so an app folder's
+    hard link to it keeps sharing its bytes (nothing is stored twice)."""
+    data = b"weights" * 1000
+    blob_file = add_blob(data)
+    store.add_model(new_model("a", blob_file))
+    blob = store.blob_path(blob_file.sha256)
+    app_link = tmp_path / "app-copy.bin"
+    os.link(blob, app_link)
+    staged = store.staging_dir / "fresh.part"
+    staged.write_bytes(data)
+    store.commit_blob(staged, blob_file.sha256, repair=True)
+    assert os.path.samefile(blob, app_link) and not staged.exists()
 
 
 def test_same_files_other_type_is_a_conflict_unless_forced(store: Store, add_blob: AddBlob):
@@ -72,3 +88,9 @@ def test_rm_does_not_claim_bytes_an_outside_hard_link_keeps(store: Store, add_bl
     assert store.remove("kept") == 0
     assert store.remove("freed") == 500
     assert (tmp_path / "app-folder-link").read_bytes() == b"k" * 1000
+
+
+def test_a_name_with_undecodable_bytes_is_a_usage_error_not_a_crash():
+    """``--name`` from a shell with a non-UTF-8 locale arrives with lone surrogates."""
+    with pytest.raises(UsageError, match="model name"):
+        check_name("lora-\udcff")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from modelshelf.cli.context import Context
+from modelshelf.cli.context import Context, printable
 from modelshelf.cli.progress import progress_bars
 from modelshelf.config import format_size
 from modelshelf.errors import UsageError
@@ -107,10 +107,8 @@ def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> 
 
 
 def _say_plan(ctx: Context, result: Any) -> None:
-    total = sum(p.size or 0 for p in result.plan)
-    missing = sum(p.size or 0 for p in result.plan if not p.present)
-    ctx.say(f"{result.ref}: {len(result.plan)} file(s), {format_size(total)}, "
-            f"{format_size(missing)} to download")
+    ctx.say(f"{result.ref}: {len(result.plan)} file(s), {format_size(result.total_bytes)}, "
+            f"{format_size(result.missing_bytes)} to download")
     for planned in result.plan:
         size = format_size(planned.size) if planned.size is not None else "size unknown"
-        ctx.say(f"  {'present ' if planned.present else 'fetch   '} {planned.path}  {size}")
+        ctx.say(f"  {'present ' if planned.present else 'fetch   '} {printable(planned.path)}  {size}")
