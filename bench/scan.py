@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from modelshelf.inspect import scan
-from modelshelf.inspect.scanner import read_facts
+from modelshelf.inspection import scan
+from modelshelf.inspection.scanner import read_facts
 from modelshelf.store import Store
 
 

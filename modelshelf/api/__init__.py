@@ -19,7 +19,7 @@ from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
 from modelshelf.api.remote import inspect_remote
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import ModelshelfError, NotFoundError, os_error_text
-from modelshelf.inspect import Info, inspect_path
+from modelshelf.inspection import Info, inspect_path
 from modelshelf.manifest import (
     LockedModel,
     LockFile,

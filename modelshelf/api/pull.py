@@ -34,7 +34,7 @@ from modelshelf.errors import (
     os_error_text,
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
-from modelshelf.inspect import Info, inspect_path
+from modelshelf.inspection import Info, inspect_path
 from modelshelf.sources import NETWORK_SOURCES, parse, resolve
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical

@@ -11,7 +11,7 @@ from modelshelf.api.pull import proxy_rules
 from modelshelf.config import Settings
 from modelshelf.errors import BadReference, NotFoundError, OfflineError
 from modelshelf.formats import read_header_from
-from modelshelf.inspect import Info, inspect_header
+from modelshelf.inspection import Info, inspect_header
 from modelshelf.sources import parse, resolve
 from modelshelf.sources.base import ResolveOptions
 from modelshelf.transfer import open_remote

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-import modelshelf.inspect.scanner as scanner_mod
+import modelshelf.inspection.scanner as scanner_mod
 
 
 def _st(path: Path, seed: int = 0) -> Path:

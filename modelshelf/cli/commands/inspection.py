@@ -48,7 +48,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _resolve_info(ctx: Context) -> Any:
     target = ctx.args.target
     if Path(target).exists():
-        from modelshelf.inspect import inspect_path
+        from modelshelf.inspection import inspect_path
 
         return inspect_path(Path(target), hashes=ctx.args.hashes)
     return ctx.shelf.inspect(target, hashes=ctx.args.hashes)
@@ -75,7 +75,7 @@ def run_info(ctx: Context) -> int:
     payload = info.to_json()
     fit = None
     if gpu_bytes is not None:
-        from modelshelf.inspect import gpu_fit
+        from modelshelf.inspection import gpu_fit
 
         fit = gpu_fit(info, gpu_bytes, ctx.args.dtype)
         payload["gpu_fit"] = fit
@@ -151,7 +151,7 @@ def _plan_lines(plan: dict[str, Any], dry_run: bool) -> list[str]:
 
 
 def run_scan(ctx: Context) -> int:
-    from modelshelf.inspect import naming, scan
+    from modelshelf.inspection import naming, scan
 
     if ctx.args.dry_run and not ctx.args.adopt:
         raise UsageError("scan: --dry-run goes with --adopt")
@@ -179,7 +179,7 @@ def run_scan(ctx: Context) -> int:
 
 
 def run_report(ctx: Context) -> int:
-    from modelshelf.inspect import report
+    from modelshelf.inspection import report
 
     result = report(ctx.shelf.store, extra_dirs=tuple(ctx.args.dirs))
 

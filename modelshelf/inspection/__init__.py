@@ -28,15 +28,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from modelshelf.inspect.adopt import AdoptItem, AdoptOutcome, AdoptPlan, plan_adopt
-    from modelshelf.inspect.gpu import gpu_fit, weights_bytes
-    from modelshelf.inspect.info import Info, inspect_header, inspect_path
-    from modelshelf.inspect.reporting import Report, naming, report
-    from modelshelf.inspect.scanner import ScannedFile, ScanResult, scan
+    from modelshelf.inspection.adopt import AdoptItem, AdoptOutcome, AdoptPlan, plan_adopt
+    from modelshelf.inspection.gpu import gpu_fit, weights_bytes
+    from modelshelf.inspection.info import Info, inspect_header, inspect_path
+    from modelshelf.inspection.reporting import Report, naming, report
+    from modelshelf.inspection.scanner import ScannedFile, ScanResult, scan
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'modelshelf.inspect' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"modelshelf.inspect.{module}"), name)
+        raise AttributeError(f"module 'modelshelf.inspection' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"modelshelf.inspection.{module}"), name)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from inspect_models import write_st
 
-import modelshelf.inspect.scanner as scanner
-from modelshelf.inspect import report
+import modelshelf.inspection.scanner as scanner
+from modelshelf.inspection import report
 from modelshelf.store import NewModel, Store
 
 

@@ -23,7 +23,7 @@ from modelshelf.store import NewModel, Store
 from modelshelf.store.records import TYPES, name_from, path_from
 
 if TYPE_CHECKING:
-    from modelshelf.inspect.scanner import ScannedFile, ScanResult
+    from modelshelf.inspection.scanner import ScannedFile, ScanResult
 
 _SUFFIX_ROOM = 8  # bytes kept free for the "-N" that tells namesakes apart
 

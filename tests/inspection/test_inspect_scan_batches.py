@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from inspect_models import write_st
 
-import modelshelf.inspect.scanner as scan_mod
-from modelshelf.inspect import scan
+import modelshelf.inspection.scanner as scan_mod
+from modelshelf.inspection import scan
 from modelshelf.store import Store
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from inspect_models import write_sharded, write_st
 
-from modelshelf.inspect import inspect_path, report, scan
+from modelshelf.inspection import inspect_path, report, scan
 from modelshelf.store import Store
 
 

@@ -9,7 +9,7 @@ import pytest
 from inspect_models import write_sharded, write_st
 
 import modelshelf.store.blobs as blobs_mod
-from modelshelf.inspect import plan_adopt, scan
+from modelshelf.inspection import plan_adopt, scan
 from modelshelf.store import Store
 
 

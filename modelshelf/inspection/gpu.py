@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from modelshelf.errors import UsageError
-from modelshelf.inspect.info import Info
+from modelshelf.inspection.info import Info
 
 OVERHEAD_FRACTION: Final = 0.20
 RUNTIME_BYTES: Final = 512 * 2**20

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from inspect_models import write_gguf, write_sharded, write_st
 
-import modelshelf.inspect.scanner as scan_mod
-from modelshelf.inspect import scan
+import modelshelf.inspection.scanner as scan_mod
+from modelshelf.inspection import scan
 from modelshelf.store import Store
 
 

@@ -28,9 +28,9 @@ from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
 from modelshelf.formats.folders import index_shards, index_weight_map
 from modelshelf.hashing import sha256_file
-from modelshelf.inspect.adopt import AdoptPlan, plan_adopt
-from modelshelf.inspect.info import summarize
-from modelshelf.inspect.walk import FOLDER_FORMATS, Unit, walk
+from modelshelf.inspection.adopt import AdoptPlan, plan_adopt
+from modelshelf.inspection.info import summarize
+from modelshelf.inspection.walk import FOLDER_FORMATS, Unit, walk
 from modelshelf.store import Store
 
 Progress = Callable[[int, int | None], None]

@@ -13,8 +13,8 @@ from inspect_models import write_gguf, write_sharded, write_st
 
 from modelshelf.errors import FormatError, UsageError
 from modelshelf.formats import read_header
-from modelshelf.inspect import Info, gpu_fit, inspect_header, inspect_path, scan
-from modelshelf.inspect.gpu import RUNTIME_BYTES
+from modelshelf.inspection import Info, gpu_fit, inspect_header, inspect_path, scan
+from modelshelf.inspection.gpu import RUNTIME_BYTES
 
 SPEC_KEYS = {"path", "format", "size", "architecture", "model_type", "parameters", "dtypes",
              "tensors", "memory_bytes", "metadata", "shards", "safety"}
