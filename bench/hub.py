@@ -86,7 +86,7 @@ def run_one(tool: str, argv: list[str], endpoint: str, scenario: str, scratch: P
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home / "hf"),
-           "MODELSHELF_HOME": str(home / "shelf"), "MODELSHELF_CONFIG": str(home / "none.toml"),
+           "MODELSHELF_HOME": str(home / "shelf"), "MODELSHELF_CONFIG": os.devnull,
            "NO_PROXY": "127.0.0.1,localhost", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
            "HF_HUB_DISABLE_TELEMETRY": "1"}
     for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MODELSHELF_OFFLINE", "HF_HUB_CACHE"):

@@ -8,6 +8,7 @@ returns a frozen :class:`Settings` that is passed down explicitly. Tokens are wr
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
@@ -24,6 +25,15 @@ PROXY_SCHEMES = ("http", "https", "all")  # all_proxy: the fallback for either s
 SOURCE_NAMES = ("hf", "civitai", "url", "torchvision", "local")
 DEFAULT_ENDPOINTS = {"hf": "https://huggingface.co", "civitai": "https://civitai.com"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
+_SOURCE_KEYS = frozenset({"enabled", "timeout_seconds", "verify_ssl", "endpoint", "token"})
+# Every table and key config.toml may hold, as data: a key outside it is a typo (warned about,
+# with the closest known key) rather than a setting silently ignored.
+CONFIG_SCHEMA: Mapping[str, Any] = {
+    "store": frozenset({"root"}),
+    "transfer": frozenset({"connections", "retries", "stall_seconds"}),
+    "gc": frozenset({"max_size"}),
+    "sources": {name: _SOURCE_KEYS for name in SOURCE_NAMES},
+}
 
 
 class Secret:
@@ -101,6 +111,9 @@ class Settings:
     proxies: ProxySettings = field(default_factory=ProxySettings)
     gc_max_size: int | None = None
     config_file: Path | None = None
+    # One line per config.toml key nobody reads (a typo): the CLI prints them on stderr,
+    # ``Shelf()`` raises them as Python warnings.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
@@ -167,14 +180,40 @@ def format_size(n: float) -> str:
     return f"{n:.0f} B"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
+    """The file's tables; a missing default file is no configuration, but a file the user named
+    (``MODELSHELF_CONFIG``) that is not there is an error: its settings would silently vanish."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"MODELSHELF_CONFIG={path}: no such file") from None
         return {}
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def unknown_keys(data: Mapping[str, Any], path: Path) -> tuple[str, ...]:
+    """One warning per key of ``data`` that :data:`CONFIG_SCHEMA` does not know, naming the
+    file and, when a known key is close, the key that was probably meant."""
+    found: list[str] = []
+
+    def check(table: Mapping[str, Any], schema: Any, prefix: str) -> None:
+        known = list(schema)
+        for key, value in table.items():
+            dotted = f"{prefix}{key}"
+            if key not in schema:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+                found.append(f"{path}: unknown key '{dotted}' ignored{hint}")
+            elif isinstance(schema, Mapping) and isinstance(value, Mapping):
+                check(value, schema[key], f"{dotted}.")
+
+    check(data, CONFIG_SCHEMA, "")
+    return tuple(found)
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:
@@ -259,7 +298,7 @@ def load_settings(
     """Build the effective settings; keyword arguments are the command-line flags."""
     env = os.environ if env is None else env
     config_file = default_config_file(env)
-    data = _read_toml(config_file)
+    data = _read_toml(config_file, explicit=bool(env.get("MODELSHELF_CONFIG")))
     store_table = data.get("store", {})
     transfer_table = data.get("transfer", {})
     gc_table = data.get("gc", {})
@@ -291,4 +330,5 @@ def load_settings(
         proxies=_proxies(env),
         gc_max_size=parse_size(max_size) if max_size is not None else None,
         config_file=config_file if config_file.exists() else None,
+        warnings=unknown_keys(data, config_file),
     )

@@ -30,6 +30,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "shelf"
     monkeypatch.setenv("MODELSHELF_HOME", str(home))
+    # Named explicitly, so it must exist (a missing MODELSHELF_CONFIG is an error): empty.
+    (tmp_path / "config.toml").touch()
     monkeypatch.setenv("MODELSHELF_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -42,9 +43,13 @@ class Shelf:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *,
                  settings: Settings | None = None) -> None:
-        self.settings = settings or load_settings(home=home)
-        if settings is not None and home is not None:
-            self.settings = replace(settings, home=Path(home).absolute())
+        if settings is None:
+            settings = load_settings(home=home)
+            for warning in settings.warnings:  # a config typo must not pass in silence
+                warnings.warn(warning, UserWarning, stacklevel=2)
+        elif home is not None:
+            settings = replace(settings, home=Path(home).absolute())
+        self.settings = settings
         hf_cache = self.settings.hf_cache
         # A deleted blob must leave the Hub cache too, or its hard link there keeps the bytes.
         self.store = Store(self.settings.home,

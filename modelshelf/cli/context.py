@@ -44,8 +44,11 @@ class Context:
     def settings(self) -> Settings:
         from modelshelf.config import load_settings
 
-        return load_settings(home=getattr(self.args, "home", None),
-                             connections=getattr(self.args, "connections", None))
+        settings = load_settings(home=getattr(self.args, "home", None),
+                                 connections=getattr(self.args, "connections", None))
+        for warning in settings.warnings:  # a config typo must not be silently ignored
+            self.warn(f"warning: {warning}")
+        return settings
 
     @cached_property
     def shelf(self) -> Shelf:

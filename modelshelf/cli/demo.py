@@ -9,6 +9,7 @@ measured and verified with the same commands a user runs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -62,7 +63,7 @@ def run(ctx: Context) -> int:
         settings = load_settings({"MODELSHELF_HOME": str(home), "HF_ENDPOINT": hub.url,
                                   "HF_HUB_CACHE": str(workdir / "hf-cache"),
                                   "MODELSHELF_CIVITAI_ENDPOINT": civitai.url,
-                                  "MODELSHELF_CONFIG": str(workdir / "none.toml")})
+                                  "MODELSHELF_CONFIG": os.devnull})
         shelf = Shelf(settings=settings)
 
         _section(ctx, "1. generate example models (real safetensors layouts)")

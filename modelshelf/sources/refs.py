@@ -8,9 +8,10 @@ then sorted by host (Hub, Civitai, anything else = a direct download).
 The one ambiguity, ``ORG/REPO``, is settled by the disk: **an existing local path wins** (so
 ``models/foo`` typed in a folder holding ``models/foo`` imports that folder); otherwise a bare
 ``ORG/REPO[@REV]`` is the Hub repo ``hf:ORG/REPO[@REV]``. Text that *looks* like a path (it starts
-with ``/``, ``./``, ``../`` or ``~``) is always local, so a typo gives "no such file" instead of a
-confusing "repository not found". A bare ``A/B/C`` that is not on disk is refused rather than
-guessed (write ``hf:A/B/C`` for a file in a Hub repo).
+with ``/``, ``./``, ``../`` or ``~``, or ends in a model file extension such as ``.safetensors``:
+:data:`LOCAL_PATH_RULES`) is always local, so ``info checkpoints/typo.safetensors`` gives "no such
+file" instead of a confusing "cannot reach huggingface.co". A bare ``A/B/C`` that is not on disk
+is refused rather than guessed (write ``hf:A/B/C`` for a file in a Hub repo).
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ _TORCHVISION = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:@(?P<weights>[A-Z
 _TORCH_HUB = re.compile(r"[\w.-]+/[\w.-]+(?::[\w.-]+)+")
 _AIR = re.compile(r"air:[\w.-]+:[\w.-]+:civitai:(?P<model>\d+)(?:@(?P<version>\d+))?")
 _LOOKS_LOCAL = ("/", "./", "../", "~", ".\\", "..\\")
+# Extensions that name a model *file*: no Hub repo id ends in one in practice, while a file name
+# typed on the command line (``checkpoints/x.safetensors``, ``x.gguf``) always does.
+MODEL_FILE_EXTENSIONS = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin",
+                         ".onnx", ".pkl", ".pickle")
+# Bare text matching any of these is a local path, even when nothing is there (then: "no such
+# file"); everything else bare that fits ORG/REPO is a Hub repo.
+LOCAL_PATH_RULES: tuple[Callable[[str], bool], ...] = (
+    lambda text: text.startswith(_LOOKS_LOCAL) or text in (".", ".."),
+    lambda text: text.lower().endswith(MODEL_FILE_EXTENSIONS),
+)
 
 Parser = Callable[[str, str, Path, Mapping[str, str]], Ref]
 
@@ -226,7 +237,7 @@ _SITE_URLS: dict[str, Callable[[str, str, str], Ref]] = {"hf": _hf_url, "civitai
 
 # -- bare text: a local path or ORG/REPO ----------------------------------------------------------
 def _parse_bare(raw: str, base: Path) -> Ref:
-    if _exists(raw, base) or raw.startswith(_LOOKS_LOCAL) or raw in (".", ".."):
+    if _exists(raw, base) or looks_local(raw):
         return _local(raw, raw, base)
     match = _HF_BARE.fullmatch(raw)
     if match:
@@ -236,6 +247,11 @@ def _parse_bare(raw: str, base: Path) -> Ref:
     if "/" in raw:
         raise _bad(raw, "not an existing local path; for a Hub file write hf:ORG/REPO/PATH")
     raise _bad(raw, "not an existing local path nor a known reference form")
+
+
+def looks_local(text: str) -> bool:
+    """Whether bare ``text`` is a path by its shape alone (:data:`LOCAL_PATH_RULES`)."""
+    return any(rule(text) for rule in LOCAL_PATH_RULES)
 
 
 def _local(raw: str, text: str, base: Path) -> Ref:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 from pathlib import Path
 
@@ -211,7 +212,7 @@ def test_verify_ssl_false_reaches_a_self_signed_hub(tls_context, tmp_path, monke
         endpoint = f"https://127.0.0.1:{hub.port}"
         config = tmp_path / "tls.toml"
         config.write_text(f'[sources.hf]\nendpoint = "{endpoint}"\nverify_ssl = false\n')
-        strict = load_settings({"HF_ENDPOINT": endpoint, "MODELSHELF_CONFIG": str(tmp_path / "x")})
+        strict = load_settings({"HF_ENDPOINT": endpoint, "MODELSHELF_CONFIG": os.devnull})
         with pytest.raises(NetworkError):
             resolve("hf:org/tls", strict)
         relaxed = load_settings({"MODELSHELF_CONFIG": str(config)})

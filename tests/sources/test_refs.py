@@ -113,6 +113,10 @@ def test_local_forms(tmp_path: Path) -> None:
         "my models": tmp_path / "my models",
         "./missing.bin": tmp_path / "missing.bin",  # looks like a path: local, fails at resolve
         "/nowhere/at/all.bin": Path("/nowhere/at/all.bin"),
+        # A model file name is a path, there or not (a typo is "no such file", not a Hub call).
+        "checkpoints/typo.safetensors": tmp_path / "checkpoints" / "typo.safetensors",
+        "a/b/c/model.safetensors": tmp_path / "a" / "b" / "c" / "model.safetensors",
+        "x.GGUF": tmp_path / "x.GGUF",
     }
     for text, path in cases.items():
         assert parse_ref(text, cwd=tmp_path) == Ref(source="local", raw=text, local_path=path), text
@@ -151,7 +155,7 @@ BAD = [
     "https://huggingface.co/org", "https://huggingface.co/org/repo/discussions/3",
     "https://huggingface.co/org/repo/tree/main/unet", "https://civitai.com/images/123",
     "https://civitai.com/user/someone", "http:///nohost", "urn:isbn:12345",
-    "not-a-ref", "a/b/c/model.safetensors", "file:", "file://otherhost/x",
+    "not-a-ref", "a/b/c/model", "file:", "file://otherhost/x",
 ]
 
 

@@ -1,0 +1,57 @@
+"""config.toml typos are warned about, and a MODELSHELF_CONFIG that is not there is an error."""
+
+from __future__ import annotations
+
+from typing import Any
+from pathlib import Path
+
+import pytest
+
+from modelshelf.config import load_settings
+
+
+def test_unknown_key_warns_once_naming_key_file_and_the_likely_key(
+        tmp_path: Path, cli: Any) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[transfer]\nconections = 4\n\n[sources.hf]\nverfy_ssl = false\n"
+                      "[colour]\nx = 1\n")
+    result = cli("config", "--json")
+    assert result.code == 0
+    assert result.json["transfer"]["connections"] == 16  # the typo changed nothing
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 3, result.err
+    assert str(config) in lines[0] and "'transfer.conections'" in lines[0]
+    assert "did you mean 'transfer.connections'?" in lines[0]
+    assert "did you mean 'sources.hf.verify_ssl'?" in lines[1]
+    assert "'colour'" in lines[2] and "did you mean" not in lines[2]
+
+
+def test_known_keys_give_no_warning(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[store]\nroot = "x"\n[transfer]\nconnections = 4\nretries = 2\n[gc]\nmax_size = "1GB"\n'
+        '[sources.civitai]\nenabled = false\ntoken = "abcd"\n')
+    result = cli("config")
+    assert result.code == 0 and result.err == ""
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             cli: Any) -> None:
+    missing = tmp_path / "nowhere" / "modelshelf.toml"
+    monkeypatch.setenv("MODELSHELF_CONFIG", str(missing))
+    result = cli("ls")
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0] and "no such file" in lines[0]
+
+
+def test_shelf_raises_config_typos_as_python_warnings(tmp_path: Path) -> None:
+    from modelshelf import Shelf
+
+    (tmp_path / "config.toml").write_text("[gc]\nmax_sise = '1GB'\n")
+    with pytest.warns(UserWarning, match=r"unknown key 'gc.max_sise'.*did you mean 'gc.max_size'"):
+        Shelf(home=tmp_path / "shelf")
+
+
+def test_missing_default_config_is_no_configuration(tmp_path: Path) -> None:
+    settings = load_settings({"XDG_CONFIG_HOME": str(tmp_path)}, home=tmp_path)
+    assert settings.config_file is None and settings.warnings == ()
