@@ -1,41 +1,62 @@
 """The library's front door: :class:`Shelf` and :func:`inspect`. The CLI is a thin shell over this.
 
-Each method is a short composition of the layers below (sources, transfer, store, inspect); no
-printing and no ``sys.exit`` here — errors are :mod:`modelshelf.errors` types, results are values.
+Each method is a short composition of the layers below (sources, transfer, store, inspection);
+no printing and no ``sys.exit`` here — errors are :mod:`modelshelf.errors` types, results are
+values. Every CLI command is one call of one :class:`Shelf` method.
+
+Pull options are given one way: a :class:`PullOptions` value (``options=``) to every pull-like
+method. ``pull`` and ``ensure`` also take its fields as keywords (``shelf.pull(ref,
+name="x")``), the short form the README shows, turned into a :class:`PullOptions` at once.
+
+The pull pipeline (transfer engine, Hub client, sources) is imported on first use: ``info`` on a
+local file goes through :class:`Shelf` too, and must start in well under 0.3 s.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelshelf.api.models import Model, PlannedFile, PullResult
-from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
-from modelshelf.api.remote import inspect_remote
 from modelshelf.config import Settings, load_settings
-from modelshelf.errors import ModelshelfError, NotFoundError, os_error_text
+from modelshelf.errors import ModelshelfError, NotFoundError, UsageError, os_error_text
 from modelshelf.inspection import Info, inspect_path
-from modelshelf.manifest import (
-    LockedModel,
-    LockFile,
-    ManifestEntry,
-    check_lock_matches,
-    lock_path,
-    read_lock,
-    read_manifest,
-    write_lock,
-)
 from modelshelf.sources.url import public_url
 from modelshelf.store import DiskUsage, GcPlan, ModelRecord, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob
 
+if TYPE_CHECKING:
+    from modelshelf.api.pull import ProgressFactory, PullOptions
+    from modelshelf.convert import ConvertResult
+    from modelshelf.convert.stream import Progress as ConvertProgress
+    from modelshelf.inspection import Report, ScanResult
+    from modelshelf.inspection.scanner import Progress as ScanProgress
+    from modelshelf.manifest import ManifestEntry
+    from modelshelf.views.plan import LinkPlan
+
 __all__ = ["Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
+
+_LAZY = {"PullOptions": "modelshelf.api.pull", "ProgressFactory": "modelshelf.api.pull"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelshelf.api' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def _pull() -> Any:
+    """The pull pipeline module, imported on first use (see the module docstring)."""
+    return importlib.import_module("modelshelf.api.pull")
 
 
 class Shelf:
@@ -50,27 +71,37 @@ class Shelf:
         elif home is not None:
             settings = replace(settings, home=Path(home).absolute())
         self.settings = settings
+
+    @cached_property
+    def store(self) -> Store:
+        """The store, opened (folders made, registry migrated) on first use: ``inspect`` of a
+        file on disk needs none of it."""
         hf_cache = self.settings.hf_cache
         # A deleted blob must leave the Hub cache too, or its hard link there keeps the bytes.
-        self.store = Store(self.settings.home,
-                           before_blob_delete=lambda blob: forget_blob(hf_cache, blob))
+        return Store(self.settings.home,
+                     before_blob_delete=lambda blob: forget_blob(hf_cache, blob))
 
     # -- fetching ---------------------------------------------------------------------------------
-    def pull(self, ref: str, *, progress: ProgressFactory | None = None,
-             **options: Any) -> Model:
-        """Fetch, verify, identify and register one reference; raises on failure."""
-        outcome = Puller(self.store, self.settings, PullOptions(**options), progress).run(ref)
+    def pull(self, ref: str, *, options: PullOptions | None = None,
+             progress: ProgressFactory | None = None, **fields: Any) -> Model:
+        """Fetch, verify, identify and register one reference; raises on failure.
+
+        ``fields`` are :class:`PullOptions` fields (``name="x"``), applied over ``options``.
+        """
+        outcome = _pull().Puller(self.store, self.settings, _options(options, fields),
+                                 progress).run(ref)
         if outcome.record is None:
             raise NotFoundError(f"{ref}: nothing was registered (dry run?)")
         return self._model(outcome.record)
 
-    def pull_result(self, ref: str, options: PullOptions,
+    def pull_result(self, ref: str, options: PullOptions | None = None,
                     progress: ProgressFactory | None = None,
                     cancel: threading.Event | None = None) -> PullResult:
         """Like :meth:`pull` but a failure is a result (for batches and ``--json``)."""
         shown = _shown(ref)
         try:
-            outcome = Puller(self.store, self.settings, options, progress, cancel).run(ref)
+            outcome = _pull().Puller(self.store, self.settings, _options(options),
+                                     progress, cancel).run(ref)
         except (ModelshelfError, OSError) as exc:  # a disk or permission problem is one item's too
             return _failure(ref, shown, exc)
         if outcome.record is None:
@@ -86,7 +117,7 @@ class Shelf:
         An interrupt (Ctrl-C) stops every transfer of the batch at once — each keeps its resume
         state, nothing half-fetched is registered — and is re-raised once they have stopped.
         """
-        items = [(r, options or PullOptions()) if isinstance(r, str) else r for r in refs]
+        items = [(r, _options(options)) if isinstance(r, str) else r for r in refs]
         cancel = threading.Event()
         with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="modelshelf-pull") as pool:
             futures = [pool.submit(self.pull_result, ref, opts, progress, cancel)
@@ -101,9 +132,16 @@ class Shelf:
 
     def pull_manifest(self, manifest: Path, *, jobs: int = 4,
                       progress: ProgressFactory | None = None,
+                      options: PullOptions | None = None,
                       base: PullOptions | None = None) -> list[PullResult]:
-        """Install a manifest; with its lock file present, exactly what the lock pins."""
-        base = base or PullOptions()
+        """Install a manifest; with its lock file present, exactly what the lock pins.
+
+        ``options`` apply to every entry unless the entry says otherwise (``base`` is its old
+        name, still accepted).
+        """
+        from modelshelf.manifest import check_lock_matches, lock_path, read_lock, read_manifest
+
+        base = _options(options or base)
         entries = read_manifest(manifest)
         lock_file = lock_path(manifest)
         if not lock_file.exists():
@@ -120,8 +158,10 @@ class Shelf:
     def lock(self, manifest: Path, *, jobs: int = 4,
              progress: ProgressFactory | None = None) -> tuple[Path, list[PullResult]]:
         """Resolve and install the manifest afresh, then pin what was installed."""
+        from modelshelf.manifest import LockedModel, LockFile, lock_path, read_manifest, write_lock
+
         entries = read_manifest(manifest)
-        results = self.pull_many([(e.ref, _entry_options(e, PullOptions())) for e in entries],
+        results = self.pull_many([(e.ref, _entry_options(e, _options())) for e in entries],
                                  jobs=jobs, progress=progress)
         failed = [r for r in results if r.status != "ok"]
         if failed:
@@ -139,13 +179,18 @@ class Shelf:
         write_lock(lock_path(manifest), LockFile(tuple(locked)))
         return lock_path(manifest), results
 
-    def ensure(self, ref: str, **options: Any) -> Path:
+    def ensure(self, ref: str, *, options: PullOptions | None = None, **fields: Any) -> Path:
         """The path of the model, pulled first if it is not in the store."""
-        return self.pull(ref, **options).path
+        return self.pull(ref, options=options, **fields).path
 
     # -- the registry -----------------------------------------------------------------------------
     def get(self, name: str) -> Model:
         return self._model(self.store.get(name))
+
+    def find(self, name: str) -> Model | None:
+        """The model registered as ``name``, or None (where :meth:`get` raises)."""
+        record = self.store.find(name)
+        return None if record is None else self._model(record)
 
     def list(self, type: str | None = None, architecture: str | None = None) -> list[Model]:
         return [self._model(r) for r in self.store.list(type=type, architecture=architecture)]
@@ -176,12 +221,54 @@ class Shelf:
         return Model.from_record(record, self.store.view_path(record))
 
     # -- inspection -------------------------------------------------------------------------------
-    def inspect(self, target: str, *, hashes: bool = False) -> Info:
-        """A registered name, a file or folder on disk, or a remote reference (header only)."""
-        record = self.store.find(target)
+    def inspect(self, target: str | os.PathLike[str], *, hashes: bool = False) -> Info:
+        """A file or folder on disk, else a registered name, else a remote reference (its header
+        only). A path on disk comes first and never opens the store."""
+        if Path(target).exists():
+            return inspect_path(Path(target), hashes=hashes)
+        record = self.store.find(str(target))
         if record is not None:
             return inspect_path(self.store.view_path(record), hashes=hashes)
         return inspect(target, settings=self.settings, hashes=hashes)
+
+    def scan(self, directory: str | os.PathLike[str], *, adopt: bool = False,
+             dry_run: bool = False, progress: ScanProgress | None = None) -> ScanResult:
+        """Identify every model under ``directory`` (cached in this store's registry), find
+        duplicates; with ``adopt``, move them into the store and leave links (``dry_run``: the
+        plan only, on ``result.adopt_plan``)."""
+        from modelshelf.inspection import scan
+
+        if dry_run and not adopt:
+            raise UsageError("scan: --dry-run goes with --adopt")
+        folder = Path(directory)
+        if not folder.exists():
+            raise NotFoundError(f"scan: {folder}: no such folder")
+        if not folder.is_dir():
+            raise UsageError(f"scan: {folder} is not a folder")
+        return scan(folder, store=self.store, adopt=adopt, dry_run=dry_run, progress=progress)
+
+    def report(self, extra_dirs: Iterable[str | os.PathLike[str]] = ()) -> Report:
+        """The whole collection (and model files under ``extra_dirs``): counts, sizes,
+        duplicates, savings, unsafe files."""
+        from modelshelf.inspection import report
+
+        return report(self.store, extra_dirs=tuple(Path(d) for d in extra_dirs))
+
+    def convert(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+                dtype: str | None = None,
+                progress: ConvertProgress | None = None) -> ConvertResult:
+        """Rewrite ``src`` (safetensors, shard folder or safe pickle) as safetensors ``dst``,
+        optionally casting floating tensors to ``dtype`` (fp16, bf16, fp32)."""
+        from modelshelf.convert import convert
+
+        return convert(Path(src), Path(dst), dtype=dtype, progress=progress)
+
+    def link(self, app: str, directory: str | os.PathLike[str]) -> LinkPlan:
+        """The plan exposing this store to ``app`` (comfyui, a1111, invokeai, flat) at
+        ``directory``; nothing changes on disk until ``.execute()`` (a dry run just shows it)."""
+        from modelshelf.views import plan_app_links
+
+        return plan_app_links(self.store.views_dir, app, Path(directory))
 
 
 def _shown(ref: str) -> str:
@@ -198,6 +285,14 @@ def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult
                       exit_code=exit_code)
 
 
+def _options(options: PullOptions | None = None,
+             fields: dict[str, Any] | None = None) -> PullOptions:
+    """The one way options reach the pipeline: ``options`` (default: none set) with ``fields``
+    (keyword shorthand) applied over it."""
+    base = options if options is not None else _pull().PullOptions()
+    return replace(base, **fields) if fields else base
+
+
 def _entry_options(entry: ManifestEntry, base: PullOptions) -> PullOptions:
     return replace(base, name=entry.name, type=entry.type, include=entry.include,
                    exclude=entry.exclude, revision=entry.revision, sha256=entry.sha256)
@@ -209,4 +304,6 @@ def inspect(target: str | os.PathLike[str], *, settings: Settings | None = None,
     path = Path(target)
     if path.exists():
         return inspect_path(path, hashes=hashes)
+    from modelshelf.api.remote import inspect_remote
+
     return inspect_remote(str(target), settings or load_settings())

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
@@ -35,6 +35,9 @@ class Context:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     emitted: bool = False  # whether the JSON answer is out (see ``emit_failure``)
+    # Runs another command line in this process (the demo's steps); set by ``cli.main``, so no
+    # command module imports the module that imports them all.
+    dispatch: Callable[[Sequence[str]], int] | None = None
 
     @property
     def json(self) -> bool:

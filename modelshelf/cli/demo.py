@@ -47,7 +47,6 @@ def _section(ctx: Context, title: str) -> None:
 
 def run(ctx: Context) -> int:
     from modelshelf.api import Shelf
-    from modelshelf.cli.main import run as cli
     from modelshelf.config import load_settings
     from modelshelf.testing.civitai import FakeCivitai, FakeFile, FakeVersion
     from modelshelf.testing.hub import FakeHub
@@ -103,7 +102,8 @@ def run(ctx: Context) -> int:
 
         def step(title: str, argv: list[str]) -> None:
             _section(ctx, title)
-            cli([*argv, "--home", str(home)])
+            assert ctx.dispatch is not None, "the demo runs inside the modelshelf command"
+            ctx.dispatch([*argv, "--home", str(home)])
 
         step("4. modelshelf ls", ["ls"])
         step("5. modelshelf du (one blob for two names)", ["du"])

@@ -68,7 +68,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
-    ctx = Context(args)
+    ctx = Context(args, dispatch=run)
     error: Exception
     try:
         return int(args.handler(ctx) or 0)

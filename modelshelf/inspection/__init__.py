@@ -18,7 +18,7 @@ _LAZY = {
     "gpu_fit": "gpu", "weights_bytes": "gpu",
     "Info": "info", "inspect_header": "info", "inspect_path": "info",
     "Report": "reporting", "naming": "reporting", "report": "reporting",
-    "ScanResult": "scanner", "ScannedFile": "scanner", "scan": "scanner",
+    "ScanResult": "scanner", "ScannedFile": "scanned", "scan": "scanner",
 }
 
 __all__ = [
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from modelshelf.inspection.gpu import gpu_fit, weights_bytes
     from modelshelf.inspection.info import Info, inspect_header, inspect_path
     from modelshelf.inspection.reporting import Report, naming, report
-    from modelshelf.inspection.scanner import ScannedFile, ScanResult, scan
+    from modelshelf.inspection.scanned import ScannedFile
+    from modelshelf.inspection.scanner import ScanResult, scan
 
 
 def __getattr__(name: str) -> Any:

@@ -16,14 +16,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelshelf.errors import ModelshelfError
+from modelshelf.inspection.scanned import ScannedFile, ScannedFiles
 from modelshelf.store import NewModel, Store
 from modelshelf.store.records import TYPES, name_from, path_from
-
-if TYPE_CHECKING:
-    from modelshelf.inspection.scanner import ScannedFile, ScanResult
 
 _SUFFIX_ROOM = 8  # bytes kept free for the "-N" that tells namesakes apart
 
@@ -145,7 +143,7 @@ def _shows_blob(path: str, store: Store, sha256: str) -> bool:
         return False
 
 
-def plan_adopt(result: ScanResult, store: Store) -> AdoptPlan:
+def plan_adopt(result: ScannedFiles, store: Store) -> AdoptPlan:
     """Decide what to adopt; changes nothing. Broken files and symlinks are left as they are."""
     models = store.list()
     registered = {f.sha256 for m in models for f in m.files}

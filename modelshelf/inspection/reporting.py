@@ -18,7 +18,8 @@ from typing import Any
 from modelshelf.config import format_size
 from modelshelf.hashing import sha256_file
 from modelshelf.inspection.gpu import FLOAT_ITEMSIZE
-from modelshelf.inspection.scanner import ScanCache, ScannedFile, read_facts, scan
+from modelshelf.inspection.scanned import ScannedFile
+from modelshelf.inspection.scanner import ScanCache, read_facts, scan
 from modelshelf.store import ModelRecord, Store
 
 # A file counts as "fp32" when most of its tensor bytes are F32: casting those to fp16 halves them.

@@ -21,8 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
@@ -30,6 +29,7 @@ from modelshelf.formats.folders import index_shards, index_weight_map
 from modelshelf.hashing import sha256_file
 from modelshelf.inspection.adopt import AdoptPlan, plan_adopt
 from modelshelf.inspection.info import summarize
+from modelshelf.inspection.scanned import ScannedFile
 from modelshelf.inspection.walk import FOLDER_FORMATS, Unit, walk
 from modelshelf.store import Store
 
@@ -38,37 +38,6 @@ CACHE_VERSION = 2  # bump when the cached facts change shape (2: shard indexes a
 BATCH = 512  # units per cache lookup and per cache write transaction
 HASH_FLUSH_BYTES = 1 << 30  # cache digests after hashing this much, even before a full batch
 Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
-
-
-class ScannedFile(NamedTuple):
-    """One model (file or folder) found by a scan, with what identification said about it.
-
-    A NamedTuple rather than a frozen dataclass, like the walk's ``Unit``: a rescan of an
-    unchanged tree builds one per file and does little else, and a frozen dataclass's
-    ``__init__`` (one ``object.__setattr__`` per field) cost more than the ``stat``.
-    """
-
-    path: str
-    format: str
-    architecture: str
-    model_type: str
-    size: int
-    sha256: str | None  # known when hashed (duplicate candidates, adopt) or cached
-    is_dir: bool = False
-    inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): hard links are one copy, not duplicates
-    facts: Mapping[str, Any] = MappingProxyType({})  # parameters, dtypes, safety, error
-
-    @property
-    def error(self) -> str | None:
-        return self.facts.get("error")
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "path": self.path, "format": self.format, "architecture": self.architecture,
-            "model_type": self.model_type, "size": self.size, "sha256": self.sha256,
-        }
-        out.update({k: v for k, v in self.facts.items() if k not in out and k != "v"})
-        return out
 
 
 @dataclass(frozen=True)

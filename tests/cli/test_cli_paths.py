@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 
-
 @pytest.mark.parametrize("command", ["info", "pull"])
 @pytest.mark.parametrize("target", ["checkpoints/typo.safetensors", "typo.gguf", "./models/x"])
 def test_missing_path_is_no_such_file(command: str, target: str, unused_port: int,

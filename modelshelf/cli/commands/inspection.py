@@ -12,7 +12,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
-from modelshelf.errors import ConfigError, NotFoundError, UsageError
+from modelshelf.errors import ConfigError, UsageError
 
 _DTYPES = ("fp16", "bf16", "fp32")
 
@@ -45,15 +45,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     convert.set_defaults(handler=run_convert)
 
 
-def _resolve_info(ctx: Context) -> Any:
-    target = ctx.args.target
-    if Path(target).exists():
-        from modelshelf.inspection import inspect_path
-
-        return inspect_path(Path(target), hashes=ctx.args.hashes)
-    return ctx.shelf.inspect(target, hashes=ctx.args.hashes)
-
-
 def _gpu_bytes(text: str) -> int:
     """``--gpu-memory`` in bytes; a size that is no size, or zero, is a usage error."""
     from modelshelf.config import parse_size
@@ -71,7 +62,8 @@ def run_info(ctx: Context) -> int:
     if ctx.args.dtype and not ctx.args.gpu_memory:
         raise UsageError("info: --dtype goes with --gpu-memory")
     gpu_bytes = _gpu_bytes(ctx.args.gpu_memory) if ctx.args.gpu_memory else None
-    info = _resolve_info(ctx)  # after the flags are checked: --hashes may read 20 GB
+    # After the flags are checked: --hashes may read 20 GB.
+    info = ctx.shelf.inspect(ctx.args.target, hashes=ctx.args.hashes)
     payload = info.to_json()
     fit = None
     if gpu_bytes is not None:
@@ -121,14 +113,6 @@ def _fit_line(fit: dict[str, Any]) -> str:
             f"{format_size(fit['overhead_bytes'])} overhead; {fit['rule']})")
 
 
-def _scan_root(directory: Path) -> Path:
-    if not directory.exists():
-        raise NotFoundError(f"scan: {directory}: no such folder")
-    if not directory.is_dir():
-        raise UsageError(f"scan: {directory} is not a folder")
-    return directory
-
-
 def _scan_line(f: dict[str, Any]) -> str:
     line = (f"{printable(f['path'])}  {f['format']}  {f['model_type']}/{f['architecture']}  "
             f"{format_size(f['size'])}")
@@ -151,12 +135,9 @@ def _plan_lines(plan: dict[str, Any], dry_run: bool) -> list[str]:
 
 
 def run_scan(ctx: Context) -> int:
-    from modelshelf.inspection import naming, scan
+    from modelshelf.inspection import naming
 
-    if ctx.args.dry_run and not ctx.args.adopt:
-        raise UsageError("scan: --dry-run goes with --adopt")
-    result = scan(_scan_root(ctx.args.directory), store=ctx.shelf.store, adopt=ctx.args.adopt,
-                  dry_run=ctx.args.dry_run)
+    result = ctx.shelf.scan(ctx.args.directory, adopt=ctx.args.adopt, dry_run=ctx.args.dry_run)
     payload = result.to_json()
 
     def human() -> None:
@@ -179,9 +160,7 @@ def run_scan(ctx: Context) -> int:
 
 
 def run_report(ctx: Context) -> int:
-    from modelshelf.inspection import report
-
-    result = report(ctx.shelf.store, extra_dirs=tuple(ctx.args.dirs))
+    result = ctx.shelf.report(extra_dirs=ctx.args.dirs)
 
     def human() -> None:
         for line in result.render():
@@ -192,9 +171,7 @@ def run_report(ctx: Context) -> int:
 
 
 def run_convert(ctx: Context) -> int:
-    from modelshelf.convert import convert
-
-    result = convert(ctx.args.source, ctx.args.destination, dtype=ctx.args.dtype)
+    result = ctx.shelf.convert(ctx.args.source, ctx.args.destination, dtype=ctx.args.dtype)
     payload = result.to_json()
     cast = f" ({payload['cast_tensors']} cast to {payload['dtype']})" if payload["dtype"] else ""
     ctx.emit(payload, lambda: ctx.say(

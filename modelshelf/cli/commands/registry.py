@@ -69,7 +69,7 @@ def _existing(ctx: Context, names: list[str]) -> list[str]:
     """Each name once, all checked before any is touched: a typo in one must not leave the
     command half-done with nothing on stdout to say which part happened."""
     unique = list(dict.fromkeys(names))
-    missing = [name for name in unique if ctx.shelf.store.find(name) is None]
+    missing = [name for name in unique if ctx.shelf.find(name) is None]
     if missing:
         raise ModelNotFound(f"no model named {', '.join(map(repr, missing))} in the store "
                             "(see `modelshelf ls`); nothing was changed")

@@ -51,9 +51,7 @@ def run_config(ctx: Context) -> int:
 
 
 def run_link(ctx: Context) -> int:
-    from modelshelf.views import plan_app_links
-
-    plan = plan_app_links(ctx.shelf.store.views_dir, ctx.args.app, ctx.args.directory)
+    plan = ctx.shelf.link(ctx.args.app, ctx.args.directory)
     payload = plan.to_json()
     if not ctx.args.dry_run:
         plan.execute()

@@ -1,0 +1,49 @@
+"""What a scan found, as the types both ``scan`` and ``scan --adopt`` use.
+
+A module of its own so that :mod:`.adopt` (which plans from a scan's files) and :mod:`.scanner`
+(which runs the adoption it plans) do not import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
+
+
+class ScannedFile(NamedTuple):
+    """One model (file or folder) found by a scan, with what identification said about it.
+
+    A NamedTuple rather than a frozen dataclass, like the walk's ``Unit``: a rescan of an
+    unchanged tree builds one per file and does little else, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost more than the ``stat``.
+    """
+
+    path: str
+    format: str
+    architecture: str
+    model_type: str
+    size: int
+    sha256: str | None  # known when hashed (duplicate candidates, adopt) or cached
+    is_dir: bool = False
+    inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): hard links are one copy, not duplicates
+    facts: Mapping[str, Any] = MappingProxyType({})  # parameters, dtypes, safety, error
+
+    @property
+    def error(self) -> str | None:
+        return self.facts.get("error")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path, "format": self.format, "architecture": self.architecture,
+            "model_type": self.model_type, "size": self.size, "sha256": self.sha256,
+        }
+        out.update({k: v for k, v in self.facts.items() if k not in out and k != "v"})
+        return out
+
+
+class ScannedFiles(Protocol):
+    """What adoption needs of a scan result: the files it found."""
+
+    @property
+    def files(self) -> tuple[ScannedFile, ...]: ...
