@@ -194,9 +194,10 @@ def _store_entry(record: ModelRecord, store: Store,
 
 def _dir_entry(f: ScannedFile, where: str) -> Entry:
     copies = () if f.is_dir else (Copy(f.sha256 or "", f.path, f.inode, f.size),)
+    facts = f.facts
     return Entry(f.path, where, f.model_type, f.architecture, f.format, f.size,
-                 dict(f.facts.get("dtypes", {})), f.facts.get("safety", "unknown"),
-                 tuple(f.facts.get("findings", ())), copies, f.error)
+                 dict(facts.get("dtypes", {})), facts.get("safety", "unknown"),
+                 tuple(facts.get("findings", ())), copies, f.error)
 
 
 def _hash_against_store(f: ScannedFile, store_sizes: set[int], cache: ScanCache) -> ScannedFile:
@@ -205,7 +206,7 @@ def _hash_against_store(f: ScannedFile, store_sizes: set[int], cache: ScanCache)
         return f
     digest = sha256_file(f.path)
     st = os.stat(f.path)
-    cache.put(f.path, (st.st_size, st.st_mtime_ns, st.st_ino), dict(f.facts), digest)
+    cache.put(f.path, (st.st_size, st.st_mtime_ns, st.st_ino), f.facts, digest)
     return f._replace(sha256=digest)
 
 

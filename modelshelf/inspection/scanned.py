@@ -6,9 +6,15 @@ A module of its own so that :mod:`.adopt` (which plans from a scan's files) and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
+
+
+def facts_text(facts: Mapping[str, Any]) -> str:
+    """The one serialisation of a file's facts (sorted keys: the same facts, the same text, so
+    a result rebuilt from the cache equals the one first computed)."""
+    return json.dumps(facts, sort_keys=True, separators=(",", ":"))
 
 
 class ScannedFile(NamedTuple):
@@ -16,7 +22,9 @@ class ScannedFile(NamedTuple):
 
     A NamedTuple rather than a frozen dataclass, like the walk's ``Unit``: a rescan of an
     unchanged tree builds one per file and does little else, and a frozen dataclass's
-    ``__init__`` (one ``object.__setattr__`` per field) cost more than the ``stat``.
+    ``__init__`` (one ``object.__setattr__`` per field) cost more than the ``stat``. For the
+    same reason the detailed facts stay the JSON text the cache holds (``details``) until
+    someone reads :attr:`facts`: decoding them cost a rescan as much as the ``stat`` did.
     """
 
     path: str
@@ -27,11 +35,12 @@ class ScannedFile(NamedTuple):
     sha256: str | None  # known when hashed (duplicate candidates, adopt) or cached
     is_dir: bool = False
     inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): hard links are one copy, not duplicates
-    facts: Mapping[str, Any] = MappingProxyType({})  # parameters, dtypes, safety, error
+    details: str = "{}"  # facts_text(): parameters, dtypes, safety, findings, error
+    error: str | None = None  # why the file is broken (its magic claims a format it fails)
 
     @property
-    def error(self) -> str | None:
-        return self.facts.get("error")
+    def facts(self) -> dict[str, Any]:
+        return dict(json.loads(self.details))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -15,13 +15,14 @@ batches keep memory flat and the write lock short on a tree of a million files.
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
@@ -29,8 +30,8 @@ from modelshelf.formats.folders import index_shards, index_weight_map
 from modelshelf.hashing import sha256_file
 from modelshelf.inspection.adopt import AdoptPlan, plan_adopt
 from modelshelf.inspection.info import summarize
-from modelshelf.inspection.scanned import ScannedFile
-from modelshelf.inspection.walk import FOLDER_FORMATS, Unit, walk
+from modelshelf.inspection.scanned import ScannedFile, facts_text
+from modelshelf.inspection.walk import FOLDER_FORMATS, Listing, Unit, walk_listings
 from modelshelf.store import Store
 
 Progress = Callable[[int, int | None], None]
@@ -159,6 +160,12 @@ def _storable(path: str) -> bool:
 class ScanCache:
     """The store's scan cache, or nothing (scan works without a store, just without memory).
 
+    Two kinds of rows share the registry's ``scan_cache`` table. A *file* row holds one file's
+    facts and digest, keyed by its (size, mtime_ns, inode). A *folder summary* (its path ends
+    in :data:`_FOLDER_MARK`, which no file path does) holds, in its ``sha256`` column, the
+    folder's :func:`_signature` and an index line per file: an unchanged folder is answered by
+    one row, whatever it holds, and its facts stay text until someone reads them.
+
     Batches are sent as they are and filtered through :func:`_storable` only when the
     registry refuses one: a rescan pays nothing for the rare undecodable name.
     """
@@ -166,17 +173,27 @@ class ScanCache:
     def __init__(self, store: Store | None) -> None:
         self.store = store
 
-    def get_many(self, keys: Mapping[str, Key]) -> dict[str, tuple[dict[str, Any], str | None]]:
-        """``{path: (facts, sha256)}`` for the paths whose cached row is of this version of them."""
-        if self.store is None or not keys:
+    def _rows(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        if self.store is None or not paths:
             return {}
         try:
-            rows = self.store.scan_cache_get_many(list(keys))
+            return self.store.scan_cache_get_many(paths)
         except UnicodeEncodeError:
-            rows = self.store.scan_cache_get_many([p for p in keys if _storable(p)])
+            return self.store.scan_cache_get_many([p for p in paths if _storable(p)])
+
+    def _put(self, table: list[tuple[str, int, int, int, str, dict[str, Any]]]) -> None:
+        if self.store is None or not table:
+            return
+        try:
+            self.store.scan_cache_put_many(table)
+        except UnicodeEncodeError:  # the transaction rolled back: write the storable rows
+            self.store.scan_cache_put_many([row for row in table if _storable(row[0])])
+
+    def get_many(self, keys: Mapping[str, Key]) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """``{path: (facts, sha256)}`` for the paths whose cached row is of this version of them."""
         return {
             path: (row["info"], row["sha256"] or None)
-            for path, row in rows.items()
+            for path, row in self._rows(list(keys)).items()
             if (row["size"], row["mtime_ns"], row["inode"]) == keys[path]
             and row["info"].get("v") == CACHE_VERSION
         }
@@ -186,13 +203,69 @@ class ScanCache:
 
     def put_many(self, rows: Iterable[tuple[str, Key, dict[str, Any], str | None]]) -> None:
         """Cache ``(path, key, facts, sha256)`` rows in one transaction."""
-        if self.store is None:
-            return
-        table = [(path, *key, sha256 or "", facts) for path, key, facts, sha256 in rows]
-        try:
-            self.store.scan_cache_put_many(table)
-        except UnicodeEncodeError:  # the transaction rolled back: write the storable rows
-            self.store.scan_cache_put_many([row for row in table if _storable(row[0])])
+        self._put([(path, *key, sha256 or "", facts) for path, key, facts, sha256 in rows])
+
+    def get_folders(self, signatures: Mapping[str, str]) -> dict[str, list[str]]:
+        """``{folder: index lines}`` for the folders whose summary has this signature."""
+        found: dict[str, list[str]] = {}
+        for path, row in self._rows([f + _FOLDER_MARK for f in signatures]).items():
+            folder = path[:-len(_FOLDER_MARK)]
+            signature, _, index = row["sha256"].partition(_SUMMARY_SEP)
+            if signature == signatures[folder] and row["info"].get("v") == CACHE_VERSION:
+                found[folder] = index.split("\n")
+        return found
+
+    def put_folders(self, summaries: Iterable[tuple[str, str, list[str]]]) -> None:
+        """Cache ``(folder, signature, index lines)`` summaries in one transaction."""
+        self._put([(folder + _FOLDER_MARK, len(lines), 0, 0,
+                    signature + _SUMMARY_SEP + "\n".join(lines), {"v": CACHE_VERSION})
+                   for folder, signature, lines in summaries])
+
+
+# -- folder summaries --------------------------------------------------------------------------
+_FOLDER_MARK = os.sep  # a scan-cache path ending so is a folder summary: no file path does
+_SUMMARY_SEP = "\x1e"  # between signature and index; repr() escapes it inside names
+
+
+def _signature(listing: Listing) -> str:
+    """A folder's files as a scan saw them: every name with its (size, mtime_ns, inode). The
+    same text means the same files, unchanged; ``repr`` builds it in C."""
+    return repr([(name, st.st_size, st.st_mtime_ns, st.st_ino) for name, _p, st in listing.files])
+
+
+def _index_line(f: ScannedFile | None) -> str | None:
+    """A file's line in its folder summary: empty for a file in no model format; None when a
+    value could break the line apart (then the folder is not summarised)."""
+    if f is None:
+        return ""
+    fields = (f.format, f.architecture, f.model_type)
+    if any("\t" in x or "\n" in x for x in fields):  # an architecture named by a GGUF file
+        return None
+    return "\t".join((*fields, "E" if f.error else "", f.details))
+
+
+def _from_summary(listing: Listing, lines: list[str], out: list[ScannedFile]) -> int:
+    """Append the summarised folder's model files to ``out``; return how many were none."""
+    skipped = 0
+    for (_name, path, st), line in zip(listing.files, lines, strict=True):
+        if not line:
+            skipped += 1
+            continue
+        fmt, arch, kind, broken, details = line.split("\t", 4)
+        error = json.loads(details).get("error") if broken else None
+        out.append(ScannedFile(path, fmt, arch, kind, st.st_size, None, False,
+                               (st.st_dev, st.st_ino), details, error))
+    return skipped
+
+
+def _scanned(unit: Unit, size: int, facts: dict[str, Any], digest: str | None) -> ScannedFile | None:
+    """The unit as a scan result; None for a file in no model format."""
+    if facts["format"] == "unknown" and "error" not in facts:
+        return None
+    return ScannedFile(unit.path, facts["format"], facts.get("architecture", "unknown"),
+                       facts.get("model_type", "other"), size, digest, unit.is_dir,
+                       (unit.stat.st_dev, unit.stat.st_ino), facts_text(facts),
+                       facts.get("error"))
 
 
 # -- the scan ----------------------------------------------------------------------------------
@@ -206,26 +279,38 @@ def _duplicate_groups(files: Iterable[ScannedFile]) -> list[list[ScannedFile]]:
     return [g for g in by_size.values() if len(g) > 1 and len({f.inode for f in g}) > 1]
 
 
-def _hash_candidates(
-    files: list[ScannedFile], cache: ScanCache, keys: dict[str, Key], want_all: bool,
-) -> list[ScannedFile]:
-    """Fill in sha256 where needed (and cache it); return the updated list.
+def _hash_candidates(files: list[ScannedFile], cache: ScanCache, want_all: bool) -> list[ScannedFile]:
+    """Fill in sha256 where needed (from the cache, else by hashing, then cached); return the
+    updated list.
 
     Digests are cached a batch at a time, and sooner once they cost a lot of reading: an
     interrupted ``scan --adopt`` of big files keeps the hashes it paid for.
     """
-    need = {f.path for g in _duplicate_groups(files) for f in g}
+    pool = files if want_all else [f for g in _duplicate_groups(files) for f in g]
+    keys: dict[str, Key] = {}
+    for f in pool:
+        if f.sha256 is None and not f.is_dir and not f.error:
+            try:
+                st = os.stat(f.path)
+            except OSError:  # gone since the walk: nothing to hash
+                continue
+            keys[f.path] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    if not keys:
+        return files
+    known = {path: digest for path, (_facts, digest) in cache.get_many(keys).items() if digest}
     out: list[ScannedFile] = []
     hashed: list[tuple[str, Key, dict[str, Any], str | None]] = []
     hashed_bytes = 0
     for f in files:
-        if f.sha256 is None and not f.is_dir and not f.error and (want_all or f.path in need):
-            digest = sha256_file(f.path)
-            hashed.append((f.path, keys[f.path], dict(f.facts), digest))
-            hashed_bytes += f.size
-            if len(hashed) >= BATCH or hashed_bytes >= HASH_FLUSH_BYTES:
-                cache.put_many(hashed)
-                hashed, hashed_bytes = [], 0
+        if f.path in keys:
+            digest = known.get(f.path)
+            if digest is None:
+                digest = sha256_file(f.path)
+                hashed.append((f.path, keys[f.path], f.facts, digest))
+                hashed_bytes += f.size
+                if len(hashed) >= BATCH or hashed_bytes >= HASH_FLUSH_BYTES:
+                    cache.put_many(hashed)
+                    hashed, hashed_bytes = [], 0
             f = f._replace(sha256=digest)
         out.append(f)
     cache.put_many(hashed)
@@ -243,47 +328,76 @@ def _duplicates(files: list[ScannedFile]) -> tuple[tuple[str, ...], ...]:
     )
 
 
-def _batches(units: Iterable[Unit]) -> Iterator[list[Unit]]:
-    it = iter(units)
+def _batches(items: Iterable[Unit | Listing]) -> Iterator[list[Unit | Listing]]:
+    it = iter(items)
     while batch := list(islice(it, BATCH)):
         yield batch
 
 
+def _unit_facts(
+    units: list[Unit], cache: ScanCache,
+) -> tuple[dict[str, tuple[Key, dict[str, Any], str | None]], int]:
+    """``{path: (key, facts, sha256)}`` for units one by one — from their file rows when
+    unchanged, else read (and the rows learnt written in one transaction) — and the hits."""
+    keys = {unit.path: _unit_key(unit) for unit in units}
+    hits = cache.get_many(keys)
+    found: dict[str, tuple[Key, dict[str, Any], str | None]] = {}
+    learnt: list[tuple[str, Key, dict[str, Any], str | None]] = []
+    for path, key in keys.items():
+        hit = hits.get(path)
+        if hit is None:
+            facts = read_facts(Path(path))
+            learnt.append((path, key, facts, None))
+            hit = (facts, None)
+        found[path] = (key, *hit)
+    cache.put_many(learnt)
+    return found, len(hits)
+
+
 def _identify_all(
-    units: Iterable[Unit], cache: ScanCache, progress: Progress | None,
-) -> tuple[list[ScannedFile], dict[str, Key], int, int]:
-    """(model files, their keys, files in no model format, cache hits) for the walked units:
-    each answered from the cache when unchanged, else read and identified."""
+    items: Iterable[Unit | Listing], cache: ScanCache, progress: Progress | None,
+) -> tuple[list[ScannedFile], int, int]:
+    """(model files, files in no model format, cache hits) for the walked items, in walk order.
+
+    Per batch of items: one look-up of the folder summaries; the folders whose summary still
+    matches are answered from it; the rest (changed folders, model folders) go file by file
+    through :func:`_unit_facts`, and their new summaries are written in one transaction.
+    """
     files: list[ScannedFile] = []
-    keys: dict[str, Key] = {}
     skipped = cached = n = 0
-    for batch in _batches(units):
-        batch_keys = {unit.path: _unit_key(unit) for unit in batch}
-        hits = cache.get_many(batch_keys)
-        learnt: list[tuple[str, Key, dict[str, Any], str | None]] = []
-        for unit in batch:
-            n += 1
-            path, key = unit.path, batch_keys[unit.path]
-            hit = hits.get(path)
-            if hit is not None:
-                facts, digest = hit
-                cached += 1
-            else:
-                facts, digest = read_facts(Path(path)), None
-                learnt.append((path, key, facts, None))
-            if progress is not None:
-                progress(n, None)
-            if facts["format"] == "unknown" and "error" not in facts:
-                skipped += 1
+    for batch in _batches(items):
+        signatures = {i.folder: _signature(i) for i in batch if isinstance(i, Listing)}
+        summaries = cache.get_folders(signatures)
+        units = [i for i in batch if isinstance(i, Unit)]
+        units += [Unit(path, False, st) for i in batch
+                  if isinstance(i, Listing) and i.folder not in summaries
+                  for _name, path, st in i.files]
+        facts, hits = _unit_facts(units, cache)
+        cached += hits
+        learnt: list[tuple[str, str, list[str]]] = []
+        for item in batch:
+            if isinstance(item, Listing) and item.folder in summaries:
+                skipped += _from_summary(item, summaries[item.folder], files)
+                cached += len(item.files)
                 continue
-            keys[path] = key
-            files.append(ScannedFile(
-                path, facts["format"], facts.get("architecture", "unknown"),
-                facts.get("model_type", "other"), key[0], digest, unit.is_dir,
-                (unit.stat.st_dev, unit.stat.st_ino), facts,
-            ))
-        cache.put_many(learnt)
-    return files, keys, skipped, cached
+            lines: list[str | None] = []
+            for unit in [item] if isinstance(item, Unit) else [
+                    Unit(path, False, st) for _name, path, st in item.files]:
+                key, unit_facts, digest = facts[unit.path]
+                found = _scanned(unit, key[0], unit_facts, digest)
+                lines.append(_index_line(found))
+                if found is None:
+                    skipped += 1
+                else:
+                    files.append(found)
+            if isinstance(item, Listing) and None not in lines:
+                learnt.append((item.folder, signatures[item.folder], cast(list[str], lines)))
+        cache.put_folders(learnt)
+        if progress is not None:
+            for _ in range(sum(len(i.files) if isinstance(i, Listing) else 1 for i in batch)):
+                n += 1
+                progress(n, None)
+    return files, skipped, cached
 
 
 @contextmanager
@@ -322,8 +436,9 @@ def scan(
     cache = ScanCache(store)
     skip = frozenset({str(store.home.absolute())}) if store is not None else frozenset()
     with _gc_paused():
-        files, keys, skipped, cached = _identify_all(walk(str(root), _sniff, skip), cache, progress)
-    files = _hash_candidates(files, cache, keys, want_all=hash_all or adopt)
+        files, skipped, cached = _identify_all(walk_listings(str(root), _sniff, skip), cache,
+                                               progress)
+    files = _hash_candidates(files, cache, want_all=hash_all or adopt)
     result = ScanResult(str(root), tuple(files), _duplicates(files), skipped, cached)
     if adopt and store is not None:
         plan = plan_adopt(result, store)

@@ -32,10 +32,20 @@ class Unit(NamedTuple):
     stat: os.stat_result
 
 
-def walk(
+class Listing(NamedTuple):
+    """The plain files of one folder (model folders and subfolders aside), sorted by name: the
+    unit the scan cache summarises, so an unchanged folder costs one look-up, not one per file.
+    """
+
+    folder: str
+    files: list[tuple[str, str, os.stat_result]]  # (name, path, stat)
+
+
+def walk_listings(
     root: str, detect_folder: Callable[[Path], str], skip: frozenset[str] = frozenset()
-) -> Iterator[Unit]:
-    """Yield model candidates under ``root`` (a file root yields itself)."""
+) -> Iterator[Unit | Listing]:
+    """Model folders (and a root that is a file) as :class:`Unit`; every other folder as the
+    :class:`Listing` of its files: a folder's files first (by name), then its subfolders."""
     root_stat = os.stat(root)
     if not os.path.isdir(root):
         yield Unit(root, False, root_stat)
@@ -52,19 +62,24 @@ def walk(
             entries = sorted(os.scandir(folder), key=_NAME)
         except OSError:
             continue  # unreadable or vanished: nothing of ours to report there
-        names = {e.name for e in entries}
-        if names & FOLDER_MARKERS and detect_folder(Path(folder)) in FOLDER_FORMATS:
+        if any(e.name in FOLDER_MARKERS for e in entries) and \
+                detect_folder(Path(folder)) in FOLDER_FORMATS:
             yield Unit(folder, True, st)
             continue
         subdirs: list[str] = []
+        files: list[tuple[str, str, os.stat_result]] = []
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name[0] == ".":
                 continue
             try:
                 if entry.is_dir():
                     subdirs.append(entry.path)
                 elif entry.is_file():
-                    yield Unit(entry.path, False, entry.stat())
+                    files.append((name, entry.path, entry.stat()))
             except OSError:
                 continue  # dangling symlink, symlink loop (ELOOP), raced deletion
+        if files:
+            yield Listing(folder, files)
         stack.extend(reversed(subdirs))
+

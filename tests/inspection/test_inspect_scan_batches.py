@@ -87,12 +87,15 @@ def test_cache_rows_are_read_and_written_per_batch(tmp_path: Path, store: Store,
     monkeypatch.setattr(store, "scan_cache_put", per_file)
     monkeypatch.setattr(store, "scan_cache_get", per_file)
 
+    # 4 folders (the root's README, d0, d1, d2): batches of 3 folders and then 1. Per batch, a
+    # cold scan asks for the folders' summaries, then for their files' rows, and writes the
+    # file rows and then the summaries: never a query or a transaction per file.
     first = scan(root, store=store)
-    assert reads == [3, 3, 2] and sum(writes) == 8 and len(writes) <= 4  # 3 batches (+ hashes)
+    assert reads == [3, 6, 1, 2] and writes == [6, 3, 2, 1]
     reads.clear()
     writes.clear()
     second = scan(root, store=store)
-    assert reads == [3, 3, 2] and sum(writes) == 0
+    assert reads == [3, 1] and writes == []  # unchanged: one summary per folder, nothing else
     assert second.cached == 8 and second.files == first.files
 
 
