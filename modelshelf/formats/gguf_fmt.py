@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.base import DATA_ONLY, ModelHeader, TensorInfo
 from modelshelf.formats.source import Budget
 
 MAGIC = b"GGUF"
@@ -188,6 +188,7 @@ def read(src: Budget) -> ModelHeader:
         quantization=_quantization(metadata.get(t.keys.General.FILE_TYPE)),
         context_length=ctx if isinstance(ctx, int) else None,
         byteorder="little" if endian == "<" else "big",
+        safety=DATA_ONLY,
     )
 
 

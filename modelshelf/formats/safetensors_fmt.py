@@ -16,7 +16,7 @@ from typing import Any
 
 from modelshelf.errors import FormatError
 from modelshelf.formats import jsonsafe
-from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.base import DATA_ONLY, ModelHeader, TensorInfo
 from modelshelf.formats.source import Budget
 
 # The reference implementation's own cap on the JSON header.
@@ -85,7 +85,8 @@ def read(src: Budget, file: str | None = None) -> ModelHeader:
     metadata = _metadata(src, raw.pop("__metadata__", None))
     data_start = 8 + n
     tensors = _tensors(src, raw, data_start, src.size - data_start, file)
-    return ModelHeader(format="safetensors", tensors=tensors, metadata=metadata)
+    return ModelHeader(format="safetensors", tensors=tensors, metadata=metadata,
+                       safety=DATA_ONLY)
 
 
 def _metadata(src: Budget, meta: Any) -> dict[str, str]:
