@@ -97,7 +97,8 @@ DANGEROUS_MODULES: Mapping[str, str] = dict.fromkeys(
         "_osx_support", "_aix_support", "pydoc", "doctest", "site", "shelve", "dbm", "tarfile",
         "zipfile", "logging.config", "xmlrpc", "socketserver", "imaplib", "poplib", "nntplib",
         "_pyrepl", "rlcompleter", "gc", "torch.ops", "torch._C",
-        "torch.utils.data.datapipes", "fickling", "picklescan", "modelscan",
+        "torch.utils.data.datapipes", "torch.utils.collect_env", "atexit", "fickling",
+        "picklescan", "modelscan",
     ),
     RUNS_CODE,
 )
@@ -122,6 +123,8 @@ DANGEROUS_NAMES: Mapping[str, Mapping[str, str]] = {
     "torch.jit": dict.fromkeys(("load", "script", "trace", "_load_for_lite_interpreter"),
                                RUNS_CODE),
     "numpy": dict.fromkeys(("load", "fromfile", "loadtxt", "save"), RUNS_CODE),
+    "uuid": {"_get_command_stdout": RUNS_CODE},
+    "weakref": {"finalize": RUNS_CODE},
 }
 DANGEROUS_NAMES = {
     **DANGEROUS_NAMES,
