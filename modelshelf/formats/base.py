@@ -48,8 +48,16 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class Safety:
-    status: SafetyStatus = "safe"
+    """Whether loading the file could run code. ``unknown`` unless a reader has looked: a file
+    nobody analysed is never vouched for (a zip of pickles we do not recognise, a tar, ...)."""
+
+    status: SafetyStatus = "unknown"
     findings: tuple[str, ...] = ()
+
+
+# What readers of data-only formats (safetensors, GGUF, ONNX) say: nothing in them is code.
+DATA_ONLY = Safety("safe")
+NOT_ANALYSED = Safety("unknown", ("not in a format modelshelf analyses: contents not checked",))
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class ModelHeader:
     format: str
     tensors: Mapping[str, TensorInfo] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    safety: Safety = field(default_factory=Safety)
+    safety: Safety = NOT_ANALYSED
     shards: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
     components: Mapping[str, ModelHeader] = field(default_factory=dict)  # diffusers folders

@@ -22,7 +22,7 @@ from typing import Any
 
 from modelshelf.errors import FormatError
 from modelshelf.formats import jsonsafe
-from modelshelf.formats.base import ModelHeader, Safety, TensorInfo
+from modelshelf.formats.base import DATA_ONLY, NOT_ANALYSED, ModelHeader, Safety, TensorInfo
 
 SHARD_NAME = re.compile(r"^(?P<stem>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})(?P<ext>\..+)$")
 # Weight files of a model folder, best first (safetensors over pickles; full precision over
@@ -237,7 +237,9 @@ def read_diffusers(folder: Path, read_file: ReadFile) -> ModelHeader:
             continue
         config_path = sub / "config.json"
         config = jsonsafe.load_file(config_path) if config_path.is_file() else {}
-        header = weights(sub, read_file) or ModelHeader("unknown")
+        # a scheduler or tokenizer holds configs only: nothing to judge, nothing that runs
+        empty = ModelHeader("unknown", safety=NOT_ANALYSED if _needs_weights(spec) else DATA_ONLY)
+        header = weights(sub, read_file) or empty
         components[name] = dataclasses.replace(
             header, config=config if isinstance(config, Mapping) else {}
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.base import DATA_ONLY, ModelHeader, TensorInfo
 from modelshelf.formats.source import Budget
 
 MAGIC = b"GGUF"
@@ -29,8 +29,9 @@ KEEP_ARRAY = 256  # longer arrays (token lists, merges) are summarised by their 
 KEEP_STRING = 1024 * 1024  # longer string values are skipped (kept as None)
 MAX_NAME = 64 * 1024
 MAX_DIMS = 4  # GGML_MAX_DIMS
-MAX_TENSORS = 1_000_000  # real models have thousands; beyond this it is an attack
-MAX_KV = 1_000_000
+MAX_TENSORS = 250_000  # real models have hundreds to a few thousand; beyond this, an attack
+MAX_KV = 65_536  # real files have a few dozen keys
+MAX_ARRAY = 1 << 24  # elements; the longest real arrays are vocabularies of ~260k tokens
 MAX_ARRAY_NESTING = 4
 # Smallest possible encodings, used to bound counts by the bytes left in the file.
 MIN_KV = 8 + 4 + 1  # key length, value type, 1-byte value
@@ -117,10 +118,12 @@ class _Cursor:
     def unpack(self, fmt: str, what: str) -> Any:
         return struct.unpack(self.e + fmt, self.take(struct.calcsize(fmt), what))[0]
 
-    def count(self, what: str, min_each: int) -> int:
+    def count(self, what: str, min_each: int, limit: int | None = None) -> int:
         n = self.unpack("Q", f"{what} count")
         if n * min_each > self.left:
             raise self.src.error(f"GGUF {what} count {n} is larger than the file could hold")
+        if limit is not None and n > limit:
+            raise self.src.error(f"GGUF {what} count {n} is more than the limit ({limit})")
         return n
 
     def string(self, what: str, keep: int = KEEP_STRING) -> str | None:
@@ -165,7 +168,8 @@ def read(src: Budget) -> ModelHeader:
     n_tensors = cur.count("tensor", MIN_TENSOR_INFO)
     n_kv = cur.count("metadata key/value", MIN_KV)
     if n_tensors > MAX_TENSORS or n_kv > MAX_KV:
-        raise src.error(f"GGUF declares {n_tensors} tensors and {n_kv} keys: implausibly many")
+        raise src.error(f"GGUF declares {n_tensors} tensors and {n_kv} keys: more than the "
+                        f"limits ({MAX_TENSORS} tensors, {MAX_KV} keys)")
     metadata: dict[str, Any] = {}
     for _ in range(n_kv):
         key = cur.name("metadata key")
@@ -188,6 +192,7 @@ def read(src: Budget) -> ModelHeader:
         quantization=_quantization(metadata.get(t.keys.General.FILE_TYPE)),
         context_length=ctx if isinstance(ctx, int) else None,
         byteorder="little" if endian == "<" else "big",
+        safety=DATA_ONLY,
     )
 
 
@@ -218,18 +223,21 @@ def _value(cur: _Cursor, vtype: int, key: str, depth: int) -> Any:
     min_each = {vt.STRING: 8, vt.ARRAY: 12}.get(etype)
     if min_each is None:
         raise cur.src.error(f"GGUF key {key!r}: unknown array element type {etype}")
-    n = cur.count(f"key {key!r} array", min_each)
+    n = cur.count(f"key {key!r} array", min_each, MAX_ARRAY)
     if n > KEEP_ARRAY and etype == vt.STRING:
         cur.skip_strings(n, key)
         return _stub(vt(etype).name, n)
-    items = [_value(cur, etype, key, depth + 1) for _ in range(n)]
-    return items if n <= KEEP_ARRAY else _stub(vt(etype).name, n)
+    if n > KEEP_ARRAY:  # walked to find its end, nothing kept: bounded memory
+        for _ in range(n):
+            _value(cur, etype, key, depth + 1)
+        return _stub(vt(etype).name, n)
+    return [_value(cur, etype, key, depth + 1) for _ in range(n)]
 
 
 def _number_array(cur: _Cursor, etype: int, key: str) -> Any:
     t = _tables()
     size = t.value_sizes[etype]
-    n = cur.count(f"key {key!r} array", size)
+    n = cur.count(f"key {key!r} array", size, MAX_ARRAY)
     if n > KEEP_ARRAY:
         cur.skip(n * size, key)
         return _stub(t.value_type(etype).name, n)

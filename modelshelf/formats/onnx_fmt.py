@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelshelf.formats.base import ModelHeader
+from modelshelf.formats.base import DATA_ONLY, ModelHeader
 from modelshelf.formats.source import Budget
 
 VARINT, LEN = 0, 2
@@ -91,7 +91,7 @@ def read(src: Budget) -> ModelHeader:
         meta["opset_import"] = opsets
     if props:
         meta["metadata_props"] = props
-    return ModelHeader(format="onnx", metadata=meta)
+    return ModelHeader(format="onnx", metadata=meta, safety=DATA_ONLY)
 
 
 def _submessage(data: bytes) -> dict[int, int | str]:

@@ -21,6 +21,7 @@ import pickletools
 import struct
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -129,12 +130,8 @@ def _machine(src: Budget, what: str, storages: dict[str, Storage]) -> Machine:
     return Machine(lambda reason: src.error(f"{what}: {reason}"), _persistent(src, storages))
 
 
-def _run(src: Budget, data: bytes, what: str, storages: dict[str, Storage]) -> Result:
-    return _machine(src, what, storages).run(data)
-
-
 def _run_or_flag(src: Budget, data: bytes, what: str, storages: dict[str, Storage]) -> Result:
-    """Like :func:`_run`, but a *broken* pickle that already named dangerous imports is still
+    """Run one pickle; a *broken* pickle that already named dangerous imports is still
     reported as unsafe: ``torch.load`` would have run them before reaching the damage."""
     machine = _machine(src, what, storages)
     try:
@@ -198,13 +195,22 @@ def _read_zip(src: Budget, locate: bool) -> ModelHeader:
     root = torch_zip_root(zf.namelist())
     if root is None:
         raise src.error("zip archive without a single <dir>/data.pkl: not a torch checkpoint")
-    data = _zip_member(src, zf, root + "data.pkl", MAX_PICKLE)
+    doubts: list[str] = []
+    data = _zip_member(src, zf, root + "data.pkl", MAX_PICKLE, doubts)
     storages: dict[str, Storage] = {}
     result = _run_or_flag(src, data, "data.pkl", storages)
     big = root + "byteorder" in zf.NameToInfo and (
-        _zip_member(src, zf, root + "byteorder", 16).strip() == b"big"
+        _zip_member(src, zf, root + "byteorder", 16, doubts).strip() == b"big"
     )
-    safety = pickle_policy.judge(result.globals, result.problems)
+    globals_, problems = list(result.globals), list(result.problems)
+    # torch.jit.load unpickles constants.pkl too; any other pickle in the archive is judged
+    # alike: a file is as safe as the worst pickle in it
+    for name in zf.namelist():
+        if name.endswith(".pkl") and name != root + "data.pkl":
+            other = _run_or_flag(src, _zip_member(src, zf, name, MAX_PICKLE, doubts), name, {})
+            globals_ += other.globals
+            problems += [f"{name}: {p}" for p in other.problems]
+    safety = pickle_policy.judge(globals_, problems, doubts)
     tensors: dict[str, TensorInfo] = {}
     if safety.status != "unsafe":
         located = _zip_storage_offsets(src, zf, root, storages, locate)
@@ -224,17 +230,44 @@ def _zip_kind(zf: zipfile.ZipFile, root: str) -> str:
     return "torchscript" if code else "torch-zip"
 
 
-def _zip_member(src: Budget, zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+def _zip_member(
+    src: Budget, zf: zipfile.ZipFile, name: str, limit: int, doubts: list[str]
+) -> bytes:
+    """The bytes of one entry, read the way torch's zip reader reads them.
+
+    :mod:`zipfile` refuses entries whose CRC is wrong, whose flag bits say "encrypted" or whose
+    local header names another file; torch reads them all (picklescan's CVE-2025-1944/1945 and
+    JFrog's CRC bypass: the scanner gave up, torch ran the pickle). So the entry is read from its
+    local header by hand and analysed anyway; each such oddity is a doubt (``unknown``).
+    """
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise src.error(f"{name} is {info.file_size} bytes, larger than we analyse ({limit})")
-    try:
-        with zf.open(info) as fh:
-            return fh.read(limit + 1)[:limit]
-    except (*ZIP_ERRORS, OSError) as exc:
-        if isinstance(exc, FormatError):
-            raise
-        raise src.error(f"cannot read {name} ({exc})") from None
+    local = src.read(info.header_offset, 30, f"zip local header of {name}")
+    if local[:4] != ZIP_MAGIC:
+        raise src.error(f"zip local header of {name} is corrupt")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"  # as zipfile decoded it
+    if src.peek(info.header_offset + 30, name_len) != info.orig_filename.encode(encoding, "replace"):
+        doubts.append(f"zip entry {name}: its local header names another file (a scanner trick)")
+    if info.flag_bits & 0x1:
+        doubts.append(f"zip entry {name} is flagged encrypted (a scanner trick; torch ignores it)")
+    raw = src.read(info.header_offset + 30 + name_len + extra_len, info.compress_size, name)
+    if info.compress_type == zipfile.ZIP_STORED:
+        data = raw[:limit]
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        try:
+            data = zlib.decompressobj(-15).decompress(raw, limit)
+        except zlib.error as exc:
+            raise src.error(f"cannot read {name} ({exc})") from None
+    else:
+        raise src.error(f"{name}: zip compression method {info.compress_type} is not supported")
+    if len(data) != info.file_size:
+        raise src.error(f"{name}: holds {len(data)} bytes, the zip directory says "
+                        f"{info.file_size}: truncated or corrupt")
+    if zlib.crc32(data) != info.CRC:
+        doubts.append(f"zip entry {name} has a wrong CRC (a scanner trick; torch ignores it)")
+    return data
 
 
 def _zip_storage_offsets(
@@ -264,27 +297,36 @@ def _zip_storage_offsets(
 # -- legacy torch stream ----------------------------------------------------------------------
 
 
+LEGACY_PICKLES = ("magic number", "protocol version", "sys_info", "main pickle", "storage keys")
+
+
 def _read_legacy(src: Budget, locate: bool) -> ModelHeader:
+    """``torch.load`` unpickles all five pickles of the stream, in order, each before it checks
+    the one before: each is judged, and the first unsafe one decides the file."""
     storages: dict[str, Storage] = {}
     pos = 0
     pickles: list[Result] = []
-    for what in ("magic number", "protocol version", "sys_info"):
-        res = _run_window(src, pos, what, storages, flag=False)
+    globals_: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for what in LEGACY_PICKLES:
+        res = _run_window(src, pos, what, storages if what == "main pickle" else {})
         pickles.append(res)
+        globals_ += res.globals
+        problems += [f"{what}: {p}" for p in res.problems]
+        safety = pickle_policy.judge(globals_, problems)
+        if safety.status == "unsafe":
+            return ModelHeader("pickle", metadata={"pickle.container": "torch-legacy"},
+                               safety=safety)
+        if what == "magic number" and res.root != LEGACY_MAGIC:
+            raise src.error("legacy torch file with a wrong magic number")
         pos += res.end
-    if pickles[0].root != LEGACY_MAGIC:
-        raise src.error("legacy torch file with a wrong magic number")
-    main = _run_window(src, pos, "main pickle", storages, flag=True)
-    safety = pickle_policy.judge(main.globals, main.problems)
+    main, keys = pickles[3], pickles[4]
     metadata = {**_scalars(main.root), "pickle.container": "torch-legacy"}
     sys_info = pickles[2].root
     byteorder = "little"
     if isinstance(sys_info, dict) and sys_info.get("little_endian") is False:
         byteorder = "big"
-    if safety.status == "unsafe":
-        return ModelHeader("pickle", metadata=metadata, safety=safety)
-    keys = _run_window(src, pos + main.end, "storage keys", {}, flag=False)
-    located = _legacy_storage_offsets(src, pos + main.end + keys.end, keys.root, storages, locate)
+    located = _legacy_storage_offsets(src, pos, keys.root, storages, locate)
     return ModelHeader(
         format="pickle",
         tensors=_tensor_infos(src, main.root, located, ""),
@@ -294,9 +336,7 @@ def _read_legacy(src: Budget, locate: bool) -> ModelHeader:
     )
 
 
-def _run_window(
-    src: Budget, start: int, what: str, storages: dict[str, Storage], flag: bool
-) -> Result:
+def _run_window(src: Budget, start: int, what: str, storages: dict[str, Storage]) -> Result:
     """Run the pickle starting at ``start``; read a growing window rather than the whole file.
     ``Result.end`` is relative to ``start``."""
     window = FIRST_WINDOW
@@ -305,10 +345,13 @@ def _run_window(
         if n <= 0:
             raise src.error(f"{what}: missing (file ends at byte {src.size})")
         data = src.read(start, n, what)
+        whole = n == src.size - start or n >= MAX_PICKLE  # else the window may cut it short
         try:
-            return (_run_or_flag if flag else _run)(src, data, what, storages)
+            if whole:
+                return _run_or_flag(src, data, what, storages)
+            return _machine(src, what, storages).run(data)
         except FormatError:
-            if n == src.size - start or n >= MAX_PICKLE:
+            if whole:
                 raise
             window *= 8
 

@@ -3,6 +3,11 @@ and everything else (``unknown``: a class whose code would have to run to load t
 
 Unpickling a GLOBAL imports an arbitrary attribute of an arbitrary module and REDUCE calls it, so
 a pickle is exactly as safe as the set of globals it names. These tables are that judgement.
+
+The allow-list names exact callables, never a whole module: one forgotten attribute of an
+allowed module (``numpy.dtypes.__builtins__``) is a way back to ``eval``. For the same reason a
+dotted name (protocol 4 resolves ``"a.b.c"`` attribute by attribute) or a dunder name is never
+allowed: it walks from an allowed object to whatever that object can reach.
 """
 
 from __future__ import annotations
@@ -60,11 +65,21 @@ SAFE_GLOBALS: Mapping[str, frozenset[str]] = {
     "numpy._core.multiarray": frozenset({"_reconstruct", "scalar"}),
     "argparse": frozenset({"Namespace"}),
 }
-SAFE_GLOBALS = {**SAFE_GLOBALS, "__builtin__": SAFE_GLOBALS["builtins"]}
-SAFE_MODULES = frozenset({"numpy.dtypes"})  # numpy's dtype classes, e.g. Float32DType
+SAFE_GLOBALS = {
+    **SAFE_GLOBALS,
+    "__builtin__": SAFE_GLOBALS["builtins"],
+    # numpy's dtype classes, as pickles of ``type(np.dtype(...))`` name them: the classes only
+    "numpy.dtypes": frozenset(f"{kind}DType" for kind in (
+        "Bool", "Byte", "UByte", "Short", "UShort", "Int", "UInt", "Long", "ULong", "LongLong",
+        "ULongLong", "Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64",
+        "Float16", "Float32", "Float64", "LongDouble", "Complex64", "Complex128",
+        "CLongDouble", "Bytes", "Str", "Void", "DateTime64", "TimeDelta64",
+    )),
+}
 
 RUNS_CODE = "would run code"
 GADGET = "reaches arbitrary attributes or objects: a code-execution gadget"
+ATTRIBUTE_PATH = "an attribute path out of the imported object: a code-execution gadget"
 
 # Whole modules whose every attribute can run code, touch files or the network.
 DANGEROUS_MODULES: Mapping[str, str] = dict.fromkeys(
@@ -77,6 +92,13 @@ DANGEROUS_MODULES: Mapping[str, str] = dict.fromkeys(
         "_thread", "signal", "tempfile", "glob", "zipimport", "imp", "dill", "cloudpickle",
         "joblib", "torch.hub", "torch._dynamo", "torch.utils.cpp_extension",
         "numpy.testing", "io", "_io", "pathlib", "posixpath", "ntpath", "sqlite3",
+        # seen in picklescan/modelscan bypass reports (tests/security lists each one)
+        "pkgutil", "idlelib", "lib2to3", "ensurepip", "venv", "_posixsubprocess", "mailcap",
+        "_osx_support", "_aix_support", "pydoc", "doctest", "site", "shelve", "dbm", "tarfile",
+        "zipfile", "logging.config", "xmlrpc", "socketserver", "imaplib", "poplib", "nntplib",
+        "_pyrepl", "rlcompleter", "gc", "torch.ops", "torch._C",
+        "torch.utils.data.datapipes", "torch.utils.collect_env", "atexit", "fickling",
+        "picklescan", "modelscan",
     ),
     RUNS_CODE,
 )
@@ -89,15 +111,20 @@ DANGEROUS_NAMES: Mapping[str, Mapping[str, str]] = {
             RUNS_CODE,
         ),
         **dict.fromkeys(("getattr", "setattr", "delattr", "globals", "locals", "vars", "type",
-                         "object", "super", "memoryview", "classmethod", "staticmethod"), GADGET),
+                         "object", "super", "memoryview", "classmethod", "staticmethod",
+                         "map", "filter", "sorted", "min", "max", "iter", "next", "property"),
+                        GADGET),
     },
-    "operator": dict.fromkeys(("attrgetter", "methodcaller", "itemgetter", "call"), GADGET),
+    "operator": dict.fromkeys(
+        ("attrgetter", "methodcaller", "itemgetter", "call", "getitem", "setitem"), GADGET),
     "functools": dict.fromkeys(("partial", "reduce", "partialmethod"), GADGET),
     "torch": dict.fromkeys(("load", "save", "compile"), RUNS_CODE),
     "torch.serialization": dict.fromkeys(("load", "_load"), RUNS_CODE),
     "torch.jit": dict.fromkeys(("load", "script", "trace", "_load_for_lite_interpreter"),
                                RUNS_CODE),
     "numpy": dict.fromkeys(("load", "fromfile", "loadtxt", "save"), RUNS_CODE),
+    "uuid": {"_get_command_stdout": RUNS_CODE},
+    "weakref": {"finalize": RUNS_CODE},
 }
 DANGEROUS_NAMES = {
     **DANGEROUS_NAMES,
@@ -107,11 +134,14 @@ DANGEROUS_NAMES = {
 
 
 def is_safe(module: str, name: str) -> bool:
-    return name in SAFE_GLOBALS.get(module, ()) or module in SAFE_MODULES
+    """Exactly the names listed: no module wildcard, and so no dotted or dunder name."""
+    return name in SAFE_GLOBALS.get(module, ())
 
 
 def danger(module: str, name: str) -> str | None:
     """Why importing ``module.name`` is dangerous, or None if it is not known to be."""
+    if "." in name or (name.startswith("__") and name.endswith("__")):
+        return ATTRIBUTE_PATH
     reason = DANGEROUS_NAMES.get(module, {}).get(name)
     if reason:
         return reason
@@ -127,10 +157,13 @@ TORCHSCRIPT_PREFIX = "__torch__"
 MAX_FINDINGS = 20
 
 
-def judge(globals_: Iterable[tuple[str, str]], problems: Iterable[str] = ()) -> Safety:
-    """``problems`` are structural red flags found by the opcode walk (always ``unsafe``)."""
-    unsafe: list[str] = list(problems)
-    unknown: list[str] = []
+def judge(
+    globals_: Iterable[tuple[str, str]], problems: Iterable[str] = (), doubts: Iterable[str] = (),
+) -> Safety:
+    """``problems`` are structural red flags found by the opcode walk (always ``unsafe``);
+    ``doubts`` are reasons the analysis may not have seen what a loader sees (``unknown``)."""
+    unsafe: list[str] = list(dict.fromkeys(problems))
+    unknown: list[str] = list(dict.fromkeys(doubts))
     scripted: list[str] = []
     for module, name in dict.fromkeys(globals_):
         if is_safe(module, name):

@@ -4,7 +4,12 @@ It never imports or calls anything. GLOBAL/STACK_GLOBAL/INST become :class:`Glob
 REDUCE/NEWOBJ/OBJ become :class:`Call` records, and only the handful of calls whose meaning we
 know (torch's tensor rebuild functions, ``OrderedDict()``) are *interpreted* — as data, not code —
 so a safe checkpoint yields its tree of dicts with :class:`TensorRef` leaves. Work is bounded by an
-opcode count and by the pickle's byte size (read by the caller with a cap).
+opcode count, a stack depth and a memo size (each a :class:`FormatError` naming the limit), and by
+the pickle's byte size (read by the caller with a cap; FRAME lengths are never used to read).
+
+Two shapes are red flags whatever the globals: calling something that is not an imported name
+(the result of an earlier call: ``getattr(x, "y")(...)``), and BUILD on an imported name, which
+sets attributes on a live module object or class (how modelscan's allow-list was bypassed).
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ from typing import Any
 
 from modelshelf.errors import FormatError
 
+# Real checkpoints: ~30 opcodes, one memo entry and a stack a few dozen deep per tensor (the
+# pickler batches SETITEMS by 1,000); the largest data.pkl seen need a few hundred thousand.
 MAX_OPS = 5_000_000
+MAX_STACK = 1_000_000  # stack entries plus open MARKs
+MAX_MEMO = 1_000_000
+COMPUTED_CALL = "calls an object computed while loading, not an imported name: a gadget"
 
 
 @dataclass(eq=False)
@@ -116,7 +126,9 @@ class Machine:
         try:
             for count, (op, arg, pos) in enumerate(pickletools.genops(io.BytesIO(data))):
                 if count >= MAX_OPS:
-                    raise self.error(f"pickle has more than {MAX_OPS} opcodes")
+                    raise self.error(f"pickle has more than {MAX_OPS} opcodes (the limit)")
+                if len(self.stack) + len(self.marks) > MAX_STACK:
+                    raise self.error(f"pickle stack deeper than {MAX_STACK} entries (the limit)")
                 if op.name == "PROTO" and isinstance(arg, int):
                     protocol = arg
                 elif op.name == "STOP":
@@ -165,7 +177,14 @@ class Machine:
         self.globals.append((module, name))
         return Global(module, name)
 
+    def _callable(self, func: Any) -> Any:
+        """``func`` as the target of a call, flagged unless it is an imported name."""
+        if not isinstance(func, Global):
+            self.problems.append(COMPUTED_CALL)
+        return func
+
     def _reduce(self, func: Any, args: Any) -> Any:
+        self._callable(func)
         qual = func.qualname if isinstance(func, Global) else None
         args = args if isinstance(args, tuple) else ()
         if qual in _TENSOR_REBUILDERS and len(args) >= 4:
@@ -215,12 +234,18 @@ class Machine:
     def _memo_put(self, key: Any) -> None:
         if not self.stack:
             raise self.error("malformed pickle (PUT on an empty stack)")
+        if len(self.memo) >= MAX_MEMO and key not in self.memo:
+            raise self.error(f"pickle memo holds more than {MAX_MEMO} objects (the limit)")
         self.memo[key] = self.stack[-1]
 
     def _build(self, _: Any) -> None:
         state = self._pop()
-        if self.stack and isinstance(self.stack[-1], Call):
-            self.stack[-1].state = state
+        target = self.stack[-1] if self.stack else None
+        if isinstance(target, Call):
+            target.state = state
+        elif isinstance(target, Global):
+            self.problems.append(
+                f"sets attributes of the imported {target.qualname} (BUILD): rewrites live code")
 
     def _ext(self, code: Any) -> None:
         self.problems.append(f"uses copyreg extension code {code} (imports a registered name)")
@@ -258,7 +283,7 @@ def _obj(m: Machine, _: Any) -> None:
     items = m._pop_mark()
     if not items:
         raise m.error("malformed pickle (OBJ without a class)")
-    m.stack.append(Call(items[0], tuple(items[1:])))
+    m.stack.append(Call(m._callable(items[0]), tuple(items[1:])))
 
 
 def _reduce_op(m: Machine, _: Any) -> None:
@@ -268,13 +293,13 @@ def _reduce_op(m: Machine, _: Any) -> None:
 
 def _newobj(m: Machine, _: Any) -> None:
     args = m._pop()
-    m.stack.append(Call(m._pop(), args))
+    m.stack.append(Call(m._callable(m._pop()), args))
 
 
 def _newobj_ex(m: Machine, _: Any) -> None:
     kwargs = m._pop()
     args = m._pop()
-    m.stack.append(Call(m._pop(), (args, kwargs)))
+    m.stack.append(Call(m._callable(m._pop()), (args, kwargs)))
 
 
 def _dict_from_mark(m: Machine, _: Any) -> None:

@@ -7,9 +7,9 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from modelshelf.errors import NotFoundError
+from modelshelf.errors import FormatError, NotFoundError
 from modelshelf.formats import folders, gguf_fmt, onnx_fmt, pickle_fmt, safetensors_fmt
 from modelshelf.formats.base import ModelHeader
 from modelshelf.formats.detect import detect_source
@@ -131,7 +131,34 @@ def read_header_from(source: RandomAccess, name: str = "") -> ModelHeader:
     return _read(Budget(source, name), locate)
 
 
+# File name extensions that claim a format. The format is decided by content; a name only says
+# what a file *should* be: one whose bytes match no format while its name claims one is broken
+# (a cut download, a 0-byte placeholder, an HTML error page saved as .safetensors), and says so
+# instead of passing for "unknown". ``.bin`` and ``.pkl`` claim nothing: too many other things
+# (raw arrays, compressed joblib dumps) share them.
+CLAIMED_BY_NAME: Mapping[str, str] = {
+    ".safetensors": "safetensors", ".sft": "safetensors", ".gguf": "gguf",
+    ".ckpt": "pickle", ".pt": "pickle", ".pth": "pickle", ".onnx": "onnx",
+}
+
+
+def claimed_format(name: str) -> str | None:
+    """The format a file name's extension claims, if any."""
+    return CLAIMED_BY_NAME.get(PurePosixPath(name).suffix.lower())
+
+
 def _read(src: Budget, locate: bool) -> ModelHeader:
     fmt = detect_source(src)
     reader = READERS.get(fmt)
-    return reader(src, locate) if reader else ModelHeader("unknown")
+    if reader is not None:
+        return reader(src, locate)
+    claimed = claimed_format(src.name)
+    if claimed is None:
+        return ModelHeader("unknown")
+    if src.size == 0:
+        raise src.error(f"empty file (0 bytes), though its name says {claimed}")
+    try:  # the claimed reader says best what is wrong (or, rarely, reads what detection missed)
+        return READERS[claimed](src, locate)
+    except FormatError as exc:
+        reason = str(exc).removeprefix(f"{src.name}: ")
+        raise src.error(f"not a valid {claimed} file, though its name says so: {reason}") from None

@@ -16,11 +16,15 @@ from typing import Any
 
 from modelshelf.errors import FormatError
 from modelshelf.formats import jsonsafe
-from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.base import DATA_ONLY, ModelHeader, TensorInfo
 from modelshelf.formats.source import Budget
 
-# The reference implementation's own cap on the JSON header.
+# The reference implementation's own cap on the JSON header: a file safetensors loads is never
+# refused for its size. What parsing costs is bounded by counts taken before it (below and in
+# :mod:`jsonsafe`), so a 100 MB header of tiny entries is refused in a fraction of a second.
 MAX_HEADER = 100 * 1000 * 1000
+# The largest real files hold ~2,500 (SDXL) to ~100k tensors (a consolidated MoE checkpoint).
+MAX_TENSORS = 250_000
 
 # Every dtype safetensors defines, in bits per element (sub-byte types pack several per byte).
 DTYPE_BITS: Mapping[str, int] = {
@@ -79,13 +83,18 @@ def read(src: Budget, file: str | None = None) -> ModelHeader:
             f"safetensors header length {n} runs past the end of the file ({src.size} bytes): "
             "truncated or not safetensors"
         )
-    raw = jsonsafe.loads(src.read(8, n, "safetensors header"), src.error, "safetensors header")
+    text = src.read(8, n, "safetensors header")
+    # every tensor entry is one JSON object: more objects than the cap, more tensors than it
+    if text.count(b"{") > MAX_TENSORS + 2:
+        raise src.error(f"safetensors header holds more than {MAX_TENSORS} tensors (the limit)")
+    raw = jsonsafe.loads(text, src.error, "safetensors header")
     if not isinstance(raw, dict):
         raise src.error("safetensors header is not a JSON object")
     metadata = _metadata(src, raw.pop("__metadata__", None))
     data_start = 8 + n
     tensors = _tensors(src, raw, data_start, src.size - data_start, file)
-    return ModelHeader(format="safetensors", tensors=tensors, metadata=metadata)
+    return ModelHeader(format="safetensors", tensors=tensors, metadata=metadata,
+                       safety=DATA_ONLY)
 
 
 def _metadata(src: Budget, meta: Any) -> dict[str, str]:

@@ -35,7 +35,9 @@ from modelshelf.inspection.walk import FOLDER_FORMATS, Listing, Unit, walk_listi
 from modelshelf.store import Store
 
 Progress = Callable[[int, int | None], None]
-CACHE_VERSION = 2  # bump when the cached facts change shape (2: shard indexes are sidecars)
+# bump when the cached facts change shape (2: shard indexes are sidecars; 3: a file whose name
+# claims a model format but whose bytes match none is broken, no longer "unknown")
+CACHE_VERSION = 3
 BATCH = 512  # units per cache lookup and per cache write transaction
 HASH_FLUSH_BYTES = 1 << 30  # cache digests after hashing this much, even before a full batch
 Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
@@ -72,6 +74,7 @@ class ScanResult:
             "adopted": list(self.adopted),
             "adopt_failed": [{"path": p, "error": e} for p, e in self.adopt_failed],
             "adopt_plan": self.adopt_plan.to_json() if self.adopt_plan else None,
+            "broken": [{"path": f.path, "error": f.error} for f in self.files if f.error],
         }
 
 

@@ -79,10 +79,23 @@ def test_a_safetensors_name_on_a_pickle_is_reported_as_pickle(tmp_path: Path) ->
 
 @pytest.mark.parametrize("content", [b"", b"hello world, not a model\n", bytes(range(256)) * 4])
 def test_non_model_files_are_unknown_without_error(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "notes.safetensors"
+    path = tmp_path / "notes.bin"  # a name that claims no format
     path.write_bytes(content)
     assert detect_format(path) == "unknown"
-    assert read_header(path).format == "unknown"
+    header = read_header(path)
+    assert header.format == "unknown"
+    assert header.safety.status == "unknown"  # never analysed: not vouched for
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world, not a model\n", bytes(range(256)) * 4])
+def test_non_model_bytes_named_safetensors_are_broken(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "notes.safetensors"
+    path.write_bytes(content)
+    assert detect_format(path) == "unknown"  # detection goes by content...
+    with pytest.raises(FormatError) as exc:  # ...but a file named like a model must be one
+        read_header(path)
+    assert str(exc.value).startswith(f"{path}: ") and "\n" not in str(exc.value)
+    assert ("empty file" if not content else "not a valid safetensors file") in str(exc.value)
 
 
 def _error(data: bytes) -> str:

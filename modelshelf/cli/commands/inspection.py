@@ -145,7 +145,9 @@ def run_scan(ctx: Context) -> int:
             ctx.say(_scan_line(f))
         for group in payload["duplicates"]:
             ctx.say("duplicates: " + "  ==  ".join(printable(p) for p in group))
-        ctx.say(f"{len(payload['files'])} model file(s), {len(payload['duplicates'])} duplicate group(s)")
+        broken = f", {len(payload['broken'])} broken" if payload["broken"] else ""
+        ctx.say(f"{len(payload['files'])} model file(s), {len(payload['duplicates'])} "
+                f"duplicate group(s){broken}")
         if payload["adopt_plan"] is not None:
             for line in _plan_lines(payload["adopt_plan"], ctx.args.dry_run):
                 ctx.say(line)
