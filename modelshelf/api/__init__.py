@@ -17,8 +17,9 @@ from typing import Any
 from modelshelf.api.models import Model, PlannedFile, PullResult
 from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
 from modelshelf.api.remote import inspect_remote
+from modelshelf.api.trust import trust_hint
 from modelshelf.config import Settings, load_settings
-from modelshelf.errors import ModelshelfError, NotFoundError, os_error_text
+from modelshelf.errors import ModelshelfError, NotFoundError, UnsafeFile, os_error_text
 from modelshelf.inspection import Info, inspect_path
 from modelshelf.manifest import (
     LockedModel,
@@ -147,6 +148,9 @@ class Shelf:
 
     def path(self, name: str) -> Path:
         record = self.store.get(name)
+        if not record.linked:
+            raise UnsafeFile(f"model {name} is not linked into views/ (safety "
+                             f"{self._model(record).safety}); {trust_hint(name)}")
         self.store.touch(name)
         return self.store.view_path(record)
 
@@ -155,6 +159,11 @@ class Shelf:
 
     def pin(self, name: str, pinned: bool = True) -> None:
         self.store.pin(name, pinned)
+
+    def trust(self, name: str, trusted: bool = True) -> Model:
+        """Link a model judged unsafe or unknown into views/ (and so into apps) after all;
+        ``trusted=False`` takes any model out of them again. Kept in the registry."""
+        return self._model(self.store.set_linked(name, trusted))
 
     def du(self) -> DiskUsage:
         return self.store.du()

@@ -29,6 +29,12 @@ class Model:
     pinned: bool
     last_used: float
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = True  # False: kept out of views/ and apps until `modelshelf trust NAME`
+
+    @property
+    def safety(self) -> str:
+        """The inspection's verdict when it was pulled: "safe", "unsafe" or "unknown"."""
+        return str(self.metadata.get("safety", "unknown"))
 
     @property
     def size(self) -> int:
@@ -45,6 +51,7 @@ class Model:
             format=record.format, path=path, files=tuple(record.files), source=record.source,
             source_ref=record.source_ref, source_url=record.source_url, revision=record.revision,
             pinned=record.pinned, last_used=record.last_used, metadata=dict(record.metadata),
+            linked=record.linked,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -52,7 +59,7 @@ class Model:
             "name": self.name, "type": self.type, "architecture": self.architecture,
             "format": self.format, "size": self.size, "sha256": self.sha256,
             "source": self.source_ref, "revision": self.revision, "path": str(self.path),
-            "pinned": self.pinned,
+            "pinned": self.pinned, "safety": self.safety, "linked": self.linked,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
         }
 
@@ -103,6 +110,8 @@ class PullResult:
             "type": model.type if model else None,
             "architecture": model.architecture if model else None,
             "path": str(model.path) if model else None,
+            "safety": model.safety if model else None,
+            "linked": model.linked if model else None,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size}
                       for f in (model.files if model else ())],
             "bytes_downloaded": self.bytes_downloaded,

@@ -21,14 +21,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from modelshelf.api.capacity import evict_to_fit, plan_room
 from modelshelf.api.models import PlannedFile
+from modelshelf.api.trust import judge, trust_hint
 from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
+    EntryNotFound,
     FormatError,
     HashMismatch,
     InsufficientSpace,
     LockMismatch,
     ModelNotFound,
+    NameConflict,
     OfflineError,
     UsageError,
     os_error_text,
@@ -82,6 +86,7 @@ class PullOptions:
     token: str | None = None
     link: bool = False
     dry_run: bool = False
+    allow_unsafe: bool = False  # link unsafe/unknown files into views and apps all the same
     locked: Mapping[str, FileRecord] | None = None  # from a lock file: path -> pinned content
 
 
@@ -131,6 +136,7 @@ class Puller:
         self.progress = progress
         self.cancel = cancel or threading.Event()
         self._damaged: set[tuple[str, int, int]] = set()  # (sha256, inode, mtime_ns), see _present_blob
+        self._patterns = ResolveOptions(include=options.include, exclude=options.exclude)
 
     # -- the story ------------------------------------------------------------------------------
     def run(self, ref_text: str) -> PullOutcome:
@@ -153,11 +159,11 @@ class Puller:
             return self._already(existing, "already present; nothing downloaded")
         if self.settings.offline and networked:
             raise OfflineError(f"{ref_text}: not in the store, and offline mode is on")
-        resolution = resolve(ref, self.settings, ResolveOptions(
-            include=self.options.include, exclude=self.options.exclude,
-            revision=self.options.revision, token=self.options.token))
+        resolution = resolve(ref, self.settings, replace(
+            self._patterns, revision=self.options.revision, token=self.options.token))
         self._check_selection(resolution.ref, is_repo=resolution.is_repo)
         expected = self._expected_digests(resolution)
+        self._check_name_free(key, resolution, expected)
         if self.options.dry_run:
             return PullOutcome(None, plan=self._plan(resolution, expected))
         if existing is not None and _covers(existing, resolution):
@@ -211,18 +217,63 @@ class Puller:
                             f"{have.get(path) or 'missing'}, expected {wanted}")
         name = self.options.name or record.name
         model_type = self.options.type or record.type
+        notes = [note]
+        if self.options.allow_unsafe and not record.linked:
+            record = self._set_linked(record.name)
+            notes.append("linked into views/ (--allow-unsafe)")
         if (name, model_type) == (record.name, record.type):
             try:
                 self.store.touch(record.name)
             except ModelNotFound:
                 raise _Vanished from None
-            return PullOutcome(record, notes=[note])
+            return PullOutcome(record, notes=notes)
         fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(NewModel)}
-        renamed = NewModel(**{**fields, "name": name, "type": model_type})
+        # A second name for part of a repo (`--include '*.json' --name x`) holds that part only.
+        chosen = tuple(f for f in record.files if self._patterns.keeps(f.path))
+        if not chosen:
+            raise EntryNotFound(f"{record.source_ref}: no file of model {record.name} matches "
+                                f"{self._patterns.pattern_flags()}")
+        renamed = NewModel(**{**fields, "name": name, "type": model_type, "files": chosen})
         # Same name, other type: the user re-files that model. Other name: a second name for
         # the same blobs, which must not clobber a different model already called that.
-        added = self.store.add_model(renamed, force=name == record.name)
-        return PullOutcome(added, notes=[f"{note}; registered as {name} ({model_type})"])
+        added = self._register(renamed, force=name == record.name, ref=record.source_ref)
+        notes[0] = f"{note}; registered as {name} ({model_type})"
+        return PullOutcome(added, notes=notes)
+
+    def _set_linked(self, name: str) -> ModelRecord:
+        try:
+            return self.store.set_linked(name, True)
+        except ModelNotFound:
+            raise _Vanished from None
+
+    def _register(self, new: NewModel, *, force: bool, ref: str) -> ModelRecord:
+        """``add_model`` with a name clash told as the user can act on it: another name that
+        is free (``--force`` would delete the other model). The bytes stay in the store."""
+        try:
+            return self.store.add_model(new, force=force)
+        except NameConflict as exc:
+            raise NameConflict(f"{ref}: {str(exc).split('; ')[0]}; choose another --name, e.g. {self._free_name(new.name)} "
+                               "(the verified bytes are kept in the store)") from None
+
+    def _free_name(self, name: str) -> str:
+        """``name-2``, ``name-3``, ...: the first such name no model has."""
+        n = 2
+        while self.store.find(f"{name}-{n}") is not None:
+            n += 1
+        return f"{name}-{n}"
+
+    def _check_name_free(self, key: str, resolution: Resolution,
+                         expected: dict[str, str | None]) -> None:
+        """A ``--name`` another model holds is refused before any byte moves, unless the pull
+        updates that very model or brings exactly its bytes (then nothing clashes)."""
+        name = self.options.name
+        other = self.store.find(name) if name and not self.options.force else None
+        if other is None or other.source_ref == key:
+            return
+        if {(f.path, expected[f.path], f.size) for f in resolution.files} == other.content():
+            return
+        raise NameConflict(f"{resolution.ref}: model {name} exists (from {other.source_ref}); "
+                           f"choose another --name, e.g. {self._free_name(other.name)}")
 
     # -- verification inputs ----------------------------------------------------------------------
     def _expected_digests(self, resolution: Resolution) -> dict[str, str | None]:
@@ -270,6 +321,11 @@ class Puller:
                             expected: dict[str, str | None],
                             previous: ModelRecord | None = None) -> PullOutcome:
         self._check_free_space(resolution, expected)
+        replaced = previous.name if previous is not None else None
+        limit = self.settings.gc_max_size
+        if limit is not None:
+            plan_room(self.store, limit, self._new_bytes(resolution, expected), resolution.ref,
+                      replaced=replaced)
         outcome = PullOutcome(None)
         jobs = max(1, min(_FILE_JOBS, len(resolution.files)))
         with ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool:
@@ -281,19 +337,32 @@ class Puller:
         name = self.options.name or _default_name(resolution, files)
         info = self._identify(files)
         model_type, architecture = self._classify(resolution, info, outcome.notes)
-        metadata: dict[str, Any] = {"source": dict(resolution.metadata)}
+        verdict = judge(info, files)
+        metadata: dict[str, Any] = {"source": dict(resolution.metadata), "safety": verdict.safety}
         if info is not None:
             metadata["inspection"] = {"format": info.format, "model_type": info.model_type,
                                       "architecture": info.architecture,
                                       "confidence": info.confidence,
                                       "evidence": list(info.evidence)}
-        record = self.store.add_model(NewModel(
+        record = self._register(NewModel(
             name=name, type=model_type, architecture=architecture,
             format=info.format if info else "unknown", source=resolution.source,
             source_ref=key, source_url=resolution.source_url, revision=resolution.revision,
-            files=files, metadata=metadata),
+            files=files, metadata=metadata,
+            linked=verdict.linkable or self.options.allow_unsafe),
             # A moved branch updates the model it registered before: that is no name clash.
-            force=self.options.force or (previous is not None and previous.name == name))
+            force=self.options.force or replaced == name, ref=resolution.ref)
+        if not record.linked:
+            outcome.notes.append(f"not linked into views/ or app folders: {verdict.reason}; "
+                                 f"{trust_hint(record.name)}")
+        elif verdict.safety == "unsafe":
+            outcome.notes.append(f"linked although {verdict.reason} (--allow-unsafe); "
+                                 "modelshelf never loads it, prefer a safetensors copy")
+        if limit is not None:
+            evicted = evict_to_fit(self.store, limit, keep=(record.name,))
+            if evicted:
+                outcome.notes.append(f"evicted {', '.join(evicted)} (least recently used) to stay "
+                                     f"within [gc] max_size {format_size(limit)}")
         if previous is not None and previous.revision != resolution.revision:
             outcome.notes.append(f"updated from revision {previous.revision} to {resolution.revision}")
         self._after_registration(resolution, record, files, outcome.notes)
@@ -310,12 +379,18 @@ class Puller:
                 self.store.save_meta(record.name, filename, data)
         except OSError as exc:
             notes.append(f"source snapshot not saved: {os_error_text(exc)}")
-        if resolution.source == "hf":
+        if resolution.source == "hf" and record.linked:  # unvetted bytes stay out of it too
             try:
                 self._expose_to_hf_cache(resolution, files)
             except OSError as exc:
                 notes.append(f"not linked into the Hub cache at {self.settings.hf_cache}: "
                              f"{os_error_text(exc)}")
+
+    def _new_bytes(self, resolution: Resolution, expected: dict[str, str | None]) -> int:
+        """What the pull adds to the store: files whose blob is not there, each digest once."""
+        sizes = {expected[f.path] or f.path: f.size or 0 for f in resolution.files
+                 if not self._stored(expected[f.path])}
+        return sum(sizes.values())
 
     def _check_free_space(self, resolution: Resolution, expected: dict[str, str | None]) -> None:
         """The whole pull must fit before any file starts: the engine checks each file alone,
@@ -469,8 +544,7 @@ class Puller:
 
     def _classify(self, resolution: Resolution, info: Info | None,
                   notes: list[str]) -> tuple[str, str]:
-        """The file's own evidence beats the source's label; say so when they disagree, and
-        when the file is a pickle that would run code on loading."""
+        """The file's own evidence beats the source's label; say so when they disagree."""
         found_type = info.model_type if info and info.model_type not in ("other", "unknown") else None
         found_arch = info.architecture if info and info.architecture != "unknown" else None
         for what, hint, found in (("type", resolution.type_hint, found_type),
@@ -478,10 +552,6 @@ class Puller:
             if hint and found and hint != found:
                 notes.append(f"the source says {what} {hint}, the file looks like {found}; "
                              f"using {found}")
-        if info is not None and info.safety["status"] == "unsafe":
-            findings = "; ".join(info.safety["findings"][:3])
-            notes.append(f"UNSAFE pickle: loading it with torch.load or an app would run code "
-                         f"({findings}); modelshelf never loads it, prefer a safetensors copy")
         model_type = self.options.type or found_type or resolution.type_hint or "other"
         return model_type, found_arch or resolution.architecture_hint or "unknown"
 

@@ -3,7 +3,8 @@ engine and the store need, and nothing about how the source found them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fnmatch
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,10 +74,21 @@ class ResolveOptions:
         """``--token``, else the source's configured token (config.toml or its variable)."""
         return self.token or (source.token.reveal() if source.token else None)
 
+    def keeps(self, path: str) -> bool:
+        """Whether ``--include``/``--exclude`` keep ``path``, by huggingface_hub's rules (``*``
+        crosses ``/``; a pattern ending in ``/`` names a folder), so a pattern means the same
+        for a repo, a folder and a model already in the store."""
+        return ((not self.include or _matches(path, self.include))
+                and not _matches(path, self.exclude))
+
     def pattern_flags(self) -> str:
         """``--include``/``--exclude`` as the user gave them, for "no file matches" errors."""
         return " ".join([f"--include {p}" for p in self.include]
                         + [f"--exclude {p}" for p in self.exclude])
+
+
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(path, p + "*" if p.endswith("/") else p) for p in patterns)
 
 
 # Every source module exposes: resolve(ref: Ref, settings: Settings, options: ResolveOptions)

@@ -12,7 +12,6 @@ the registered one and imports again only when something changed, without hashin
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 from collections.abc import Sequence
@@ -44,17 +43,9 @@ def folder_files(root: Path) -> list[RemoteFile]:
     return found
 
 
-def _matches(path: str, patterns: Sequence[str]) -> bool:
-    """huggingface_hub's glob rules, so ``--include`` means the same for a folder and a repo:
-    ``*`` crosses ``/`` and a pattern ending in ``/`` names a folder."""
-    return any(fnmatch.fnmatch(path, p + "*" if p.endswith("/") else p) for p in patterns)
-
-
 def selected(files: Sequence[RemoteFile], ref: Ref, options: ResolveOptions) -> list[RemoteFile]:
     """The folder's files that ``--include`` and ``--exclude`` keep."""
-    chosen = [f for f in files
-              if (not options.include or _matches(f.path, options.include))
-              and not _matches(f.path, options.exclude)]
+    chosen = [f for f in files if options.keeps(f.path)]
     if not chosen:
         raise EntryNotFound(f"{ref.raw}: no file in the folder matches {options.pattern_flags()}")
     return chosen

@@ -54,6 +54,7 @@ class NewModel:
     revision: str | None
     files: tuple[FileRecord, ...]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = True  # False: registered, but kept out of views/ (and apps) until trusted
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(self.files))

@@ -30,6 +30,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     pull.add_argument("--link", action="store_true", help="local imports: hard link, no copy")
     pull.add_argument("--force", action="store_true", help="re-fetch; replace a same-name model")
     pull.add_argument("--dry-run", action="store_true", help="list what would be fetched")
+    pull.add_argument("--allow-unsafe", action="store_true",
+                      help="link files judged unsafe/unknown into views and apps all the same")
     pull.set_defaults(handler=run_pull)
 
     lock = commands.add_parser("lock", parents=[common], help="pin a manifest to MANIFEST.lock")
@@ -45,7 +47,7 @@ def _options(args: argparse.Namespace) -> Any:
         name=args.name, type=args.type, include=tuple(args.include),
         exclude=tuple(args.exclude), revision=args.revision, sha256=args.sha256,
         connections=args.connections, force=args.force, token=args.token, link=args.link,
-        dry_run=args.dry_run)
+        dry_run=args.dry_run, allow_unsafe=args.allow_unsafe)
 
 
 def run_pull(ctx: Context) -> int:
