@@ -20,13 +20,16 @@ from modelshelf.store.gc import plan_evictions
 
 
 def plan_room(store: Store, limit: int, needed: int, ref: str, *,
-              replaced: str | None = None) -> None:
+              replaced: str | None = None, fetched: bool = False) -> None:
     """Refuse (:class:`InsufficientSpace`) a pull of ``needed`` new bytes that evicting
     unpinned models cannot fit within ``limit``. ``replaced``: the model this pull updates
-    (its bytes go when the new version is registered)."""
+    (its bytes go when the new version is registered). ``fetched``: checked again once the
+    bytes are here, for files whose size no source announced (a plain URL)."""
+    outcome = ("the downloaded bytes are kept until `modelshelf gc`" if fetched
+               else "nothing was downloaded")
     if needed > limit:
         raise InsufficientSpace(f"{ref}: needs {format_size(needed)}, more than the store may "
-                                f"hold ([gc] max_size {format_size(limit)})")
+                                f"hold ([gc] max_size {format_size(limit)}); {outcome}")
     models = [m for m in store.list() if m.name != replaced]
     _, _, after = plan_evictions(models, limit - needed, ())
     if after <= limit - needed:
@@ -39,7 +42,7 @@ def plan_room(store: Store, limit: int, needed: int, ref: str, *,
     raise InsufficientSpace(
         f"{ref}: needs {format_size(needed)}; to stay within [gc] max_size "
         f"{format_size(limit)} the store would have to evict {', '.join(would_go)} "
-        "(unpin models or raise max_size); nothing was downloaded")
+        f"(unpin models or raise max_size); {outcome}")
 
 
 def evict_to_fit(store: Store, limit: int, keep: Sequence[str]) -> list[str]:

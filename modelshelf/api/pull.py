@@ -334,6 +334,12 @@ class Puller:
         self._check_cancelled()  # interrupted after the last byte: register nothing
         files = tuple(record for record, _ in fetched)
         outcome.bytes_downloaded = sum(n for _, n in fetched)
+        if limit is not None and any(f.size is None for f in resolution.files):
+            # Sizes only the transfer learnt: check again before registering.
+            used = {f.sha256 for m in self.store.list() for f in m.files}
+            plan_room(self.store, limit,
+                      sum({f.sha256: f.size for f in files if f.sha256 not in used}.values()),
+                      resolution.ref, replaced=replaced, fetched=True)
         name = self.options.name or _default_name(resolution, files)
         info = self._identify(files)
         model_type, architecture = self._classify(resolution, info, outcome.notes)
