@@ -39,8 +39,8 @@ from modelshelf.errors import (
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspection import Info, inspect_path
-from modelshelf.sources import NETWORK_SOURCES, parse, resolve
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources import parse, resolve, traits
+from modelshelf.sources.base import HubLocation, Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
 from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
@@ -48,11 +48,6 @@ from modelshelf.store.records import name_from
 from modelshelf.transfer import ProgressCallback, ProxyRules, download, free_space_margin
 from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
-# Sources whose references name immutable content: once registered, never ask the network again.
-# Local paths are not among them: a file on disk changes in place (see sources/local.py).
-_IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
-_UNVERSIONED_SOURCES = frozenset({"url", "local"})  # nothing for --revision to choose between
-_SINGLE_FILE_SOURCES = frozenset({"url", "civitai", "torchvision"})  # nothing to --include
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
 
 ProgressFactory = Callable[[str, int | None], ProgressCallback]
@@ -103,11 +98,11 @@ def canonical_ref(ref: Ref, options: PullOptions) -> str:
 
     ``--revision`` is folded into the key, so ``hf:a/b --revision v1`` and ``hf:a/b@v1`` match.
     """
-    if ref.source == "hf" and options.revision:
+    if traits(ref.source).revision_in_ref and options.revision:
         ref = replace(ref, revision=options.revision)
-    if ref.source == "local" and ref.local_path is not None:
+    if ref.local_path is not None:
         ref = replace(ref, local_path=Path(ref.local_path).resolve())
-    if ref.source == "url":
+    if ref.url is not None:
         return public_url(canonical(ref))  # a signed link's secret is no part of the key
     # A path that is not UTF-8 (lone surrogates) cannot be stored as is; escaped, it stays unique.
     return canonical(ref).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -151,9 +146,9 @@ class Puller:
         key = canonical_ref(ref, self.options)
         previous = None if self.options.force else self.store.find_by_source(key)
         existing = previous if previous is not None and self._intact(previous) else None
-        immutable = (ref.source in _IMMUTABLE_SOURCES
-                     or _is_commit_sha(self.options.revision or ref.revision))
-        networked = ref.source in NETWORK_SOURCES
+        source = traits(ref.source)
+        immutable = source.immutable_refs or _is_commit_sha(self.options.revision or ref.revision)
+        networked = source.networked
         if (existing is not None and (immutable or (self.settings.offline and networked))
                 and not self.options.dry_run):
             return self._already(existing, "already present; nothing downloaded")
@@ -167,8 +162,8 @@ class Puller:
         if self.options.dry_run:
             return PullOutcome(None, plan=self._plan(resolution, expected))
         if existing is not None and _covers(existing, resolution):
-            return self._already(existing, "unchanged on disk" if ref.source == "local"
-                                 else f"still at revision {resolution.revision}")
+            return self._already(existing, f"still at revision {resolution.revision}"
+                                 if networked else "unchanged on disk")
         with self.store.lock(f"pull:{key}", self._check_cancelled):
             # Another process may have fetched it while we waited for the lock.
             again = None if self.options.force else self.store.find_by_source(key)
@@ -183,10 +178,11 @@ class Puller:
             raise UsageError(f"--type {self.options.type!r}: expected one of {', '.join(TYPES)}")
         if self.options.name is not None:
             check_name(self.options.name)
-        if self.options.revision and ref.source in _UNVERSIONED_SOURCES:
+        source = traits(ref.source)
+        if self.options.revision and not source.versioned:
             raise UsageError(f"{ref.raw}: --revision applies to hf: and civitai: references, "
-                             f"not to a {'URL' if ref.source == 'url' else 'local path'}")
-        if ref.source in _SINGLE_FILE_SOURCES:
+                             f"not to a {'local path' if ref.local_path else 'URL'}")
+        if not source.selectable:
             self._check_selection(ref.raw, is_repo=False)
 
     def _check_selection(self, ref_text: str, *, is_repo: bool) -> None:
@@ -252,8 +248,10 @@ class Puller:
         try:
             return self.store.add_model(new, force=force)
         except NameConflict as exc:
-            raise NameConflict(f"{ref}: {str(exc).split('; ')[0]}; choose another --name, e.g. {self._free_name(new.name)} "
-                               "(the verified bytes are kept in the store)") from None
+            clash = str(exc).split("; ")[0]  # the store's advice (--force) would delete the other
+            raise NameConflict(f"{ref}: {clash}; choose another --name, e.g. "
+                               f"{self._free_name(new.name)} (the verified bytes are kept in "
+                               "the store)") from None
 
     def _free_name(self, name: str) -> str:
         """``name-2``, ``name-3``, ...: the first such name no model has."""
@@ -385,9 +383,9 @@ class Puller:
                 self.store.save_meta(record.name, filename, data)
         except OSError as exc:
             notes.append(f"source snapshot not saved: {os_error_text(exc)}")
-        if resolution.source == "hf" and record.linked:  # unvetted bytes stay out of it too
+        if resolution.hub is not None and record.linked:  # unvetted bytes stay out of it too
             try:
-                self._expose_to_hf_cache(resolution, files)
+                self._expose_to_hf_cache(resolution.hub, resolution, files)
             except OSError as exc:
                 notes.append(f"not linked into the Hub cache at {self.settings.hf_cache}: "
                              f"{os_error_text(exc)}")
@@ -441,7 +439,7 @@ class Puller:
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256, repair=self.options.force)
         path = remote.path
-        if resolution.source == "url" and result.filename:
+        if traits(resolution.source).server_names_file and result.filename:
             path = result.filename
         return FileRecord(path, result.sha256, result.size), result.bytes_downloaded
 
@@ -498,24 +496,22 @@ class Puller:
         files only their git blob id.
         """
         problem = None
-        prefix = resolution.metadata.get("hash_prefix")
-        if prefix and not actual.startswith(str(prefix)):
+        prefix = remote.sha256_prefix
+        if prefix and not actual.startswith(prefix):
             problem = f"sha256 {actual} does not start with the published prefix {prefix}"
-        etag = (remote.etag or "").strip('"')
-        if (problem is None and resolution.source == "hf" and not sha256 and len(etag) == 40
-                and git_blob_sha1(staged) != etag):
-            problem = f"{remote.path} does not match the Hub's git blob id {etag}"
+        blob_id = remote.git_blob_id
+        if problem is None and not sha256 and blob_id and git_blob_sha1(staged) != blob_id:
+            problem = f"{remote.path} does not match the Hub's git blob id {blob_id}"
         if problem:
             staged.unlink(missing_ok=True)
             raise HashMismatch(f"{resolution.ref}: {problem}")
 
     def _adopt_from_hf_cache(self, resolution: Resolution, remote: RemoteFile,
                              sha256: str | None) -> FileRecord | None:
-        if resolution.source != "hf" or not remote.etag:
+        if resolution.hub is None or not remote.etag:
             return None
-        repo_id = str(resolution.metadata.get("repo_id", ""))
-        cached = find_in_hf_cache(self.settings.hf_cache, repo_id, remote.etag)
-        if cached is None or not _matches_git_blob_id(cached, sha256, remote.etag):
+        cached = find_in_hf_cache(self.settings.hf_cache, resolution.hub.repo_id, remote.etag)
+        if cached is None or not _matches_git_blob_id(cached, sha256, remote.git_blob_id):
             return None
         try:
             imported = self.store.import_file(cached, mode="link", expected_sha256=sha256,
@@ -524,11 +520,11 @@ class Puller:
             return None  # a damaged copy in the Hub cache: download the file instead
         return FileRecord(remote.path, imported.sha256, imported.size)
 
-    def _expose_to_hf_cache(self, resolution: Resolution, files: tuple[FileRecord, ...]) -> None:
+    def _expose_to_hf_cache(self, hub: HubLocation, resolution: Resolution,
+                            files: tuple[FileRecord, ...]) -> None:
         etags = {f.path: f.etag for f in resolution.files}
         link_into_hf_cache(
-            self.settings.hf_cache, str(resolution.metadata["repo_id"]),
-            str(resolution.revision), str(resolution.metadata.get("requested_revision") or "main"),
+            self.settings.hf_cache, hub.repo_id, str(resolution.revision), hub.requested_revision,
             [(f.path, etags.get(f.path) or f.sha256, self.store.blob_path(f.sha256)) for f in files])
 
     # -- identification ---------------------------------------------------------------------------
@@ -562,11 +558,10 @@ class Puller:
         return model_type, found_arch or resolution.architecture_hint or "unknown"
 
 
-def _matches_git_blob_id(path: Path, sha256: str | None, etag: str) -> bool:
-    """A small (non-LFS) Hub file has no published sha256, only its git blob id as ETag: check
-    a cached copy against it, as a download is checked, before adopting it."""
-    blob_id = etag.strip('"')
-    return bool(sha256) or len(blob_id) != 40 or git_blob_sha1(path) == blob_id
+def _matches_git_blob_id(path: Path, sha256: str | None, blob_id: str | None) -> bool:
+    """A small (non-LFS) Hub file has no published sha256, only its git blob id: check a
+    cached copy against it, as a download is checked, before adopting it."""
+    return bool(sha256) or not blob_id or git_blob_sha1(path) == blob_id
 
 
 def _covers(record: ModelRecord, resolution: Resolution) -> bool:
@@ -575,7 +570,7 @@ def _covers(record: ModelRecord, resolution: Resolution) -> bool:
     the other way round keeps what is there). A direct download's file is named by the server
     (Content-Disposition), not by the resolution: its revision alone decides."""
     return record.revision == resolution.revision and (
-        resolution.source == "url"
+        traits(resolution.source).server_names_file
         or {f.path for f in resolution.files} <= {f.path for f in record.files})
 
 
@@ -583,6 +578,6 @@ def _default_name(resolution: Resolution, files: tuple[FileRecord, ...]) -> str:
     """A name derived from the source, trimmed to what :func:`check_name` accepts (file names
     may be longer, or end in a space) so a pull never fails on a name nobody chose."""
     name = resolution.name
-    if resolution.source == "url" and len(files) == 1:
+    if traits(resolution.source).server_names_file and len(files) == 1:
         name = PurePosixPath(files[0].path).stem or resolution.name
     return name_from(name)

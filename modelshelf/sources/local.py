@@ -19,7 +19,7 @@ from pathlib import Path
 
 from modelshelf.config import Settings
 from modelshelf.errors import EntryNotFound, NotFoundError
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
 from modelshelf.store.records import name_from, path_from
 
 _SKIPPED_DIRS = frozenset({"__pycache__"})
@@ -70,9 +70,9 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         if not files:
             raise NotFoundError(f"{ref.raw}: the folder {path} holds no files to import")
         files = selected(files, ref, options)
-        return Resolution(ref=ref.raw, source="local", name=name_from(path.name),
+        return Resolution(ref=ref.raw, source=SourceName.LOCAL, name=name_from(path.name),
                           files=tuple(files), revision=fingerprint(files),
                           source_url=path.as_uri(), is_repo=True)
     remote = RemoteFile(path=path_from(path.name), local_path=path, size=path.stat().st_size)
-    return Resolution(ref=ref.raw, source="local", name=name_from(path.stem or path.name),
+    return Resolution(ref=ref.raw, source=SourceName.LOCAL, name=name_from(path.stem or path.name),
                       files=(remote,), revision=fingerprint([remote]), source_url=path.as_uri())
