@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from modelshelf.api.models import Model, PlannedFile, PullResult
+from modelshelf.api.models import Model, PlannedFile, PullResult, PullStatus
 from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
 from modelshelf.api.remote import inspect_remote
 from modelshelf.api.trust import trust_hint
@@ -70,8 +70,8 @@ class Shelf:
         except (ModelshelfError, OSError) as exc:  # a disk or permission problem is one item's too
             return _failure(ref, shown, exc)
         if outcome.record is None:
-            return PullResult(shown, "planned", plan=outcome.plan)
-        return PullResult(shown, "ok", self._model(outcome.record), outcome.bytes_downloaded,
+            return PullResult(shown, PullStatus.PLANNED, plan=outcome.plan)
+        return PullResult(shown, PullStatus.OK, self._model(outcome.record), outcome.bytes_downloaded,
                           notes=tuple(outcome.notes))
 
     def pull_many(self, refs: Iterable[str | tuple[str, PullOptions]], *, jobs: int = 4,
@@ -119,7 +119,7 @@ class Shelf:
         entries = read_manifest(manifest)
         results = self.pull_many([(e.ref, _entry_options(e, PullOptions())) for e in entries],
                                  jobs=jobs, progress=progress)
-        failed = [r for r in results if r.status != "ok"]
+        failed = [r for r in results if r.status != PullStatus.OK]
         if failed:
             return lock_path(manifest), results
         locked = []
@@ -198,7 +198,7 @@ def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult
         error, exit_code = str(exc), exc.exit_code
     else:
         error, exit_code = f"{ref}: {os_error_text(exc)}", 1
-    return PullResult(shown, "error", error=error.replace(ref, shown) if shown != ref else error,
+    return PullResult(shown, PullStatus.ERROR, error=error.replace(ref, shown) if shown != ref else error,
                       exit_code=exit_code)
 
 

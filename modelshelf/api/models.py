@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,20 @@ class PlannedFile:
                 "present": self.present}
 
 
+class PullStatus(StrEnum):
+    """What became of one reference of a batch (the ``status`` of ``pull --json``)."""
+
+    OK = "ok"
+    ERROR = "error"
+    PLANNED = "planned"  # --dry-run: ``plan`` says what would be fetched
+
+
 @dataclass(frozen=True)
 class PullResult:
     """The outcome of one reference of a batch; a failure is data, not an exception."""
 
     ref: str
-    status: str  # "ok" | "error" | "planned"
+    status: PullStatus
     model: Model | None = None
     bytes_downloaded: int = 0
     error: str | None = None
@@ -118,7 +127,7 @@ class PullResult:
             "error": self.error,
             "notes": list(self.notes),
         }
-        if self.status == "planned":
+        if self.status == PullStatus.PLANNED:
             out["plan"] = [p.to_json() for p in self.plan]
             out["total_bytes"] = self.total_bytes
             out["missing_bytes"] = self.missing_bytes

@@ -44,7 +44,7 @@ from modelshelf.sources.base import HubLocation, Ref, RemoteFile, Resolution, Re
 from modelshelf.sources.refs import canonical
 from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
-from modelshelf.store.records import name_from
+from modelshelf.store.records import ModelType, name_from
 from modelshelf.transfer import ProgressCallback, ProxyRules, download, free_space_margin
 from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
@@ -554,7 +554,7 @@ class Puller:
             if hint and found and hint != found:
                 notes.append(f"the source says {what} {hint}, the file looks like {found}; "
                              f"using {found}")
-        model_type = self.options.type or found_type or resolution.type_hint or "other"
+        model_type = self.options.type or found_type or resolution.type_hint or ModelType.OTHER
         return model_type, found_arch or resolution.architecture_hint or "unknown"
 
 

@@ -80,15 +80,17 @@ def run_lock(ctx: Context) -> int:
 
 
 def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> int:
+    from modelshelf.api.models import PullStatus
+
     payload: dict[str, Any] = {"results": [r.to_json() for r in results]}
     if lock_file is not None:
         payload["lock"] = str(lock_file)
 
     def human() -> None:
         for result in results:
-            if result.status == "error":
+            if result.status == PullStatus.ERROR:
                 continue
-            if result.status == "planned":
+            if result.status == PullStatus.PLANNED:
                 _say_plan(ctx, result)
                 continue
             model = result.model
@@ -101,11 +103,11 @@ def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> 
 
     ctx.emit(payload, human)
     for result in results:
-        if result.status == "error":
+        if result.status == PullStatus.ERROR:
             # In a batch, an error that does not say which reference it is about is no help.
             error = str(result.error)
             ctx.warn(f"error: {error}" if result.ref in error else f"error: {result.ref}: {error}")
-    return max((r.exit_code for r in results if r.status == "error"), default=0)
+    return max((r.exit_code for r in results if r.status == PullStatus.ERROR), default=0)
 
 
 def _say_plan(ctx: Context, result: Any) -> None:
