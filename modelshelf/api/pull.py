@@ -341,7 +341,7 @@ class Puller:
         name = self.options.name or _default_name(resolution, files)
         info = self._identify(files)
         model_type, architecture = self._classify(resolution, info, outcome.notes)
-        verdict = judge(info, files)
+        verdict = judge(info, files, self._file_safety)
         metadata: dict[str, Any] = {"source": dict(resolution.metadata), "safety": verdict.safety}
         if info is not None:
             metadata["inspection"] = {"format": info.format, "model_type": info.model_type,
@@ -543,6 +543,13 @@ class Puller:
                 return inspect_path(Path(tmp))
         except FormatError:
             return None
+
+    def _file_safety(self, f: FileRecord) -> str:
+        """One file's own safety status, judged from its blob (by content, not by name)."""
+        try:
+            return str(inspect_path(self.store.blob_path(f.sha256)).safety["status"])
+        except FormatError:
+            return "unknown"
 
     def _classify(self, resolution: Resolution, info: Info | None,
                   notes: list[str]) -> tuple[str, str]:

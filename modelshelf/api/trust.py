@@ -11,7 +11,7 @@ file an app would unpickle — is stored and registered, but linked only after `
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -35,8 +35,13 @@ class Verdict:
     reason: str  # why not linkable ("" when it is)
 
 
-def judge(info: Info | None, files: Sequence[FileRecord]) -> Verdict:
-    """The linking verdict for a model whose inspection gave ``info`` (None: not inspectable)."""
+def judge(info: Info | None, files: Sequence[FileRecord],
+          safety_of: Callable[[FileRecord], str]) -> Verdict:
+    """The linking verdict for a model whose inspection gave ``info`` (None: not inspectable).
+
+    ``safety_of`` judges one file of a multi-file model: a folder's verdict is "unknown" as
+    soon as any file is (a README), so each file an app would unpickle is judged on its own.
+    """
     status = str(info.safety.get("status", "unknown")) if info is not None else "unknown"
     if status == "safe":
         return Verdict(status, True, "")
@@ -44,13 +49,16 @@ def judge(info: Info | None, files: Sequence[FileRecord]) -> Verdict:
         findings = "; ".join(str(f) for f in list(info.safety.get("findings", ()))[:3]) if info else ""
         return Verdict(status, False, "UNSAFE pickle: an app loading it would run code"
                        + (f" ({findings})" if findings else ""))
-    risky = [f.path for f in files if PurePosixPath(f.path).suffix.lower() in _UNPICKLED_SUFFIXES]
-    # A single file whose content is a code-free format stays so whatever its name says.
-    code_free = info is not None and info.format in _CODE_FREE_FORMATS and len(files) == 1
-    if not risky or code_free:
-        return Verdict("unknown", True, "")
-    return Verdict("unknown", False, f"{risky[0] if risky else 'its content'} could not be "
-                   "analysed and apps may unpickle it (running any code it holds)")
+    risky = [f for f in files if PurePosixPath(f.path).suffix.lower() in _UNPICKLED_SUFFIXES]
+    if len(files) == 1:
+        # A single file whose content is a code-free format stays so whatever its name says.
+        unvetted = [] if info is not None and info.format in _CODE_FREE_FORMATS else risky
+    else:
+        unvetted = [f for f in risky if safety_of(f) != "safe"]
+    if not unvetted:
+        return Verdict(status, True, "")
+    return Verdict(status, False, f"{unvetted[0].path} could not be analysed and apps may "
+                   "unpickle it (running any code it holds)")
 
 
 def trust_hint(name: str) -> str:

@@ -52,6 +52,7 @@ def test_human_pull_output_says_why_it_was_not_linked(cli, home, tmp_path: Path)
     assert result.code == 0, result.err
     assert "not linked into views/" in result.err and "UNSAFE pickle" in result.err
     assert "modelshelf trust evil" in result.err
+    assert "NOT LINKED" in result.out and str(home / "views") not in result.out
 
 
 def test_allow_unsafe_links_it_and_a_repull_with_it_links_a_stored_one(cli, home, server:
@@ -86,10 +87,13 @@ def _info(status: str, fmt: str = "unknown") -> Info:
     ("unsafe", "pickle", ["model.safetensors"], False),
     ("unknown", "unknown", ["model.ckpt"], False),          # apps would torch.load it
     ("unknown", "unknown", ["a/config.json", "a/pytorch_model.bin"], False),
+    ("unknown", "unknown", ["a/README.md", "a/model.pt"], True),  # model.pt judged safe alone
     ("unknown", "diffusers", ["unet/config.json", "unet/model.safetensors"], True),
     ("unknown", "safetensors", ["odd-name.ckpt"], True),     # the content cannot carry code
     ("unknown", "unknown", ["model.gguf"], True),
 ])
 def test_unknown_counts_as_unsafe_unless_no_file_can_carry_code(status, fmt, paths, linkable):
     files = [FileRecord(p, "0" * 64, 1) for p in paths]
-    assert judge(_info(status, fmt), files).linkable is linkable
+    alone = {"a/model.pt": "safe"}  # what inspecting one file by itself says
+    verdict = judge(_info(status, fmt), files, lambda f: alone.get(f.path, "unknown"))
+    assert verdict.linkable is linkable

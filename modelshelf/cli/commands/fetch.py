@@ -96,8 +96,9 @@ def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> 
             model = result.model
             moved = (f"{format_size(result.bytes_downloaded)} downloaded"
                      if result.bytes_downloaded else "nothing downloaded")
+            where = model.path if model.linked else "NOT LINKED (see below)"
             ctx.say(f"{model.name}  {model.type}/{model.architecture}  {format_size(model.size)}"
-                    f"  ({moved})  {model.path}")
+                    f"  ({moved})  {where}")
             for note in result.notes:
                 ctx.warn(f"{model.name}: {note}")
 
