@@ -25,9 +25,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelshelf.api.models import Model, PlannedFile, PullResult
+from modelshelf.api.models import Model, PlannedFile, PullResult, PullStatus
+from modelshelf.api.trust import trust_hint
 from modelshelf.config import Settings, load_settings
-from modelshelf.errors import ModelshelfError, NotFoundError, UsageError, os_error_text
+from modelshelf.errors import ModelshelfError, NotFoundError, UnsafeFile, UsageError, os_error_text
 from modelshelf.inspection import Info, inspect_path
 from modelshelf.sources.url import public_url
 from modelshelf.store import DiskUsage, GcPlan, ModelRecord, Store, VerifyReport
@@ -105,8 +106,8 @@ class Shelf:
         except (ModelshelfError, OSError) as exc:  # a disk or permission problem is one item's too
             return _failure(ref, shown, exc)
         if outcome.record is None:
-            return PullResult(shown, "planned", plan=outcome.plan)
-        return PullResult(shown, "ok", self._model(outcome.record), outcome.bytes_downloaded,
+            return PullResult(shown, PullStatus.PLANNED, plan=outcome.plan)
+        return PullResult(shown, PullStatus.OK, self._model(outcome.record), outcome.bytes_downloaded,
                           notes=tuple(outcome.notes))
 
     def pull_many(self, refs: Iterable[str | tuple[str, PullOptions]], *, jobs: int = 4,
@@ -163,7 +164,7 @@ class Shelf:
         entries = read_manifest(manifest)
         results = self.pull_many([(e.ref, _entry_options(e, _options())) for e in entries],
                                  jobs=jobs, progress=progress)
-        failed = [r for r in results if r.status != "ok"]
+        failed = [r for r in results if r.status != PullStatus.OK]
         if failed:
             return lock_path(manifest), results
         locked = []
@@ -197,6 +198,9 @@ class Shelf:
 
     def path(self, name: str) -> Path:
         record = self.store.get(name)
+        if not record.linked:
+            raise UnsafeFile(f"model {name} is not linked into views/ (safety "
+                             f"{self._model(record).safety}); {trust_hint(name)}")
         self.store.touch(name)
         return self.store.view_path(record)
 
@@ -205,6 +209,11 @@ class Shelf:
 
     def pin(self, name: str, pinned: bool = True) -> None:
         self.store.pin(name, pinned)
+
+    def trust(self, name: str, trusted: bool = True) -> Model:
+        """Link a model judged unsafe or unknown into views/ (and so into apps) after all;
+        ``trusted=False`` takes any model out of them again. Kept in the registry."""
+        return self._model(self.store.set_linked(name, trusted))
 
     def du(self) -> DiskUsage:
         return self.store.du()
@@ -281,7 +290,7 @@ def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult
         error, exit_code = str(exc), exc.exit_code
     else:
         error, exit_code = f"{ref}: {os_error_text(exc)}", 1
-    return PullResult(shown, "error", error=error.replace(ref, shown) if shown != ref else error,
+    return PullResult(shown, PullStatus.ERROR, error=error.replace(ref, shown) if shown != ref else error,
                       exit_code=exit_code)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,12 @@ class Model:
     pinned: bool
     last_used: float
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = True  # False: kept out of views/ and apps until `modelshelf trust NAME`
+
+    @property
+    def safety(self) -> str:
+        """The inspection's verdict when it was pulled: "safe", "unsafe" or "unknown"."""
+        return str(self.metadata.get("safety", "unknown"))
 
     @property
     def size(self) -> int:
@@ -45,6 +52,7 @@ class Model:
             format=record.format, path=path, files=tuple(record.files), source=record.source,
             source_ref=record.source_ref, source_url=record.source_url, revision=record.revision,
             pinned=record.pinned, last_used=record.last_used, metadata=dict(record.metadata),
+            linked=record.linked,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -52,7 +60,7 @@ class Model:
             "name": self.name, "type": self.type, "architecture": self.architecture,
             "format": self.format, "size": self.size, "sha256": self.sha256,
             "source": self.source_ref, "revision": self.revision, "path": str(self.path),
-            "pinned": self.pinned,
+            "pinned": self.pinned, "safety": self.safety, "linked": self.linked,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
         }
 
@@ -71,12 +79,20 @@ class PlannedFile:
                 "present": self.present}
 
 
+class PullStatus(StrEnum):
+    """What became of one reference of a batch (the ``status`` of ``pull --json``)."""
+
+    OK = "ok"
+    ERROR = "error"
+    PLANNED = "planned"  # --dry-run: ``plan`` says what would be fetched
+
+
 @dataclass(frozen=True)
 class PullResult:
     """The outcome of one reference of a batch; a failure is data, not an exception."""
 
     ref: str
-    status: str  # "ok" | "error" | "planned"
+    status: PullStatus
     model: Model | None = None
     bytes_downloaded: int = 0
     error: str | None = None
@@ -103,13 +119,15 @@ class PullResult:
             "type": model.type if model else None,
             "architecture": model.architecture if model else None,
             "path": str(model.path) if model else None,
+            "safety": model.safety if model else None,
+            "linked": model.linked if model else None,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size}
                       for f in (model.files if model else ())],
             "bytes_downloaded": self.bytes_downloaded,
             "error": self.error,
             "notes": list(self.notes),
         }
-        if self.status == "planned":
+        if self.status == PullStatus.PLANNED:
             out["plan"] = [p.to_json() for p in self.plan]
             out["total_bytes"] = self.total_bytes
             out["missing_bytes"] = self.missing_bytes

@@ -21,34 +21,33 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from modelshelf.api.capacity import evict_to_fit, plan_room
 from modelshelf.api.models import PlannedFile
+from modelshelf.api.trust import judge, trust_hint
 from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
+    EntryNotFound,
     FormatError,
     HashMismatch,
     InsufficientSpace,
     LockMismatch,
     ModelNotFound,
+    NameConflict,
     OfflineError,
     UsageError,
     os_error_text,
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspection import Info, inspect_path
-from modelshelf.sources import NETWORK_SOURCES, parse, resolve
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources import parse, resolve, traits
+from modelshelf.sources.base import HubLocation, Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
 from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
-from modelshelf.store.records import name_from
+from modelshelf.store.records import ModelType, name_from
 from modelshelf.transfer import ProgressCallback, ProxyRules, download, free_space_margin
 from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
-# Sources whose references name immutable content: once registered, never ask the network again.
-# Local paths are not among them: a file on disk changes in place (see sources/local.py).
-_IMMUTABLE_SOURCES = frozenset({"civitai", "url", "torchvision"})
-_UNVERSIONED_SOURCES = frozenset({"url", "local"})  # nothing for --revision to choose between
-_SINGLE_FILE_SOURCES = frozenset({"url", "civitai", "torchvision"})  # nothing to --include
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
 
 ProgressFactory = Callable[[str, int | None], ProgressCallback]
@@ -82,6 +81,7 @@ class PullOptions:
     token: str | None = None
     link: bool = False
     dry_run: bool = False
+    allow_unsafe: bool = False  # link unsafe/unknown files into views and apps all the same
     locked: Mapping[str, FileRecord] | None = None  # from a lock file: path -> pinned content
 
 
@@ -98,11 +98,11 @@ def canonical_ref(ref: Ref, options: PullOptions) -> str:
 
     ``--revision`` is folded into the key, so ``hf:a/b --revision v1`` and ``hf:a/b@v1`` match.
     """
-    if ref.source == "hf" and options.revision:
+    if traits(ref.source).revision_in_ref and options.revision:
         ref = replace(ref, revision=options.revision)
-    if ref.source == "local" and ref.local_path is not None:
+    if ref.local_path is not None:
         ref = replace(ref, local_path=Path(ref.local_path).resolve())
-    if ref.source == "url":
+    if ref.url is not None:
         return public_url(canonical(ref))  # a signed link's secret is no part of the key
     # A path that is not UTF-8 (lone surrogates) cannot be stored as is; escaped, it stays unique.
     return canonical(ref).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -131,6 +131,7 @@ class Puller:
         self.progress = progress
         self.cancel = cancel or threading.Event()
         self._damaged: set[tuple[str, int, int]] = set()  # (sha256, inode, mtime_ns), see _present_blob
+        self._patterns = ResolveOptions(include=options.include, exclude=options.exclude)
 
     # -- the story ------------------------------------------------------------------------------
     def run(self, ref_text: str) -> PullOutcome:
@@ -145,24 +146,24 @@ class Puller:
         key = canonical_ref(ref, self.options)
         previous = None if self.options.force else self.store.find_by_source(key)
         existing = previous if previous is not None and self._intact(previous) else None
-        immutable = (ref.source in _IMMUTABLE_SOURCES
-                     or _is_commit_sha(self.options.revision or ref.revision))
-        networked = ref.source in NETWORK_SOURCES
+        source = traits(ref.source)
+        immutable = source.immutable_refs or _is_commit_sha(self.options.revision or ref.revision)
+        networked = source.networked
         if (existing is not None and (immutable or (self.settings.offline and networked))
                 and not self.options.dry_run):
             return self._already(existing, "already present; nothing downloaded")
         if self.settings.offline and networked:
             raise OfflineError(f"{ref_text}: not in the store, and offline mode is on")
-        resolution = resolve(ref, self.settings, ResolveOptions(
-            include=self.options.include, exclude=self.options.exclude,
-            revision=self.options.revision, token=self.options.token))
+        resolution = resolve(ref, self.settings, replace(
+            self._patterns, revision=self.options.revision, token=self.options.token))
         self._check_selection(resolution.ref, is_repo=resolution.is_repo)
         expected = self._expected_digests(resolution)
+        self._check_name_free(key, resolution, expected)
         if self.options.dry_run:
             return PullOutcome(None, plan=self._plan(resolution, expected))
         if existing is not None and _covers(existing, resolution):
-            return self._already(existing, "unchanged on disk" if ref.source == "local"
-                                 else f"still at revision {resolution.revision}")
+            return self._already(existing, f"still at revision {resolution.revision}"
+                                 if networked else "unchanged on disk")
         with self.store.lock(f"pull:{key}", self._check_cancelled):
             # Another process may have fetched it while we waited for the lock.
             again = None if self.options.force else self.store.find_by_source(key)
@@ -177,10 +178,11 @@ class Puller:
             raise UsageError(f"--type {self.options.type!r}: expected one of {', '.join(TYPES)}")
         if self.options.name is not None:
             check_name(self.options.name)
-        if self.options.revision and ref.source in _UNVERSIONED_SOURCES:
+        source = traits(ref.source)
+        if self.options.revision and not source.versioned:
             raise UsageError(f"{ref.raw}: --revision applies to hf: and civitai: references, "
-                             f"not to a {'URL' if ref.source == 'url' else 'local path'}")
-        if ref.source in _SINGLE_FILE_SOURCES:
+                             f"not to a {'local path' if ref.local_path else 'URL'}")
+        if not source.selectable:
             self._check_selection(ref.raw, is_repo=False)
 
     def _check_selection(self, ref_text: str, *, is_repo: bool) -> None:
@@ -211,18 +213,65 @@ class Puller:
                             f"{have.get(path) or 'missing'}, expected {wanted}")
         name = self.options.name or record.name
         model_type = self.options.type or record.type
+        notes = [note]
+        if self.options.allow_unsafe and not record.linked:
+            record = self._set_linked(record.name)
+            notes.append("linked into views/ (--allow-unsafe)")
         if (name, model_type) == (record.name, record.type):
             try:
                 self.store.touch(record.name)
             except ModelNotFound:
                 raise _Vanished from None
-            return PullOutcome(record, notes=[note])
+            return PullOutcome(record, notes=notes)
         fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(NewModel)}
-        renamed = NewModel(**{**fields, "name": name, "type": model_type})
+        # A second name for part of a repo (`--include '*.json' --name x`) holds that part only.
+        chosen = tuple(f for f in record.files if self._patterns.keeps(f.path))
+        if not chosen:
+            raise EntryNotFound(f"{record.source_ref}: no file of model {record.name} matches "
+                                f"{self._patterns.pattern_flags()}")
+        renamed = NewModel(**{**fields, "name": name, "type": model_type, "files": chosen})
         # Same name, other type: the user re-files that model. Other name: a second name for
         # the same blobs, which must not clobber a different model already called that.
-        added = self.store.add_model(renamed, force=name == record.name)
-        return PullOutcome(added, notes=[f"{note}; registered as {name} ({model_type})"])
+        added = self._register(renamed, force=name == record.name, ref=record.source_ref)
+        notes[0] = f"{note}; registered as {name} ({model_type})"
+        return PullOutcome(added, notes=notes)
+
+    def _set_linked(self, name: str) -> ModelRecord:
+        try:
+            return self.store.set_linked(name, True)
+        except ModelNotFound:
+            raise _Vanished from None
+
+    def _register(self, new: NewModel, *, force: bool, ref: str) -> ModelRecord:
+        """``add_model`` with a name clash told as the user can act on it: another name that
+        is free (``--force`` would delete the other model). The bytes stay in the store."""
+        try:
+            return self.store.add_model(new, force=force)
+        except NameConflict as exc:
+            clash = str(exc).split("; ")[0]  # the store's advice (--force) would delete the other
+            raise NameConflict(f"{ref}: {clash}; choose another --name, e.g. "
+                               f"{self._free_name(new.name)} (the verified bytes are kept in "
+                               "the store)") from None
+
+    def _free_name(self, name: str) -> str:
+        """``name-2``, ``name-3``, ...: the first such name no model has."""
+        n = 2
+        while self.store.find(f"{name}-{n}") is not None:
+            n += 1
+        return f"{name}-{n}"
+
+    def _check_name_free(self, key: str, resolution: Resolution,
+                         expected: dict[str, str | None]) -> None:
+        """A ``--name`` another model holds is refused before any byte moves, unless the pull
+        updates that very model or brings exactly its bytes (then nothing clashes)."""
+        name = self.options.name
+        other = self.store.find(name) if name and not self.options.force else None
+        if other is None or other.source_ref == key:
+            return
+        if {(f.path, expected[f.path], f.size) for f in resolution.files} == other.content():
+            return
+        raise NameConflict(f"{resolution.ref}: model {name} exists (from {other.source_ref}); "
+                           f"choose another --name, e.g. {self._free_name(other.name)}")
 
     # -- verification inputs ----------------------------------------------------------------------
     def _expected_digests(self, resolution: Resolution) -> dict[str, str | None]:
@@ -270,6 +319,11 @@ class Puller:
                             expected: dict[str, str | None],
                             previous: ModelRecord | None = None) -> PullOutcome:
         self._check_free_space(resolution, expected)
+        replaced = previous.name if previous is not None else None
+        limit = self.settings.gc_max_size
+        if limit is not None:
+            plan_room(self.store, limit, self._new_bytes(resolution, expected), resolution.ref,
+                      replaced=replaced)
         outcome = PullOutcome(None)
         jobs = max(1, min(_FILE_JOBS, len(resolution.files)))
         with ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool:
@@ -278,22 +332,41 @@ class Puller:
         self._check_cancelled()  # interrupted after the last byte: register nothing
         files = tuple(record for record, _ in fetched)
         outcome.bytes_downloaded = sum(n for _, n in fetched)
+        if limit is not None and any(f.size is None for f in resolution.files):
+            # Sizes only the transfer learnt: check again before registering.
+            used = {f.sha256 for m in self.store.list() for f in m.files}
+            plan_room(self.store, limit,
+                      sum({f.sha256: f.size for f in files if f.sha256 not in used}.values()),
+                      resolution.ref, replaced=replaced, fetched=True)
         name = self.options.name or _default_name(resolution, files)
         info = self._identify(files)
         model_type, architecture = self._classify(resolution, info, outcome.notes)
-        metadata: dict[str, Any] = {"source": dict(resolution.metadata)}
+        verdict = judge(info, files, self._file_safety)
+        metadata: dict[str, Any] = {"source": dict(resolution.metadata), "safety": verdict.safety}
         if info is not None:
             metadata["inspection"] = {"format": info.format, "model_type": info.model_type,
                                       "architecture": info.architecture,
                                       "confidence": info.confidence,
                                       "evidence": list(info.evidence)}
-        record = self.store.add_model(NewModel(
+        record = self._register(NewModel(
             name=name, type=model_type, architecture=architecture,
             format=info.format if info else "unknown", source=resolution.source,
             source_ref=key, source_url=resolution.source_url, revision=resolution.revision,
-            files=files, metadata=metadata),
+            files=files, metadata=metadata,
+            linked=verdict.linkable or self.options.allow_unsafe),
             # A moved branch updates the model it registered before: that is no name clash.
-            force=self.options.force or (previous is not None and previous.name == name))
+            force=self.options.force or replaced == name, ref=resolution.ref)
+        if not record.linked:
+            outcome.notes.append(f"not linked into views/ or app folders: {verdict.reason}; "
+                                 f"{trust_hint(record.name)}")
+        elif verdict.safety == "unsafe":
+            outcome.notes.append(f"linked although {verdict.reason} (--allow-unsafe); "
+                                 "modelshelf never loads it, prefer a safetensors copy")
+        if limit is not None:
+            evicted = evict_to_fit(self.store, limit, keep=(record.name,))
+            if evicted:
+                outcome.notes.append(f"evicted {', '.join(evicted)} (least recently used) to stay "
+                                     f"within [gc] max_size {format_size(limit)}")
         if previous is not None and previous.revision != resolution.revision:
             outcome.notes.append(f"updated from revision {previous.revision} to {resolution.revision}")
         self._after_registration(resolution, record, files, outcome.notes)
@@ -310,12 +383,18 @@ class Puller:
                 self.store.save_meta(record.name, filename, data)
         except OSError as exc:
             notes.append(f"source snapshot not saved: {os_error_text(exc)}")
-        if resolution.source == "hf":
+        if resolution.hub is not None and record.linked:  # unvetted bytes stay out of it too
             try:
-                self._expose_to_hf_cache(resolution, files)
+                self._expose_to_hf_cache(resolution.hub, resolution, files)
             except OSError as exc:
                 notes.append(f"not linked into the Hub cache at {self.settings.hf_cache}: "
                              f"{os_error_text(exc)}")
+
+    def _new_bytes(self, resolution: Resolution, expected: dict[str, str | None]) -> int:
+        """What the pull adds to the store: files whose blob is not there, each digest once."""
+        sizes = {expected[f.path] or f.path: f.size or 0 for f in resolution.files
+                 if not self._stored(expected[f.path])}
+        return sum(sizes.values())
 
     def _check_free_space(self, resolution: Resolution, expected: dict[str, str | None]) -> None:
         """The whole pull must fit before any file starts: the engine checks each file alone,
@@ -360,7 +439,7 @@ class Puller:
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256, repair=self.options.force)
         path = remote.path
-        if resolution.source == "url" and result.filename:
+        if traits(resolution.source).server_names_file and result.filename:
             path = result.filename
         return FileRecord(path, result.sha256, result.size), result.bytes_downloaded
 
@@ -417,24 +496,22 @@ class Puller:
         files only their git blob id.
         """
         problem = None
-        prefix = resolution.metadata.get("hash_prefix")
-        if prefix and not actual.startswith(str(prefix)):
+        prefix = remote.sha256_prefix
+        if prefix and not actual.startswith(prefix):
             problem = f"sha256 {actual} does not start with the published prefix {prefix}"
-        etag = (remote.etag or "").strip('"')
-        if (problem is None and resolution.source == "hf" and not sha256 and len(etag) == 40
-                and git_blob_sha1(staged) != etag):
-            problem = f"{remote.path} does not match the Hub's git blob id {etag}"
+        blob_id = remote.git_blob_id
+        if problem is None and not sha256 and blob_id and git_blob_sha1(staged) != blob_id:
+            problem = f"{remote.path} does not match the Hub's git blob id {blob_id}"
         if problem:
             staged.unlink(missing_ok=True)
             raise HashMismatch(f"{resolution.ref}: {problem}")
 
     def _adopt_from_hf_cache(self, resolution: Resolution, remote: RemoteFile,
                              sha256: str | None) -> FileRecord | None:
-        if resolution.source != "hf" or not remote.etag:
+        if resolution.hub is None or not remote.etag:
             return None
-        repo_id = str(resolution.metadata.get("repo_id", ""))
-        cached = find_in_hf_cache(self.settings.hf_cache, repo_id, remote.etag)
-        if cached is None or not _matches_git_blob_id(cached, sha256, remote.etag):
+        cached = find_in_hf_cache(self.settings.hf_cache, resolution.hub.repo_id, remote.etag)
+        if cached is None or not _matches_git_blob_id(cached, sha256, remote.git_blob_id):
             return None
         try:
             imported = self.store.import_file(cached, mode="link", expected_sha256=sha256,
@@ -443,11 +520,11 @@ class Puller:
             return None  # a damaged copy in the Hub cache: download the file instead
         return FileRecord(remote.path, imported.sha256, imported.size)
 
-    def _expose_to_hf_cache(self, resolution: Resolution, files: tuple[FileRecord, ...]) -> None:
+    def _expose_to_hf_cache(self, hub: HubLocation, resolution: Resolution,
+                            files: tuple[FileRecord, ...]) -> None:
         etags = {f.path: f.etag for f in resolution.files}
         link_into_hf_cache(
-            self.settings.hf_cache, str(resolution.metadata["repo_id"]),
-            str(resolution.revision), str(resolution.metadata.get("requested_revision") or "main"),
+            self.settings.hf_cache, hub.repo_id, str(resolution.revision), hub.requested_revision,
             [(f.path, etags.get(f.path) or f.sha256, self.store.blob_path(f.sha256)) for f in files])
 
     # -- identification ---------------------------------------------------------------------------
@@ -467,10 +544,16 @@ class Puller:
         except FormatError:
             return None
 
+    def _file_safety(self, f: FileRecord) -> str:
+        """One file's own safety status, judged from its blob (by content, not by name)."""
+        try:
+            return str(inspect_path(self.store.blob_path(f.sha256)).safety["status"])
+        except FormatError:
+            return "unknown"
+
     def _classify(self, resolution: Resolution, info: Info | None,
                   notes: list[str]) -> tuple[str, str]:
-        """The file's own evidence beats the source's label; say so when they disagree, and
-        when the file is a pickle that would run code on loading."""
+        """The file's own evidence beats the source's label; say so when they disagree."""
         found_type = info.model_type if info and info.model_type not in ("other", "unknown") else None
         found_arch = info.architecture if info and info.architecture != "unknown" else None
         for what, hint, found in (("type", resolution.type_hint, found_type),
@@ -478,19 +561,14 @@ class Puller:
             if hint and found and hint != found:
                 notes.append(f"the source says {what} {hint}, the file looks like {found}; "
                              f"using {found}")
-        if info is not None and info.safety["status"] == "unsafe":
-            findings = "; ".join(info.safety["findings"][:3])
-            notes.append(f"UNSAFE pickle: loading it with torch.load or an app would run code "
-                         f"({findings}); modelshelf never loads it, prefer a safetensors copy")
-        model_type = self.options.type or found_type or resolution.type_hint or "other"
+        model_type = self.options.type or found_type or resolution.type_hint or ModelType.OTHER
         return model_type, found_arch or resolution.architecture_hint or "unknown"
 
 
-def _matches_git_blob_id(path: Path, sha256: str | None, etag: str) -> bool:
-    """A small (non-LFS) Hub file has no published sha256, only its git blob id as ETag: check
-    a cached copy against it, as a download is checked, before adopting it."""
-    blob_id = etag.strip('"')
-    return bool(sha256) or len(blob_id) != 40 or git_blob_sha1(path) == blob_id
+def _matches_git_blob_id(path: Path, sha256: str | None, blob_id: str | None) -> bool:
+    """A small (non-LFS) Hub file has no published sha256, only its git blob id: check a
+    cached copy against it, as a download is checked, before adopting it."""
+    return bool(sha256) or not blob_id or git_blob_sha1(path) == blob_id
 
 
 def _covers(record: ModelRecord, resolution: Resolution) -> bool:
@@ -499,7 +577,7 @@ def _covers(record: ModelRecord, resolution: Resolution) -> bool:
     the other way round keeps what is there). A direct download's file is named by the server
     (Content-Disposition), not by the resolution: its revision alone decides."""
     return record.revision == resolution.revision and (
-        resolution.source == "url"
+        traits(resolution.source).server_names_file
         or {f.path for f in resolution.files} <= {f.path for f in record.files})
 
 
@@ -507,6 +585,6 @@ def _default_name(resolution: Resolution, files: tuple[FileRecord, ...]) -> str:
     """A name derived from the source, trimmed to what :func:`check_name` accepts (file names
     may be longer, or end in a space) so a pull never fails on a name nobody chose."""
     name = resolution.name
-    if resolution.source == "url" and len(files) == 1:
+    if traits(resolution.source).server_names_file and len(files) == 1:
         name = PurePosixPath(files[0].path).stem or resolution.name
     return name_from(name)

@@ -1,28 +1,28 @@
 """Turn a model reference into the concrete files to fetch: ``resolve(ref, settings)``.
 
 Like pooch's downloaders, each source is a plain ``resolve(ref, settings, options)`` function
-chosen from a dict keyed by ``ref.source``. Source modules are imported on first use, so
-``import modelshelf.sources`` stays cheap and a source whose dependencies are missing only fails
-when it is asked for. This module applies the rules every source shares before any of them runs:
-a source switched off in config.toml is refused, and in offline mode a source that needs the
-network is refused *before* it could open a connection.
+chosen from a dict keyed by ``ref.source``, declared here with the :class:`SourceTraits` the pull
+pipeline goes by (not in the source modules: asking about a source imports none of them).
+Source modules are imported on first use, so ``import modelshelf.sources`` stays cheap and a
+source whose dependencies are missing only fails when it is asked for. This module applies the
+rules every source shares before any of them runs: a source switched off in config.toml is
+refused, and in offline mode a source that needs the network is refused *before* it could open
+a connection.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelshelf.config import Settings
 from modelshelf.errors import BadReference, OfflineError, SourceDisabled
-from modelshelf.sources.base import Ref, Resolution, ResolveOptions
+from modelshelf.sources.base import Ref, Resolution, ResolveOptions, SourceName, SourceTraits
 from modelshelf.sources.refs import parse_ref
 
 Resolver = Callable[[Ref, Settings, ResolveOptions], Resolution]
-
-#: Sources that must reach a server to resolve (everything but local files).
-NETWORK_SOURCES = frozenset({"hf", "civitai", "url", "torchvision"})
 
 
 def _lazy(module: str) -> Resolver:
@@ -36,9 +36,39 @@ def _lazy(module: str) -> Resolver:
     return call
 
 
-RESOLVERS: dict[str, Resolver] = {
-    name: _lazy(name) for name in ("hf", "civitai", "url", "local", "torchvision")
+@dataclass(frozen=True)
+class Source:
+    resolve: Resolver
+    traits: SourceTraits
+
+
+SOURCES: Mapping[SourceName, Source] = {
+    # A branch moves, so a Hub reference is resolved again unless it names a commit sha.
+    SourceName.HF: Source(_lazy("hf"), SourceTraits(
+        networked=True, immutable_refs=False, versioned=True, revision_in_ref=True,
+        selectable=True, server_names_file=False)),
+    # A version id names a file that never changes.
+    SourceName.CIVITAI: Source(_lazy("civitai"), SourceTraits(
+        networked=True, immutable_refs=True, versioned=True, revision_in_ref=False,
+        selectable=False, server_names_file=False)),
+    SourceName.URL: Source(_lazy("url"), SourceTraits(
+        networked=True, immutable_refs=True, versioned=False, revision_in_ref=False,
+        selectable=False, server_names_file=True)),
+    SourceName.TORCHVISION: Source(_lazy("torchvision"), SourceTraits(
+        networked=True, immutable_refs=True, versioned=True, revision_in_ref=False,
+        selectable=False, server_names_file=False)),
+    # A file on disk changes in place: compared by its stat fingerprint on every pull.
+    SourceName.LOCAL: Source(_lazy("local"), SourceTraits(
+        networked=False, immutable_refs=False, versioned=False, revision_in_ref=False,
+        selectable=True, server_names_file=False)),
 }
+RESOLVERS: Mapping[SourceName, Resolver] = {name: s.resolve for name, s in SOURCES.items()}
+#: Sources that must reach a server to resolve (everything but local files).
+NETWORK_SOURCES = frozenset(name for name, s in SOURCES.items() if s.traits.networked)
+
+
+def traits(source: SourceName) -> SourceTraits:
+    return SOURCES[source].traits
 
 
 def parse(text: str, settings: Settings, *, cwd: Path | None = None) -> Ref:
@@ -59,11 +89,12 @@ def resolve(ref: Ref | str, settings: Settings,
         where = settings.config_file or "config.toml"
         raise SourceDisabled(f"{ref.raw}: the {ref.source} source is switched off "
                              f"([sources.{ref.source}] enabled = false in {where})")
-    if ref.source in NETWORK_SOURCES and (settings.offline or options.offline):
+    if traits(ref.source).networked and (settings.offline or options.offline):
         raise OfflineError(f"{ref.raw}: offline mode is on (MODELSHELF_OFFLINE / HF_HUB_OFFLINE) "
                            f"and the {ref.source} source needs the network")
     return resolver(ref, settings, options)
 
 
-__all__ = ["NETWORK_SOURCES", "RESOLVERS", "Ref", "Resolution", "ResolveOptions", "Resolver",
-           "parse", "parse_ref", "resolve"]
+__all__ = ["NETWORK_SOURCES", "RESOLVERS", "SOURCES", "Ref", "Resolution", "ResolveOptions",
+           "Resolver", "Source", "SourceName", "SourceTraits", "parse", "parse_ref", "resolve",
+           "traits"]

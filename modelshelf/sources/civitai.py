@@ -35,7 +35,7 @@ import httpx
 
 from modelshelf.config import DEFAULT_ENDPOINTS, Settings
 from modelshelf.errors import BadContent, NetworkError, RemoteNotFound, TokenRequired
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
 from modelshelf.sources.url import bearer, safe_filename
 
 # Civitai model `type` -> SPEC `type`. Types that are not model weights for an app map to other.
@@ -302,7 +302,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
                         sha256=sha256.lower() if _HEX64.fullmatch(sha256) else None,
                         headers=bearer(token), auth_host=host if token else None)
     return Resolution(
-        ref=ref.raw, source="civitai", name=PurePosixPath(name).stem or name, files=(remote,),
+        ref=ref.raw, source=SourceName.CIVITAI, name=PurePosixPath(name).stem or name, files=(remote,),
         revision=str(version_id),
         source_url=f"{endpoint}/models/{version.get('modelId')}?modelVersionId={version_id}",
         type_hint=type_of(model.get("type")),

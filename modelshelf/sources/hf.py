@@ -21,7 +21,14 @@ from huggingface_hub.utils import filter_repo_objects
 
 from modelshelf.config import DEFAULT_ENDPOINTS, Settings
 from modelshelf.errors import BadContent, EntryNotFound, OfflineError, UsageError
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.base import (
+    HubLocation,
+    Ref,
+    RemoteFile,
+    Resolution,
+    ResolveOptions,
+    SourceName,
+)
 from modelshelf.sources.hf_errors import hub_errors
 from modelshelf.sources.hf_token import hub_token
 from modelshelf.sources.url import bearer
@@ -69,7 +76,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
                                  token=token or False, timeout=source.timeout_seconds)
     files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, bearer(token)) for f in chosen)
     return Resolution(
-        ref=ref.raw, source="hf", name=_default_name(ref.repo_id, ref.path, whole),
+        ref=ref.raw, source=SourceName.HF, name=_default_name(ref.repo_id, ref.path, whole),
         files=files, revision=commit,
         source_url=f"{endpoint}/{ref.repo_id}" + (f"/blob/{commit}/{ref.path}" if ref.path else ""),
         metadata={
@@ -83,6 +90,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
             "etags": {f.path: f.etag for f in files},
         },
         is_repo=whole,
+        hub=HubLocation(ref.repo_id, revision or DEFAULT_REVISION),
     )
 
 
@@ -141,6 +149,7 @@ def _remote_file(endpoint: str, repo_id: str, commit: str, entry: RepoFile,
         headers=headers,
         auth_host=urlsplit(endpoint).hostname,
         etag=sha256 or entry.blob_id,
+        git_blob_id=None if sha256 else entry.blob_id,
     )
 
 

@@ -12,7 +12,6 @@ the registered one and imports again only when something changed, without hashin
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from modelshelf.config import Settings
 from modelshelf.errors import EntryNotFound, NotFoundError
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
 from modelshelf.store.records import name_from, path_from
 
 _SKIPPED_DIRS = frozenset({"__pycache__"})
@@ -44,17 +43,9 @@ def folder_files(root: Path) -> list[RemoteFile]:
     return found
 
 
-def _matches(path: str, patterns: Sequence[str]) -> bool:
-    """huggingface_hub's glob rules, so ``--include`` means the same for a folder and a repo:
-    ``*`` crosses ``/`` and a pattern ending in ``/`` names a folder."""
-    return any(fnmatch.fnmatch(path, p + "*" if p.endswith("/") else p) for p in patterns)
-
-
 def selected(files: Sequence[RemoteFile], ref: Ref, options: ResolveOptions) -> list[RemoteFile]:
     """The folder's files that ``--include`` and ``--exclude`` keep."""
-    chosen = [f for f in files
-              if (not options.include or _matches(f.path, options.include))
-              and not _matches(f.path, options.exclude)]
+    chosen = [f for f in files if options.keeps(f.path)]
     if not chosen:
         raise EntryNotFound(f"{ref.raw}: no file in the folder matches {options.pattern_flags()}")
     return chosen
@@ -79,9 +70,9 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         if not files:
             raise NotFoundError(f"{ref.raw}: the folder {path} holds no files to import")
         files = selected(files, ref, options)
-        return Resolution(ref=ref.raw, source="local", name=name_from(path.name),
+        return Resolution(ref=ref.raw, source=SourceName.LOCAL, name=name_from(path.name),
                           files=tuple(files), revision=fingerprint(files),
                           source_url=path.as_uri(), is_repo=True)
     remote = RemoteFile(path=path_from(path.name), local_path=path, size=path.stat().st_size)
-    return Resolution(ref=ref.raw, source="local", name=name_from(path.stem or path.name),
+    return Resolution(ref=ref.raw, source=SourceName.LOCAL, name=name_from(path.stem or path.name),
                       files=(remote,), revision=fingerprint([remote]), source_url=path.as_uri())

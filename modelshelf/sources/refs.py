@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from modelshelf.errors import BadReference
-from modelshelf.sources.base import Ref
+from modelshelf.sources.base import Ref, SourceName
 
 ACCEPTED_FORMS = """accepted reference forms:
   hf:ORG/REPO[@REV][/PATH]       a Hub repo, at a branch/tag/commit/refs/pr/N, or one file
@@ -119,8 +119,8 @@ def _parse_civitai(raw: str, body: str, base: Path, hosts: Mapping[str, str]) ->
     if not number or int(number["id"]) == 0:
         raise _bad(raw, "expected civitai:VERSION_ID or civitai:model/MODEL_ID")
     if number["model"]:
-        return Ref(source="civitai", raw=raw, model_id=int(number["id"]))
-    return Ref(source="civitai", raw=raw, version_id=int(number["id"]))
+        return Ref(source=SourceName.CIVITAI, raw=raw, model_id=int(number["id"]))
+    return Ref(source=SourceName.CIVITAI, raw=raw, version_id=int(number["id"]))
 
 
 def _parse_air(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
@@ -129,14 +129,14 @@ def _parse_air(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref
     if not match:
         raise _bad(raw, "only Civitai AIRs (urn:air:ECO:TYPE:civitai:MODEL[@VERSION]) are known")
     version = int(match["version"]) if match["version"] else None
-    return Ref(source="civitai", raw=raw, model_id=int(match["model"]), version_id=version)
+    return Ref(source=SourceName.CIVITAI, raw=raw, model_id=int(match["model"]), version_id=version)
 
 
 def _parse_torchvision(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
     match = _TORCHVISION.fullmatch(body.strip())
     if not match:
         raise _bad(raw, "expected torchvision:NAME, e.g. torchvision:resnet18")
-    return Ref(source="torchvision", raw=raw, name=match["name"].lower(), revision=match["weights"])
+    return Ref(source=SourceName.TORCHVISION, raw=raw, name=match["name"].lower(), revision=match["weights"])
 
 
 def _refuse_torch_hub(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
@@ -173,7 +173,7 @@ def _parse_url(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref
             return _SITE_URLS[configured](raw, split.path, split.query)
         except BadReference:
             pass
-    return Ref(source="url", raw=raw, url=raw)
+    return Ref(source=SourceName.URL, raw=raw, url=raw)
 
 
 _SCHEMES: dict[str, Parser] = {
@@ -226,9 +226,9 @@ def _civitai_url(raw: str, path: str, query: str) -> Ref:
     for pattern, is_model in forms:
         match = re.fullmatch(pattern, path)
         if match and is_model:
-            return Ref(source="civitai", raw=raw, model_id=int(match[1]), version_id=version)
+            return Ref(source=SourceName.CIVITAI, raw=raw, model_id=int(match[1]), version_id=version)
         if match:
-            return Ref(source="civitai", raw=raw, version_id=int(match[1]))
+            return Ref(source=SourceName.CIVITAI, raw=raw, version_id=int(match[1]))
     raise _bad(raw, "not a Civitai model page or download link")
 
 
@@ -257,7 +257,7 @@ def looks_local(text: str) -> bool:
 def _local(raw: str, text: str, base: Path) -> Ref:
     path = Path(os.path.expanduser(text))
     absolute = Path(os.path.normpath(path if path.is_absolute() else base / path))
-    return Ref(source="local", raw=raw, local_path=absolute)
+    return Ref(source=SourceName.LOCAL, raw=raw, local_path=absolute)
 
 
 def _exists(text: str, base: Path) -> bool:
@@ -276,7 +276,7 @@ def _hf_ref(raw: str, repo: str, revision: str | None, path: str | None) -> Ref:
     path = path.strip("/") if path else None
     if path and any(part in ("", ".", "..") for part in path.split("/")):
         raise _bad(raw, f"file path {path!r} must not contain empty, '.' or '..' parts")
-    return Ref(source="hf", raw=raw, repo_id=repo, revision=revision, path=path or None)
+    return Ref(source=SourceName.HF, raw=raw, repo_id=repo, revision=revision, path=path or None)
 
 
 def _extra_hosts(endpoints: Mapping[str, str | None]) -> dict[str, str]:

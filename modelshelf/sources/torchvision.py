@@ -2,9 +2,10 @@
 
 torchvision knows, for every model, the weights' URL and (in the file name, ``-<hex>.pth``) a
 prefix of their sha256 that ``torch.hub`` checks; we read both from the registry rather than
-keeping a copy that would go stale, and hand the prefix to the api as ``metadata["hash_prefix"]``
-(the downloaded sha256 must start with it). Only the registry is used: nothing is loaded, no
-model code runs. Torch Hub repositories are refused when parsing (see :mod:`.refs`).
+keeping a copy that would go stale, and hand the prefix to the api as
+``RemoteFile.sha256_prefix`` (the downloaded sha256 must start with it; ``metadata["hash_prefix"]``
+records it). Only the registry is used: nothing is loaded, no model code runs. Torch Hub
+repositories are refused when parsing (see :mod:`.refs`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from modelshelf.config import Settings
 from modelshelf.errors import MissingExtra, NotFoundError
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
 from modelshelf.sources.url import file_name_from_url
 
 # torch.hub's rule: the hex run between the last '-' and the extension is a sha256 prefix.
@@ -72,7 +73,9 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     metadata = {"weights": weights_id, "url": url, "meta": _jsonable(weights.value.meta)}
     if prefix:
         metadata["hash_prefix"] = prefix.group(1)
-    return Resolution(ref=ref.raw, source="torchvision", name=str(ref.name),
-                      files=(RemoteFile(path=file_name, url=url),), revision=weights.name,
+    return Resolution(ref=ref.raw, source=SourceName.TORCHVISION, name=str(ref.name),
+                      files=(RemoteFile(path=file_name, url=url,
+                                        sha256_prefix=prefix.group(1) if prefix else None),),
+                      revision=weights.name,
                       source_url=url, type_hint="other", architecture_hint=ref.name,
                       metadata=metadata)

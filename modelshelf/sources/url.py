@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from modelshelf.config import Settings
-from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions
+from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
 
 _UNSAFE = re.compile(r"[^\w.\-+()\[\] ]")
 _MAX_NAME = 200
@@ -74,6 +74,6 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     token = options.token_for(settings.source("url"))
     remote = RemoteFile(path=name, url=url, headers=bearer(token),
                         auth_host=urlsplit(url).hostname if token else None)
-    return Resolution(ref=public_url(ref.raw), source="url",
+    return Resolution(ref=public_url(ref.raw), source=SourceName.URL,
                       name=PurePosixPath(name).stem or name, files=(remote,),
                       source_url=public_url(url))

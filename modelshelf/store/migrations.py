@@ -47,6 +47,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             scanned_at REAL NOT NULL
         )""",
     ),
+    # 3: whether a model is exposed in views/ (and so to apps): a file judged unsafe or
+    # unknown is registered but kept out until the user trusts it. Older rows were linked.
+    ("ALTER TABLE models ADD COLUMN linked INTEGER NOT NULL DEFAULT 1",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

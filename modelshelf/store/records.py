@@ -10,14 +10,31 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any
 
 from modelshelf.errors import UsageError
 
-# SPEC.md's `type` vocabulary; also the folder names under views/ (ComfyUI's names).
-TYPES = ("checkpoints", "diffusion_models", "vae", "loras", "text_encoders", "clip_vision",
-         "controlnet", "ipadapter", "embeddings", "upscale_models", "llm", "other")
+
+class ModelType(StrEnum):
+    """SPEC.md's `type` vocabulary; also the folder names under views/ (ComfyUI's names)."""
+
+    CHECKPOINTS = "checkpoints"
+    DIFFUSION_MODELS = "diffusion_models"
+    VAE = "vae"
+    LORAS = "loras"
+    TEXT_ENCODERS = "text_encoders"
+    CLIP_VISION = "clip_vision"
+    CONTROLNET = "controlnet"
+    IPADAPTER = "ipadapter"
+    EMBEDDINGS = "embeddings"
+    UPSCALE_MODELS = "upscale_models"
+    LLM = "llm"
+    OTHER = "other"
+
+
+TYPES: tuple[str, ...] = tuple(ModelType)
 # Formats whose models are folders by nature (config files beside weights), even with one file.
 FOLDER_FORMATS = frozenset({"diffusers", "transformers"})
 # What no part of a path may hold: a backslash (a separator on Windows), control characters,
@@ -54,6 +71,7 @@ class NewModel:
     revision: str | None
     files: tuple[FileRecord, ...]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = True  # False: registered, but kept out of views/ (and apps) until trusted
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(self.files))

@@ -33,7 +33,7 @@ ScanCacheRow = tuple[str, int, int, int, str, dict[str, Any]]
 # ``json.dumps(info, sort_keys=True)`` without building a new encoder for every row.
 _encode_info = json.JSONEncoder(sort_keys=True).encode
 _MODEL_COLUMNS = ("id, name, type, architecture, format, source, source_ref, source_url, revision, "
-                  "metadata, created, last_used, pinned")
+                  "metadata, created, last_used, pinned, linked")
 
 
 class Registry:
@@ -106,10 +106,11 @@ class Registry:
         now = time.time() if now is None else now
         cur = conn.execute(
             "INSERT INTO models (name, type, architecture, format, source, source_ref, source_url,"
-            " revision, metadata, created, last_used, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " revision, metadata, created, last_used, pinned, linked)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (new.name, new.type, new.architecture, new.format, new.source, new.source_ref,
              new.source_url, new.revision, json.dumps(dict(new.metadata), sort_keys=True),
-             now, now, int(pinned)))
+             now, now, int(pinned), int(new.linked)))
         conn.executemany("INSERT INTO files (model_id, path, sha256, size) VALUES (?,?,?,?)",
                          [(cur.lastrowid, f.path, f.sha256, f.size) for f in new.files])
 
@@ -117,7 +118,7 @@ class Registry:
         conn.execute("DELETE FROM models WHERE name = ?", (name,))
 
     def set_field(self, conn: sqlite3.Connection, name: str, column: str, value: Any) -> bool:
-        if column not in {"last_used", "pinned", "revision"}:
+        if column not in {"last_used", "pinned", "revision", "linked"}:
             raise ValueError(f"not an updatable column: {column}")
         return conn.execute(f"UPDATE models SET {column} = ? WHERE name = ?",
                             (value, name)).rowcount > 0
@@ -191,7 +192,8 @@ class Registry:
         return [ModelRecord(
             name=r[1], type=r[2], architecture=r[3], format=r[4], source=r[5], source_ref=r[6],
             source_url=r[7], revision=r[8], metadata=json.loads(r[9]), created=r[10],
-            last_used=r[11], pinned=bool(r[12]), files=tuple(files[r[0]])) for r in rows]
+            last_used=r[11], pinned=bool(r[12]), linked=bool(r[13]), files=tuple(files[r[0]]))
+            for r in rows]
 
 
 def connect(path: Path) -> sqlite3.Connection:

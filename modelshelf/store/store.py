@@ -199,6 +199,20 @@ class Store:
         """Protect a model from eviction (``pinned=False`` lifts it)."""
         self._update(name, "pinned", int(pinned))
 
+    def set_linked(self, name: str, linked: bool = True) -> ModelRecord:
+        """Expose a model in ``views/`` (and so to apps), or take it out, in one transaction
+        with the registry change that says so (``trust``/``untrust``)."""
+        with self._registry.write() as conn:
+            if not self._registry.set_field(conn, name, "linked", int(linked)):
+                raise _no_model(name)
+            record = self._registry.find(conn, name)
+            assert record is not None
+            if linked:
+                self._views.build(record, self.blob_path)
+            else:
+                self._views.remove(record)
+        return record
+
     def view_path(self, record: NewModel) -> Path:
         """The file (single-file model) or folder (multi-file model) in ``views/``."""
         return self._views.path(record)

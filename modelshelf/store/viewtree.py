@@ -43,7 +43,10 @@ class ViewTree:
         return {base.joinpath(*f.path.split("/")): f.sha256 for f in model.files}
 
     def build(self, model: NewModel, blob_path: BlobPath) -> dict[Path, LinkKind]:
-        """Create or repair every entry of the model; entries already right are left alone."""
+        """Create or repair every entry of the model; entries already right are left alone.
+        A model not linked (unsafe or unknown until trusted) has no entries to build."""
+        if not model.linked:
+            return {}
         made: dict[Path, LinkKind] = {}
         for entry, sha256 in self.entries(model).items():
             blob = blob_path(sha256)

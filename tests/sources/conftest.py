@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def hub_server() -> Iterator[FakeHub]:
             "model.safetensors": os.urandom(200_000),
             "unet/diffusion_pytorch_model.safetensors": os.urandom(150_000),
             "unet/config.json": b'{"sample_size": 64}',
-            "pytorch_model.bin": os.urandom(50_000),
+            # A pickle that only holds bytes: judged safe, so linked like the rest.
+            "pytorch_model.bin": pickle.dumps({"w": os.urandom(50_000)}, protocol=4),
         }
         hub.add_repo("org/tiny", files)
         hub.tag("org/tiny", "v1.0")

@@ -98,3 +98,16 @@ def test_unknown_source_in_a_hand_made_ref() -> None:
 def test_bad_string_reference(tmp_path: Path) -> None:
     with pytest.raises(BadReference):
         resolve("nonsense", load_settings())
+
+
+def test_every_source_declares_its_traits_and_names_stay_plain_strings():
+    """pull.py goes by these traits, never by source names; the enum keeps JSON unchanged."""
+    import json
+
+    from modelshelf.sources import SOURCES, SourceName, traits
+
+    assert set(SOURCES) == set(SourceName)
+    assert {n for n in SourceName if traits(n).networked} == NETWORK_SOURCES
+    assert {n for n in SourceName if traits(n).immutable_refs} == {"civitai", "url", "torchvision"}
+    assert {n for n in SourceName if traits(n).selectable} == {"hf", "local"}
+    assert json.dumps([SourceName.HF]) == '["hf"]'

@@ -21,7 +21,7 @@ from modelshelf.errors import (
     TokenRequired,
     UsageError,
 )
-from modelshelf.sources.base import Ref, ResolveOptions
+from modelshelf.sources.base import HubLocation, Ref, ResolveOptions
 from modelshelf.sources.hf import resolve
 from modelshelf.testing.hub import FakeHub
 
@@ -48,6 +48,7 @@ def test_whole_repo_pins_every_file_to_the_commit(hub_server: FakeHub):
     assert res.revision == commit
     assert res.metadata["repo_id"] == "org/tiny"
     assert res.metadata["requested_revision"] == "main"
+    assert res.hub == HubLocation("org/tiny", "main")
     assert res.metadata["commit"] == commit
     assert paths(res) == ["README.md", "config.json", "model.safetensors", "pytorch_model.bin",
                           "unet/config.json", "unet/diffusion_pytorch_model.safetensors"]

@@ -131,7 +131,7 @@ def test_a_whole_repo_pull_after_a_filtered_one_fetches_the_rest(hub_pull, cli):
 def test_a_file_name_that_is_not_utf8_imports(cli, tmp_path: Path):
     folder = tmp_path / "exported"
     folder.mkdir()
-    raw = os.path.join(os.fsencode(folder), b"lora-\xff\xfe.bin")
+    raw = os.path.join(os.fsencode(folder), b"lora-\xff\xfe.safetensors")
     with open(raw, "wb") as fh:
         fh.write(b"weights")
     for ref in (str(folder), os.fsdecode(raw)):
@@ -140,7 +140,7 @@ def test_a_file_name_that_is_not_utf8_imports(cli, tmp_path: Path):
     models = cli("ls", "--json").json["models"]
     assert len(models) == 2
     for model in models:
-        assert model["files"][0]["path"] == "lora-_.bin"
+        assert model["files"][0]["path"] == "lora-_.safetensors"
         assert Path(model["path"]).exists()
 
 

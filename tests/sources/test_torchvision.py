@@ -78,7 +78,7 @@ def test_default_weights(fake_torchvision: types.ModuleType) -> None:
     res = resolve("torchvision:resnet18", load_settings())
     (file,) = res.files
     assert (file.path, file.url, file.sha256) == ("resnet18-f37072fd.pth", R18, None)
-    assert res.metadata["hash_prefix"] == "f37072fd"
+    assert res.metadata["hash_prefix"] == file.sha256_prefix == "f37072fd"
     assert res.metadata["weights"] == "ResNet18_Weights.IMAGENET1K_V1"
     assert (res.name, res.revision, res.source) == ("resnet18", "IMAGENET1K_V1", "torchvision")
     assert res.metadata["meta"]["num_params"] == 11689512
@@ -92,7 +92,7 @@ def test_named_weights_from_the_ref_or_the_revision_option(
     assert resolve("torchvision:resnet50", settings).files[0].url == R50_V2
     assert resolve("torchvision:resnet50@IMAGENET1K_V1", settings).files[0].url == R50_V1
     by_option = resolve("torchvision:resnet50", settings, ResolveOptions(revision="IMAGENET1K_V1"))
-    assert by_option.metadata["hash_prefix"] == "0676ba61"
+    assert by_option.files[0].sha256_prefix == "0676ba61"
 
 
 def test_unknown_model_and_weights(fake_torchvision: types.ModuleType) -> None:

@@ -30,6 +30,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     pull.add_argument("--link", action="store_true", help="local imports: hard link, no copy")
     pull.add_argument("--force", action="store_true", help="re-fetch; replace a same-name model")
     pull.add_argument("--dry-run", action="store_true", help="list what would be fetched")
+    pull.add_argument("--allow-unsafe", action="store_true",
+                      help="link files judged unsafe/unknown into views and apps all the same")
     pull.set_defaults(handler=run_pull)
 
     lock = commands.add_parser("lock", parents=[common], help="pin a manifest to MANIFEST.lock")
@@ -45,7 +47,7 @@ def _options(args: argparse.Namespace) -> Any:
         name=args.name, type=args.type, include=tuple(args.include),
         exclude=tuple(args.exclude), revision=args.revision, sha256=args.sha256,
         connections=args.connections, force=args.force, token=args.token, link=args.link,
-        dry_run=args.dry_run)
+        dry_run=args.dry_run, allow_unsafe=args.allow_unsafe)
 
 
 def run_pull(ctx: Context) -> int:
@@ -78,32 +80,35 @@ def run_lock(ctx: Context) -> int:
 
 
 def _report(ctx: Context, results: list[Any], lock_file: Path | None = None) -> int:
+    from modelshelf.api.models import PullStatus
+
     payload: dict[str, Any] = {"results": [r.to_json() for r in results]}
     if lock_file is not None:
         payload["lock"] = str(lock_file)
 
     def human() -> None:
         for result in results:
-            if result.status == "error":
+            if result.status == PullStatus.ERROR:
                 continue
-            if result.status == "planned":
+            if result.status == PullStatus.PLANNED:
                 _say_plan(ctx, result)
                 continue
             model = result.model
             moved = (f"{format_size(result.bytes_downloaded)} downloaded"
                      if result.bytes_downloaded else "nothing downloaded")
+            where = model.path if model.linked else "NOT LINKED (see below)"
             ctx.say(f"{model.name}  {model.type}/{model.architecture}  {format_size(model.size)}"
-                    f"  ({moved})  {model.path}")
+                    f"  ({moved})  {where}")
             for note in result.notes:
                 ctx.warn(f"{model.name}: {note}")
 
     ctx.emit(payload, human)
     for result in results:
-        if result.status == "error":
+        if result.status == PullStatus.ERROR:
             # In a batch, an error that does not say which reference it is about is no help.
             error = str(result.error)
             ctx.warn(f"error: {error}" if result.ref in error else f"error: {result.ref}: {error}")
-    return max((r.exit_code for r in results if r.status == "error"), default=0)
+    return max((r.exit_code for r in results if r.status == PullStatus.ERROR), default=0)
 
 
 def _say_plan(ctx: Context, result: Any) -> None:

@@ -58,8 +58,10 @@ def run_ls(ctx: Context) -> int:
             ctx.say("no models (try `modelshelf pull REF` or `modelshelf demo`)")
         for m in models:
             pin = " [pinned]" if m.pinned else ""
+            # An unlinked model is in no app folder: say so, and why, on its own line.
+            hidden = "" if m.linked else f" [NOT LINKED: {m.safety}; `modelshelf trust {printable(m.name)}`]"
             ctx.say(f"{printable(m.name):<32} {m.type:<16} {m.architecture:<14} {m.format:<12} "
-                    f"{format_size(m.size):>10}  {printable(m.source_ref)}{pin}")
+                    f"{format_size(m.size):>10}  {printable(m.source_ref)}{pin}{hidden}")
 
     ctx.emit({"models": [m.to_json() for m in models]}, human)
     return 0
