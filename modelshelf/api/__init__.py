@@ -150,8 +150,9 @@ class Shelf:
         self.store.touch(name)
         return self.store.view_path(record)
 
-    def remove(self, name: str) -> int:
-        return self.store.remove(name)
+    def remove(self, name: str, *, force: bool = False) -> int:
+        """Unregister ``name`` and free its bytes; a pinned model needs ``force``."""
+        return self.store.remove(name, force=force)
 
     def pin(self, name: str, pinned: bool = True) -> None:
         self.store.pin(name, pinned)

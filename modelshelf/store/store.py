@@ -18,6 +18,7 @@ write transaction), so a blob can never vanish under a registered model.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -29,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from modelshelf.errors import ModelNotFound, NameConflict, NotFoundError, SizeMismatch
+from modelshelf.errors import ModelNotFound, ModelPinned, NameConflict, NotFoundError, SizeMismatch
 from modelshelf.store.blobs import BlobStore, ImportMode
 from modelshelf.store.gc import (
     BLOB_GRACE_SECONDS,
@@ -172,12 +173,18 @@ class Store:
         with self._registry.read() as conn:
             return self._registry.models(conn, type, architecture)
 
-    def remove(self, name: str) -> int:
-        """Unregister a model and its views; returns the bytes of blobs no one uses any more."""
+    def remove(self, name: str, *, force: bool = False) -> int:
+        """Unregister a model and its views; returns the bytes of blobs no one uses any more.
+
+        A pinned model is one the user asked to keep: removing it needs ``force``, checked in
+        the same transaction as the delete (a pin set a moment ago is honoured).
+        """
         with self._registry.write() as conn:
             record = self._registry.find(conn, name)
             if record is None:
                 raise _no_model(name)
+            if record.pinned and not force:
+                raise _pinned(name)
             self._registry.delete(conn, name)
             self._views.remove(record)
         shutil.rmtree(self.meta_dir / name, ignore_errors=True)
@@ -213,7 +220,7 @@ class Store:
     def verify(self, names: Sequence[str] | None = None) -> VerifyReport:
         """Re-hash the blobs of the named models (all if ``None``) against the registry."""
         models = self.list() if names is None else [self.get(n) for n in names]
-        return verify_models(models, self.blob_path)
+        return verify_models(models, self.blob_path, self._views.entries)
 
     def gc_plan(self, max_size: int | None = None, keep: Sequence[str] = (), *,
                 grace: float = BLOB_GRACE_SECONDS,
@@ -334,7 +341,8 @@ class Store:
             current = self.find(eviction.name)
             if current is None or current.pinned or current.last_used > eviction.last_used:
                 continue  # pinned, used again or removed since the plan was made
-            freed += self.remove(eviction.name)
+            with contextlib.suppress(ModelPinned, ModelNotFound):  # ... or in this instant
+                freed += self.remove(eviction.name)
         with self._registry.write() as conn:
             for sha in sorted(self._registry.unreferenced(
                     conn, (b.sha256 for b in plan.orphan_blobs))):
@@ -343,6 +351,11 @@ class Store:
         for partial in plan.stale_partials:
             freed += delete_partial(partial)
         return freed
+
+
+def _pinned(name: str) -> ModelPinned:
+    return ModelPinned(f"model {name} is pinned; use `modelshelf rm --force {name}` "
+                       "(or `modelshelf unpin` first)")
 
 
 def _no_model(name: str) -> ModelNotFound:

@@ -7,7 +7,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
-from modelshelf.errors import ModelNotFound, UsageError
+from modelshelf.errors import ModelNotFound, ModelPinned, UsageError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -18,6 +18,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     rm = commands.add_parser("rm", parents=[common], help="unregister models, free their bytes")
     rm.add_argument("names", nargs="+", metavar="NAME")
+    rm.add_argument("-f", "--force", action="store_true", help="remove pinned models too")
     rm.set_defaults(handler=run_rm)
 
     for verb, pinned in (("pin", True), ("unpin", False)):
@@ -83,7 +84,12 @@ def run_path(ctx: Context) -> int:
 
 
 def run_rm(ctx: Context) -> int:
-    freed = {name: ctx.shelf.remove(name) for name in _existing(ctx, ctx.args.names)}
+    names = _existing(ctx, ctx.args.names)
+    pinned = [name for name in names if ctx.shelf.get(name).pinned]
+    if pinned and not ctx.args.force:
+        raise ModelPinned(f"{', '.join(pinned)}: pinned; use `modelshelf rm --force` to remove "
+                          "anyway (or `modelshelf unpin` first); nothing was changed")
+    freed = {name: ctx.shelf.remove(name, force=ctx.args.force) for name in names}
 
     def human() -> None:
         for name, freed_bytes in freed.items():
@@ -109,12 +115,16 @@ def run_verify(ctx: Context) -> int:
         ctx.say(f"checked {report.checked} file(s): {report.ok} ok, {len(report.failed)} failed")
         for f in report.failed:
             ctx.say(f"  MISMATCH {f.name}: {f.path} expected {f.expected} got {f.actual}")
+        for v in report.views_failed:
+            ctx.say(f"  VIEW {v.name}: {printable(v.path)} is {v.problem}")
         if report.failed:
             ctx.say("fetch damaged models again with `modelshelf pull --force REF` "
                     "(their references are in `modelshelf ls`)")
+        if report.views_failed:
+            ctx.say("put the view files back with `modelshelf repair`")
 
     ctx.emit(report.to_json(), human)
-    return 1 if report.failed else 0
+    return 0 if report.all_ok else 1
 
 
 def run_du(ctx: Context) -> int:
