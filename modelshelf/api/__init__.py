@@ -18,7 +18,7 @@ from modelshelf.api.models import Model, PlannedFile, PullResult
 from modelshelf.api.pull import ProgressFactory, Puller, PullOptions
 from modelshelf.api.remote import inspect_remote
 from modelshelf.config import Settings, load_settings
-from modelshelf.errors import ModelshelfError, NotFoundError, os_error_text
+from modelshelf.errors import ModelshelfError, NotFoundError, RegistryDamaged, os_error_text
 from modelshelf.inspection import Info, inspect_path
 from modelshelf.manifest import (
     LockedModel,
@@ -31,7 +31,7 @@ from modelshelf.manifest import (
     write_lock,
 )
 from modelshelf.sources.url import public_url
-from modelshelf.store import DiskUsage, GcPlan, ModelRecord, Store, VerifyReport
+from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob
 
 __all__ = ["Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
@@ -45,10 +45,34 @@ class Shelf:
         self.settings = settings or load_settings(home=home)
         if settings is not None and home is not None:
             self.settings = replace(settings, home=Path(home).absolute())
+        self._store: Store | None = None
+        self._damage: RegistryDamaged | None = None
+        try:
+            self._store = self._open_store()
+        except RegistryDamaged as exc:  # raised on first use; `repair()` still works
+            self._damage = exc
+
+    def _open_store(self, *, rebuild_registry: bool = False) -> Store:
         hf_cache = self.settings.hf_cache
         # A deleted blob must leave the Hub cache too, or its hard link there keeps the bytes.
-        self.store = Store(self.settings.home,
-                           before_blob_delete=lambda blob: forget_blob(hf_cache, blob))
+        return Store(self.settings.home, rebuild_registry=rebuild_registry,
+                     before_blob_delete=lambda blob: forget_blob(hf_cache, blob))
+
+    @property
+    def store(self) -> Store:
+        """The store; :class:`RegistryDamaged` (naming ``repair``) if its registry was lost."""
+        if self._store is None:
+            assert self._damage is not None
+            raise self._damage
+        return self._store
+
+    def repair(self) -> RepairReport:
+        """Rebuild a lost or damaged registry from blobs, ``meta/`` snapshots and ``views/``,
+        and put back view entries of registered models; safe to run on a healthy store."""
+        store = self._open_store(rebuild_registry=True)
+        report = store.repair()
+        self._store, self._damage = store, None
+        return report
 
     # -- fetching ---------------------------------------------------------------------------------
     def pull(self, ref: str, *, progress: ProgressFactory | None = None,
@@ -163,10 +187,12 @@ class Shelf:
     def verify(self, names: Sequence[str] | None = None) -> VerifyReport:
         return self.store.verify(names or None)
 
-    def gc(self, max_size: int | None = None, keep: Sequence[str] = ()) -> GcPlan:
-        """The plan; call ``.execute()`` on it to apply (``--dry-run`` just prints it)."""
+    def gc(self, max_size: int | None = None, keep: Sequence[str] = (), *,
+           force: bool = False) -> GcPlan:
+        """The plan; call ``.execute()`` on it to apply (``--dry-run`` just prints it).
+        ``force``: also delete unreferenced blobs that views/ or meta/ still claim."""
         return self.store.gc_plan(max_size=max_size if max_size is not None
-                                  else self.settings.gc_max_size, keep=keep)
+                                  else self.settings.gc_max_size, keep=keep, force=force)
 
     def _model(self, record: ModelRecord) -> Model:
         return Model.from_record(record, self.store.view_path(record))

@@ -59,6 +59,12 @@ class GcPlan:
     unique_bytes_after: int    # after the evictions
     created: float             # when planned: blobs touched later are not deleted
     apply: Callable[[GcPlan], int] = field(repr=False, compare=False)
+    # Unreferenced blobs views/ or meta/ still claim: kept (``gc --force`` deletes them).
+    unaccounted_blobs: tuple[OrphanBlob, ...] = ()
+
+    @property
+    def kept_bytes(self) -> int:
+        return sum(b.size for b in self.unaccounted_blobs)
 
     @property
     def bytes_freed(self) -> int:
@@ -85,6 +91,9 @@ class GcPlan:
                                    for b in self.orphan_blobs],
             "stale_partials": [{"path": str(p.path), "size": p.size, "reason": p.reason}
                                for p in self.stale_partials],
+            "kept_unaccounted_blobs": [{"sha256": b.sha256, "size": b.size}
+                                       for b in self.unaccounted_blobs],
+            "kept_bytes": self.kept_bytes,
         }
 
 

@@ -44,7 +44,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     gc.add_argument("--keep", action="append", default=[], metavar="GLOB",
                     help="never evict names matching GLOB")
     gc.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    gc.add_argument("--force", action="store_true",
+                    help="also delete unreferenced blobs that views/ or meta/ still claim")
     gc.set_defaults(handler=run_gc)
+
+    repair = commands.add_parser(
+        "repair", parents=[common],
+        help="rebuild a lost registry from blobs, meta/ and views/; relink views")
+    repair.set_defaults(handler=run_repair)
 
 
 def run_ls(ctx: Context) -> int:
@@ -146,7 +153,7 @@ def run_gc(ctx: Context) -> int:
     from modelshelf.config import parse_size
 
     max_size = parse_size(ctx.args.max_size) if ctx.args.max_size else None
-    plan = ctx.shelf.gc(max_size=max_size, keep=ctx.args.keep)
+    plan = ctx.shelf.gc(max_size=max_size, keep=ctx.args.keep, force=ctx.args.force)
     payload = plan.to_json()
     # What was really freed: a model used again since the plan, or bytes an app folder's hard
     # link keeps, make it less than planned.
@@ -163,5 +170,33 @@ def run_gc(ctx: Context) -> int:
         if not plan.fits:
             ctx.warn("the store still exceeds --max-size: the rest is pinned or kept")
 
+    if plan.unaccounted_blobs:  # on stderr with --json too: it is why bytes were not freed
+        ctx.warn(f"kept {len(plan.unaccounted_blobs)} unreferenced blob(s) "
+                 f"({format_size(plan.kept_bytes)}) that views/ or meta/ still point at: the "
+                 "registry may have lost their models; run `modelshelf repair` (or "
+                 "`modelshelf gc --force` to delete them)")
     ctx.emit(payload, human)
+    return 0
+
+
+def run_repair(ctx: Context) -> int:
+    report = ctx.shelf.repair()
+
+    def human() -> None:
+        if report.registry_rebuilt:
+            aside = f" (the damaged file is kept as {report.moved_aside})" if report.moved_aside else ""
+            ctx.say(f"registry rebuilt{aside}: {len(report.from_snapshots)} model(s) from "
+                    f"meta/ snapshots, {len(report.from_views)} from views/")
+            for name in report.from_views:
+                ctx.say(f"  {printable(name)}: source unknown (read back from views/)")
+        else:
+            ctx.say("registry ok")
+        ctx.say(f"view entries put back: {report.views_relinked}")
+        if report.unclaimed_blobs:
+            ctx.say(f"{report.unclaimed_blobs} blob(s) ({format_size(report.unclaimed_bytes)}) "
+                    "belong to no model; `modelshelf gc` deletes them")
+        for note in report.notes:
+            ctx.warn(note)
+
+    ctx.emit(report.to_json(), human)
     return 0
