@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf.errors import ModelshelfError, RegistryDamaged
-from modelshelf.store.locking import file_lock
+from modelshelf.locks import file_lock
 from modelshelf.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from modelshelf.store.records import FileRecord, ModelRecord, NewModel
 

@@ -38,20 +38,17 @@ from modelshelf.errors import (
     RegistryDamaged,
     SizeMismatch,
 )
+from modelshelf.locks import file_lock, lock_file_for
+from modelshelf.staging import STALE_SECONDS, delete_partial, find_stale, staging_bytes
 from modelshelf.store.blobs import BlobStore, ImportMode
 from modelshelf.store.gc import (
     BLOB_GRACE_SECONDS,
-    STALE_PARTIAL_SECONDS,
     Eviction,
     GcPlan,
     OrphanBlob,
-    delete_partial,
     find_orphans,
-    find_stale_partials,
     plan_evictions,
-    staging_bytes,
 )
-from modelshelf.store.locking import file_lock, lock_file_for
 from modelshelf.store.records import (
     FileRecord,
     ModelRecord,
@@ -254,8 +251,9 @@ class Store:
     def du(self) -> DiskUsage:
         with self._registry.read() as conn:
             models = self._registry.models(conn)
+        stale = sum(p.size for p in find_stale(self.staging_dir))
         return disk_usage(models, self._blob_sizes(), shutil.disk_usage(self.home).free,
-                          staging_bytes(self.staging_dir))
+                          staging_bytes(self.staging_dir), stale)
 
     def verify(self, names: Sequence[str] | None = None) -> VerifyReport:
         """Re-hash the blobs of the named models (all if ``None``) against the registry."""
@@ -264,7 +262,7 @@ class Store:
 
     def gc_plan(self, max_size: int | None = None, keep: Sequence[str] = (), *,
                 grace: float = BLOB_GRACE_SECONDS,
-                stale_after: float = STALE_PARTIAL_SECONDS, force: bool = False) -> GcPlan:
+                stale_after: float = STALE_SECONDS, force: bool = False) -> GcPlan:
         """What ``gc`` would delete; nothing changes until ``.execute()``.
 
         ``grace``: unreferenced blobs younger than this are kept (a pull may be about to
@@ -282,7 +280,7 @@ class Store:
             claimed = self._claimed_on_disk()
             unaccounted = [b for b in orphans if b.sha256 in claimed]
             orphans = [b for b in orphans if b.sha256 not in claimed]
-        partials = find_stale_partials(self.staging_dir, stale_after)
+        partials = find_stale(self.staging_dir, stale_after)
         evictions: list[Eviction] = []
         if max_size is None:
             before = after = sum(referenced.values())

@@ -142,6 +142,10 @@ def run_du(ctx: Context) -> int:
         ctx.say(f"on disk        {format_size(usage.unique_bytes):>10}")
         ctx.say(f"saved (dedupe) {format_size(usage.saved_bytes):>10}")
         ctx.say(f"free           {format_size(usage.free_bytes):>10}")
+        if usage.staging_bytes:
+            stale = (f" ({format_size(usage.stale_partial_bytes)} nobody will resume: "
+                     "`modelshelf gc` frees it)" if usage.stale_partial_bytes else "")
+            ctx.say(f"partials       {format_size(usage.staging_bytes):>10}{stale}")
         for kind, size in sorted(usage.by_type.items()):
             ctx.say(f"  {kind:<16} {format_size(size):>10}")
 
