@@ -133,6 +133,14 @@ class NameConflict(ModelshelfError, FileExistsError):
     """A model of that name exists with other content; ``--force`` replaces it."""
 
 
+class ModelPinned(ModelshelfError, PermissionError):
+    """The model is pinned: removing it needs ``--force`` (or ``unpin`` first)."""
+
+
+class RegistryDamaged(ModelshelfError, FileNotFoundError):
+    """The registry is missing or unreadable while blobs exist; ``modelshelf repair`` rebuilds it."""
+
+
 class FormatError(ModelshelfError, ValueError):
     """A file claims a format (magic bytes) but its structure is broken."""
 

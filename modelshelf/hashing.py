@@ -44,9 +44,19 @@ def autov2(sha256_hex: str) -> str:
     return sha256_hex[:10].upper()
 
 
-def a1111_legacy_hash(path: str | os.PathLike[str]) -> str:
-    """The 8-hex 'model hash' old AUTOMATIC1111 builds print: sha256 of 64 KiB at 1 MiB."""
+def a1111_legacy_hash(path: str | os.PathLike[str]) -> str | None:
+    """The 8-hex 'model hash' old AUTOMATIC1111 builds print: sha256 of 64 KiB at 1 MiB, or
+    ``None`` for a file of 1 MiB or less.
+
+    A1111's ``model_hash`` (``modules/sd_models.py``) seeks to 0x100000 and hashes whatever
+    ``read(0x10000)`` returns; past the end of a short file that is nothing, so every such file
+    gets ``e3b0c442`` (the sha256 of no bytes). We compute exactly what A1111 computes, but a
+    value shared by every small LoRA and embedding identifies nothing and would make unrelated
+    files look like one, so we leave it out instead.
+    """
     with Path(path).open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size <= _A1111_OFFSET:
+            return None
         fh.seek(_A1111_OFFSET)
         return hashlib.sha256(fh.read(_A1111_LENGTH)).hexdigest()[:8]
 

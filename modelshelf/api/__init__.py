@@ -28,10 +28,16 @@ from typing import TYPE_CHECKING, Any
 from modelshelf.api.models import Model, PlannedFile, PullResult, PullStatus
 from modelshelf.api.trust import trust_hint
 from modelshelf.config import Settings, load_settings
-from modelshelf.errors import ModelshelfError, NotFoundError, UnsafeFile, UsageError, os_error_text
+from modelshelf.errors import (
+    ModelshelfError,
+    NotFoundError,
+    UnsafeFile,
+    UsageError,
+    os_error_text,
+)
 from modelshelf.inspection import Info, inspect_path
 from modelshelf.sources.url import public_url
-from modelshelf.store import DiskUsage, GcPlan, ModelRecord, Store, VerifyReport
+from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob
 
 if TYPE_CHECKING:
@@ -76,11 +82,23 @@ class Shelf:
     @cached_property
     def store(self) -> Store:
         """The store, opened (folders made, registry migrated) on first use: ``inspect`` of a
-        file on disk needs none of it."""
+        file on disk needs none of it. A lost or damaged registry raises
+        :class:`RegistryDamaged` (naming ``repair``) on every use until :meth:`repair`."""
+        return self._open_store()
+
+    def _open_store(self, *, rebuild_registry: bool = False) -> Store:
         hf_cache = self.settings.hf_cache
         # A deleted blob must leave the Hub cache too, or its hard link there keeps the bytes.
-        return Store(self.settings.home,
+        return Store(self.settings.home, rebuild_registry=rebuild_registry,
                      before_blob_delete=lambda blob: forget_blob(hf_cache, blob))
+
+    def repair(self) -> RepairReport:
+        """Rebuild a lost or damaged registry from blobs, ``meta/`` snapshots and ``views/``,
+        and put back view entries of registered models; safe to run on a healthy store."""
+        store = self._open_store(rebuild_registry=True)
+        report = store.repair()
+        self.__dict__["store"] = store  # replaces the cached (or never opened) store
+        return report
 
     # -- fetching ---------------------------------------------------------------------------------
     def pull(self, ref: str, *, options: PullOptions | None = None,
@@ -204,8 +222,9 @@ class Shelf:
         self.store.touch(name)
         return self.store.view_path(record)
 
-    def remove(self, name: str) -> int:
-        return self.store.remove(name)
+    def remove(self, name: str, *, force: bool = False) -> int:
+        """Unregister ``name`` and free its bytes; a pinned model needs ``force``."""
+        return self.store.remove(name, force=force)
 
     def pin(self, name: str, pinned: bool = True) -> None:
         self.store.pin(name, pinned)
@@ -221,10 +240,12 @@ class Shelf:
     def verify(self, names: Sequence[str] | None = None) -> VerifyReport:
         return self.store.verify(names or None)
 
-    def gc(self, max_size: int | None = None, keep: Sequence[str] = ()) -> GcPlan:
-        """The plan; call ``.execute()`` on it to apply (``--dry-run`` just prints it)."""
+    def gc(self, max_size: int | None = None, keep: Sequence[str] = (), *,
+           force: bool = False) -> GcPlan:
+        """The plan; call ``.execute()`` on it to apply (``--dry-run`` just prints it).
+        ``force``: also delete unreferenced blobs that views/ or meta/ still claim."""
         return self.store.gc_plan(max_size=max_size if max_size is not None
-                                  else self.settings.gc_max_size, keep=keep)
+                                  else self.settings.gc_max_size, keep=keep, force=force)
 
     def _model(self, record: ModelRecord) -> Model:
         return Model.from_record(record, self.store.view_path(record))

@@ -45,7 +45,13 @@ from modelshelf.sources.refs import canonical
 from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
 from modelshelf.store.records import ModelType, name_from
-from modelshelf.transfer import ProgressCallback, ProxyRules, download, free_space_margin
+from modelshelf.transfer import (
+    ProgressCallback,
+    ProxyRules,
+    download,
+    download_lock,
+    free_space_margin,
+)
 from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
@@ -424,7 +430,7 @@ class Puller:
         transfer = self.settings.transfer
         source = self.settings.source(resolution.source)
         callback = self._progress_for(remote)
-        with self.store.lock(f"url:{remote.url}", self._check_cancelled):
+        with download_lock(self.store.staging_dir, remote.url, sha256, self._check_cancelled):
             present = self._present_blob(remote, sha256)  # fetched while we waited?
             if present is not None:
                 return present, 0

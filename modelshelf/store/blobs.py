@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Literal
 
 from modelshelf.errors import HashMismatch
 from modelshelf.hashing import CHUNK, parse_sha256, sha256_file
+from modelshelf.staging import import_temp
 from modelshelf.store.linking import NO_HARDLINK, place_link
 from modelshelf.store.records import FileRecord
 
 ImportMode = Literal["copy", "link", "move"]
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-IMPORT_PREFIX = "import-"  # staging temp files of this module: import-<pid>-<random>.part
 _COPY_CHUNK = 4 * CHUNK
 
 
@@ -117,17 +116,7 @@ class BlobStore:
         return FileRecord(src.name, digest, size)
 
     def _temp(self) -> Path:
-        self.staging_dir.mkdir(parents=True, exist_ok=True)
-        return self.staging_dir / f"{IMPORT_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.part"
-
-
-def import_owner(path: Path) -> int | None:
-    """The pid that created an import temp file, from its name (None: not one of ours)."""
-    stem = path.name.removeprefix(IMPORT_PREFIX)
-    if stem == path.name:
-        return None
-    pid = stem.split("-", 1)[0]
-    return int(pid) if pid.isdigit() else None
+        return import_temp(self.staging_dir)
 
 
 def _try_link(src: Path, staged: Path) -> bool:

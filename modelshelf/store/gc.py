@@ -8,37 +8,25 @@ live store before deleting it (a model pinned or re-used since the plan was made
 from __future__ import annotations
 
 import fnmatch
-import os
-import shutil
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelshelf.store.blobs import import_owner
-from modelshelf.store.locking import is_locked
+from modelshelf.staging import StalePartial
 from modelshelf.store.records import ModelRecord
 
-STALE_PARTIAL_SECONDS = 24 * 3600
 # A blob committed but not registered yet (a pull between commit_blob and add_model) looks
 # unreferenced; blobs touched this recently are left alone.
 BLOB_GRACE_SECONDS = 3600
-LOCK_SUFFIX = ".lock"
 
 
 @dataclass(frozen=True)
 class OrphanBlob:
     sha256: str
     size: int
-
-
-@dataclass(frozen=True)
-class StalePartial:
-    path: Path
-    size: int
-    reason: str  # "older than a day" | "left by a dead process"
 
 
 @dataclass(frozen=True)
@@ -59,6 +47,12 @@ class GcPlan:
     unique_bytes_after: int    # after the evictions
     created: float             # when planned: blobs touched later are not deleted
     apply: Callable[[GcPlan], int] = field(repr=False, compare=False)
+    # Unreferenced blobs views/ or meta/ still claim: kept (``gc --force`` deletes them).
+    unaccounted_blobs: tuple[OrphanBlob, ...] = ()
+
+    @property
+    def kept_bytes(self) -> int:
+        return sum(b.size for b in self.unaccounted_blobs)
 
     @property
     def bytes_freed(self) -> int:
@@ -85,6 +79,9 @@ class GcPlan:
                                    for b in self.orphan_blobs],
             "stale_partials": [{"path": str(p.path), "size": p.size, "reason": p.reason}
                                for p in self.stale_partials],
+            "kept_unaccounted_blobs": [{"sha256": b.sha256, "size": b.size}
+                                       for b in self.unaccounted_blobs],
+            "kept_bytes": self.kept_bytes,
         }
 
 
@@ -142,76 +139,6 @@ def find_orphans(blob_sizes: Mapping[str, int], referenced: Iterable[str],
             if sha not in used and _older_than(blob_path(sha), grace, with_ctime=True)]
 
 
-def find_stale_partials(staging_dir: Path,
-                        max_age: float = STALE_PARTIAL_SECONDS) -> list[StalePartial]:
-    """Partials nobody will resume: abandoned for a day, or import temps of dead processes.
-
-    Staging entries are grouped by key, the name up to its first dot: the transfer engine keeps
-    ``<key>.part``, ``<key>.json``, ``<key>.ok`` and flocks ``<key>.lock`` while it works. A
-    group with any file locked by a live process is in use, whatever its age. Lock files are
-    never deleted (unlinking one a process is about to lock would split the lock); they are
-    empty.
-    """
-    stale: list[StalePartial] = []
-    for key, entries in _staging_groups(staging_dir).items():
-        if _group_locked(entries):
-            continue
-        files = [f for e in entries for f in _files(e) if not f.name.endswith(LOCK_SUFFIX)]
-        if not files:
-            continue
-        owner = import_owner(Path(key))
-        if owner is not None and not _alive(owner):
-            reason = "left by a dead process"
-        elif all(_older_than(f, max_age) for f in files):
-            reason = "older than a day"
-        else:
-            continue
-        stale.extend(StalePartial(e, sum(_size(f) for f in _files(e)), reason)
-                     for e in entries if not e.name.endswith(LOCK_SUFFIX))
-    return stale
-
-
-def delete_partial(partial: StalePartial) -> int:
-    """Delete a planned partial unless its group was taken up again since; returns bytes freed."""
-    group = _staging_groups(partial.path.parent).get(_key(partial.path), [])
-    if _group_locked(group) or not os.path.lexists(partial.path):
-        return 0
-    size = sum(_size(f) for f in _files(partial.path))
-    if partial.path.is_dir() and not partial.path.is_symlink():
-        shutil.rmtree(partial.path, ignore_errors=True)
-    else:
-        partial.path.unlink(missing_ok=True)
-    return size
-
-
-def staging_bytes(staging_dir: Path) -> int:
-    if not staging_dir.is_dir():
-        return 0
-    return sum(_size(p) for p in staging_dir.rglob("*") if p.is_file())
-
-
-def _staging_groups(staging_dir: Path) -> dict[str, list[Path]]:
-    groups: dict[str, list[Path]] = defaultdict(list)
-    if staging_dir.is_dir():
-        for entry in sorted(staging_dir.iterdir()):
-            groups[_key(entry)].append(entry)
-    return groups
-
-
-def _key(entry: Path) -> str:
-    return entry.name.split(".", 1)[0]
-
-
-def _files(entry: Path) -> list[Path]:
-    if entry.is_dir() and not entry.is_symlink():
-        return [p for p in entry.rglob("*") if p.is_file()]
-    return [entry]
-
-
-def _group_locked(entries: Iterable[Path]) -> bool:
-    return any(is_locked(f) for e in entries for f in _files(e))
-
-
 def _kept(name: str, keep: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, glob) for glob in keep)
 
@@ -225,20 +152,3 @@ def _older_than(path: Path, seconds: float, *, with_ctime: bool = False) -> bool
         return False
     stamp = max(st.st_mtime, st.st_ctime) if with_ctime else st.st_mtime
     return time.time() - stamp >= seconds
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True

@@ -13,13 +13,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelshelf.errors import ModelshelfError
-from modelshelf.store.locking import file_lock
+from modelshelf.errors import ModelshelfError, RegistryDamaged
+from modelshelf.locks import file_lock
 from modelshelf.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from modelshelf.store.records import FileRecord, ModelRecord, NewModel
 
@@ -32,6 +32,8 @@ _IN_CHUNK = 500
 ScanCacheRow = tuple[str, int, int, int, str, dict[str, Any]]
 # ``json.dumps(info, sort_keys=True)`` without building a new encoder for every row.
 _encode_info = json.JSONEncoder(sort_keys=True).encode
+# SQLite's "not a database" and "malformed image": the file is damaged, not merely busy or full.
+_DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _MODEL_COLUMNS = ("id, name, type, architecture, format, source, source_ref, source_url, revision, "
                   "metadata, created, last_used, pinned, linked")
 
@@ -39,12 +41,20 @@ _MODEL_COLUMNS = ("id, name, type, architecture, format, source, source_ref, sou
 class Registry:
     """Typed queries over ``registry.sqlite3``; the caller decides the transaction boundaries."""
 
-    def __init__(self, path: Path, init_lock: Path) -> None:
+    def __init__(self, path: Path, init_lock: Path,
+                 has_data: Callable[[], bool] | None = None) -> None:
+        """``has_data`` says whether the store holds anything a registry must describe (blobs):
+        then a missing or empty registry file is a loss to repair, not a fresh store."""
         self.path = path
         self._local = threading.local()
         # Switching to WAL and migrating need the database to ourselves; a file lock keeps
         # processes that open a fresh store at the same moment from tripping over each other.
         with file_lock(init_lock), self._readable():
+            if has_data is not None and _empty(path) and has_data():
+                raise RegistryDamaged(
+                    f"{path}: the registry is {'empty' if path.exists() else 'missing'} but "
+                    f"{path.parent / 'blobs'} holds models; run `modelshelf repair` to rebuild it "
+                    "from blobs, meta/ and views/ (nothing was changed)")
             migrate(self.connection())
 
     # -- connections and transactions -----------------------------------------------------------
@@ -79,6 +89,10 @@ class Registry:
         try:
             yield
         except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _DAMAGED_CODES:
+                raise RegistryDamaged(f"{self.path}: the registry is damaged ({exc}); run "
+                                      "`modelshelf repair` to rebuild it from blobs, meta/ and "
+                                      "views/") from exc
             raise ModelshelfError(f"{self.path}: the registry cannot be used ({exc})") from exc
 
     # -- models ---------------------------------------------------------------------------------
@@ -194,6 +208,14 @@ class Registry:
             source_url=r[7], revision=r[8], metadata=json.loads(r[9]), created=r[10],
             last_used=r[11], pinned=bool(r[12]), linked=bool(r[13]), files=tuple(files[r[0]]))
             for r in rows]
+
+
+def _empty(path: Path) -> bool:
+    """No registry file, or one of 0 bytes (which SQLite would open as a new, empty database)."""
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -18,6 +18,7 @@ write transaction), so a blob can never vanish under a registered model.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -29,20 +30,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from modelshelf.errors import ModelNotFound, NameConflict, NotFoundError, SizeMismatch
+from modelshelf.errors import (
+    ModelNotFound,
+    ModelPinned,
+    NameConflict,
+    NotFoundError,
+    RegistryDamaged,
+    SizeMismatch,
+)
+from modelshelf.locks import file_lock, lock_file_for
+from modelshelf.staging import STALE_SECONDS, delete_partial, find_stale, staging_bytes
 from modelshelf.store.blobs import BlobStore, ImportMode
 from modelshelf.store.gc import (
     BLOB_GRACE_SECONDS,
-    STALE_PARTIAL_SECONDS,
     Eviction,
     GcPlan,
-    delete_partial,
+    OrphanBlob,
     find_orphans,
-    find_stale_partials,
     plan_evictions,
-    staging_bytes,
 )
-from modelshelf.store.locking import file_lock, lock_file_for
 from modelshelf.store.records import (
     FileRecord,
     ModelRecord,
@@ -51,6 +57,15 @@ from modelshelf.store.records import (
     check_new_model,
 )
 from modelshelf.store.registry import Registry, ScanCacheRow
+from modelshelf.store.repair import (
+    SNAPSHOT,
+    RepairReport,
+    inode_index,
+    models_from_views,
+    shown_digests,
+    snapshot_bytes,
+    snapshots,
+)
 from modelshelf.store.usage import DiskUsage, disk_usage
 from modelshelf.store.verify import VerifyReport, verify_models
 from modelshelf.store.viewtree import ViewTree
@@ -65,7 +80,11 @@ class Store:
     to it made outside the store (the Hub cache) would otherwise keep its bytes on disk.
     """
 
-    def __init__(self, home: Path, *, before_blob_delete: BlobHook | None = None) -> None:
+    def __init__(self, home: Path, *, before_blob_delete: BlobHook | None = None,
+                 rebuild_registry: bool = False) -> None:
+        """Open the store; a missing, empty or damaged registry while blobs exist raises
+        :class:`RegistryDamaged` unless ``rebuild_registry`` (``repair``): then the damaged file
+        is moved aside, a new registry is made, and :meth:`repair` fills it."""
         self.home = Path(home)
         self._before_blob_delete = before_blob_delete
         self.blobs_dir = self.home / "blobs"
@@ -78,8 +97,18 @@ class Store:
         self._blobs = BlobStore(self.blobs_dir, self.staging_dir)
         self._views = ViewTree(self.views_dir)
         self._views.ensure_type_folders()
-        self._registry = Registry(self.home / "registry.sqlite3",
-                                  self.locks_dir / "registry-init.lock")
+        registry_file = self.home / "registry.sqlite3"
+        init_lock = self.locks_dir / "registry-init.lock"
+        self._moved_aside: Path | None = None
+        self._rebuilt = False
+        try:
+            self._registry = Registry(registry_file, init_lock, has_data=self._has_blobs)
+        except RegistryDamaged:
+            if not rebuild_registry:
+                raise
+            self._moved_aside = set_aside(registry_file)
+            self._registry = Registry(registry_file, init_lock)
+            self._rebuilt = True
 
     # -- blobs ----------------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
@@ -119,6 +148,7 @@ class Store:
         (keeping its pin) and deletes blobs only the old version used.
         """
         check_new_model(new)
+        unchanged = False
         with self._registry.write() as conn:
             self._check_blobs(new)
             existing = self._registry.find(conn, new.name)
@@ -130,27 +160,32 @@ class Store:
                 # it, or every later pull would think the model outdated.
                 self._registry.set_field(conn, new.name, "revision", new.revision)
                 self._views.build(existing, self.blob_path)
-                return replace(existing, last_used=now, revision=new.revision)
-            if existing is not None and not force:
-                what = "content" if existing.content() != new.content() else f"type ({existing.type})"
-                raise NameConflict(f"model {new.name} exists with other {what}; "
-                                   "use --force to replace")
-            self._check_view_clash(conn, new)
-            if existing is not None:
-                self._registry.delete(conn, new.name)
-                self._views.remove(existing)
-            self._registry.insert(conn, new, pinned=existing.pinned if existing else False)
-            try:
-                self._views.build(new, self.blob_path)
-            except BaseException:
-                self._views.remove(new)
+                record: ModelRecord | None = replace(existing, last_used=now,
+                                                     revision=new.revision)
+                unchanged = True
+            else:
+                if existing is not None and not force:
+                    what = ("content" if existing.content() != new.content()
+                            else f"type ({existing.type})")
+                    raise NameConflict(f"model {new.name} exists with other {what}; "
+                                       "use --force to replace")
+                self._check_view_clash(conn, new)
                 if existing is not None:
-                    self._views.build(existing, self.blob_path)
-                raise
-            record = self._registry.find(conn, new.name)
-        if existing is not None:  # replaced: free what only the old version used
+                    self._registry.delete(conn, new.name)
+                    self._views.remove(existing)
+                self._registry.insert(conn, new, pinned=existing.pinned if existing else False)
+                try:
+                    self._views.build(new, self.blob_path)
+                except BaseException:
+                    self._views.remove(new)
+                    if existing is not None:
+                        self._views.build(existing, self.blob_path)
+                    raise
+                record = self._registry.find(conn, new.name)
+        if existing is not None and not unchanged:  # replaced: free what only the old used
             self._collect(f.sha256 for f in existing.files)
         assert record is not None
+        self._snapshot(record)
         return record
 
     def get(self, name: str) -> ModelRecord:
@@ -172,12 +207,18 @@ class Store:
         with self._registry.read() as conn:
             return self._registry.models(conn, type, architecture)
 
-    def remove(self, name: str) -> int:
-        """Unregister a model and its views; returns the bytes of blobs no one uses any more."""
+    def remove(self, name: str, *, force: bool = False) -> int:
+        """Unregister a model and its views; returns the bytes of blobs no one uses any more.
+
+        A pinned model is one the user asked to keep: removing it needs ``force``, checked in
+        the same transaction as the delete (a pin set a moment ago is honoured).
+        """
         with self._registry.write() as conn:
             record = self._registry.find(conn, name)
             if record is None:
                 raise _no_model(name)
+            if record.pinned and not force:
+                raise _pinned(name)
             self._registry.delete(conn, name)
             self._views.remove(record)
         shutil.rmtree(self.meta_dir / name, ignore_errors=True)
@@ -198,6 +239,9 @@ class Store:
     def pin(self, name: str, pinned: bool = True) -> None:
         """Protect a model from eviction (``pinned=False`` lifts it)."""
         self._update(name, "pinned", int(pinned))
+        record = self.find(name)
+        if record is not None:
+            self._snapshot(record)
 
     def set_linked(self, name: str, linked: bool = True) -> ModelRecord:
         """Expose a model in ``views/`` (and so to apps), or take it out, in one transaction
@@ -221,34 +265,44 @@ class Store:
     def du(self) -> DiskUsage:
         with self._registry.read() as conn:
             models = self._registry.models(conn)
+        stale = sum(p.size for p in find_stale(self.staging_dir))
         return disk_usage(models, self._blob_sizes(), shutil.disk_usage(self.home).free,
-                          staging_bytes(self.staging_dir))
+                          staging_bytes(self.staging_dir), stale)
 
     def verify(self, names: Sequence[str] | None = None) -> VerifyReport:
         """Re-hash the blobs of the named models (all if ``None``) against the registry."""
         models = self.list() if names is None else [self.get(n) for n in names]
-        return verify_models(models, self.blob_path)
+        return verify_models(models, self.blob_path, self._views.entries)
 
     def gc_plan(self, max_size: int | None = None, keep: Sequence[str] = (), *,
                 grace: float = BLOB_GRACE_SECONDS,
-                stale_after: float = STALE_PARTIAL_SECONDS) -> GcPlan:
+                stale_after: float = STALE_SECONDS, force: bool = False) -> GcPlan:
         """What ``gc`` would delete; nothing changes until ``.execute()``.
 
         ``grace``: unreferenced blobs younger than this are kept (a pull may be about to
         register them). ``stale_after``: age after which an unlocked partial is abandoned.
+        An unreferenced blob that ``views/`` still shows or a ``meta/`` snapshot still names is
+        one the registry cannot account for (rows lost, not a model removed: ``rm`` takes the
+        view and the snapshot with it); it is kept, and listed, unless ``force``.
         """
         with self._registry.read() as conn:
             models = self._registry.models(conn)
             referenced = self._registry.referenced(conn)
         orphans = find_orphans(self._blob_sizes(), referenced, self.blob_path, grace)
-        partials = find_stale_partials(self.staging_dir, stale_after)
+        unaccounted: list[OrphanBlob] = []
+        if orphans and not force:
+            claimed = self._claimed_on_disk()
+            unaccounted = [b for b in orphans if b.sha256 in claimed]
+            orphans = [b for b in orphans if b.sha256 not in claimed]
+        partials = find_stale(self.staging_dir, stale_after)
         evictions: list[Eviction] = []
         if max_size is None:
             before = after = sum(referenced.values())
         else:
             evictions, before, after = plan_evictions(models, max_size, keep)
         return GcPlan(tuple(orphans), tuple(partials), tuple(evictions), max_size, before, after,
-                      created=time.time(), apply=self._apply_gc)
+                      created=time.time(), apply=self._apply_gc,
+                      unaccounted_blobs=tuple(unaccounted))
 
     def save_meta(self, name: str, filename: str, data: bytes) -> Path:
         """Keep a source snapshot (e.g. ``civitai.json``) beside the model, written atomically."""
@@ -287,7 +341,65 @@ class Store:
             with self._registry.write() as conn:
                 self._registry.scan_cache_put_many(conn, rows)
 
+    def repair(self) -> RepairReport:
+        """Rebuild the registry if this store was opened with ``rebuild_registry`` and it was
+        lost (from ``meta/`` snapshots, then ``views/``, see :mod:`modelshelf.store.repair`),
+        then put back every view entry of every registered model."""
+        restored_exact: list[str] = []
+        restored_views: list[str] = []
+        notes: list[str] = []
+        blobs = {p.name: p for p in self._blobs}
+        sizes = self._blob_sizes()
+        if self._rebuilt:
+            index = inode_index(blobs)
+            candidates: list[tuple[NewModel, bool]] = [(r, True) for r in snapshots(self.meta_dir)]
+            candidates += [(m, False) for m in models_from_views(self.views_dir, index, sizes)]
+            taken: set[Path] = set()
+            with self._registry.write() as conn:
+                for model, exact in candidates:
+                    where = self._views.path(model)
+                    lost = [f.path for f in model.files if f.sha256 not in sizes]
+                    if where in taken or self._registry.find(conn, model.name) is not None:
+                        continue
+                    if lost:
+                        notes.append(f"{model.name}: not restored, its blobs for "
+                                     f"{', '.join(lost)} are gone")
+                        continue
+                    taken.add(where)
+                    self._registry.insert(
+                        conn, model, pinned=getattr(model, "pinned", False),
+                        now=getattr(model, "created", None) or None)
+                    (restored_exact if exact else restored_views).append(model.name)
+        relinked = 0
+        for record in self.list():
+            relinked += len(self._views.build(record, self.blob_path))
+            self._snapshot(record)
+        with self._registry.read() as conn:
+            referenced = self._registry.referenced(conn)
+        unclaimed = {sha: size for sha, size in sizes.items() if sha not in referenced}
+        return RepairReport(
+            self._rebuilt, str(self._moved_aside) if self._moved_aside else None,
+            tuple(restored_exact), tuple(restored_views), relinked, len(unclaimed),
+            sum(unclaimed.values()), tuple(notes))
+
     # -- internals ------------------------------------------------------------------------------
+    def _claimed_on_disk(self) -> set[str]:
+        """Digests a view entry shows or a model snapshot names, whatever the registry says."""
+        index = inode_index({p.name: p for p in self._blobs})
+        claimed = shown_digests(self.views_dir, index)
+        claimed.update(f.sha256 for r in snapshots(self.meta_dir) for f in r.files)
+        return claimed
+
+    def _has_blobs(self) -> bool:
+        return next(iter(self._blobs), None) is not None
+
+    def _snapshot(self, record: ModelRecord) -> None:
+        """Keep ``meta/<name>/registry.json`` in step with the registry: what ``repair`` reads
+        back if the registry is lost. Written atomically; failing to write it (a full disk)
+        leaves the model registered and usable, so it is not an error."""
+        with contextlib.suppress(OSError):
+            self.save_meta(record.name, SNAPSHOT, snapshot_bytes(record))
+
     def _update(self, name: str, column: str, value: Any) -> None:
         with self._registry.write() as conn:
             if not self._registry.set_field(conn, name, column, value):
@@ -348,7 +460,8 @@ class Store:
             current = self.find(eviction.name)
             if current is None or current.pinned or current.last_used > eviction.last_used:
                 continue  # pinned, used again or removed since the plan was made
-            freed += self.remove(eviction.name)
+            with contextlib.suppress(ModelPinned, ModelNotFound):  # ... or in this instant
+                freed += self.remove(eviction.name)
         with self._registry.write() as conn:
             for sha in sorted(self._registry.unreferenced(
                     conn, (b.sha256 for b in plan.orphan_blobs))):
@@ -357,6 +470,24 @@ class Store:
         for partial in plan.stale_partials:
             freed += delete_partial(partial)
         return freed
+
+
+def set_aside(registry_file: Path) -> Path | None:
+    """Move a damaged registry (and its WAL files) out of the way, keeping it for inspection."""
+    if not registry_file.exists():
+        for extra in ("-wal", "-shm"):  # without their database they are noise
+            Path(f"{registry_file}{extra}").unlink(missing_ok=True)
+        return None
+    aside = registry_file.with_name(f"{registry_file.name}.damaged-{int(time.time())}")
+    for extra in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{registry_file}{extra}", f"{aside}{extra}")
+    return aside
+
+
+def _pinned(name: str) -> ModelPinned:
+    return ModelPinned(f"model {name} is pinned; use `modelshelf rm --force {name}` "
+                       "(or `modelshelf unpin` first)")
 
 
 def _no_model(name: str) -> ModelNotFound:

@@ -20,6 +20,7 @@ class DiskUsage:
     by_model: Mapping[str, int] = field(default_factory=dict)
     unreferenced_bytes: int = 0   # blobs no model uses (gc deletes them)
     staging_bytes: int = 0        # partial downloads and imports in progress
+    stale_partial_bytes: int = 0  # of those, what nobody will resume (gc deletes them)
 
     def to_json(self) -> dict[str, Any]:
         """SPEC.md's ``du --json`` shape (plus a few extra keys)."""
@@ -28,11 +29,12 @@ class DiskUsage:
             "saved_bytes": self.saved_bytes, "free_bytes": self.free_bytes,
             "by_type": dict(self.by_type), "by_model": dict(self.by_model),
             "unreferenced_bytes": self.unreferenced_bytes, "staging_bytes": self.staging_bytes,
+            "partial_bytes": self.staging_bytes, "stale_partial_bytes": self.stale_partial_bytes,
         }
 
 
 def disk_usage(models: Iterable[ModelRecord], blob_sizes: Mapping[str, int], free_bytes: int,
-               staging_bytes: int) -> DiskUsage:
+               staging_bytes: int, stale_partial_bytes: int = 0) -> DiskUsage:
     """Fold the registry and a listing of the blobs (digest -> bytes on disk) into a report."""
     by_type: dict[str, int] = defaultdict(int)
     by_model: dict[str, int] = {}
@@ -48,4 +50,4 @@ def disk_usage(models: Iterable[ModelRecord], blob_sizes: Mapping[str, int], fre
         total_bytes=total, unique_bytes=unique, saved_bytes=max(0, total - shared_unique),
         free_bytes=free_bytes, by_type=dict(sorted(by_type.items())),
         by_model=dict(sorted(by_model.items())), unreferenced_bytes=unique - shared_unique,
-        staging_bytes=staging_bytes)
+        staging_bytes=staging_bytes, stale_partial_bytes=stale_partial_bytes)

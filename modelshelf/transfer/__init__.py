@@ -5,7 +5,7 @@ and the caller moves it where it belongs.
 """
 
 from modelshelf.transfer.disk import free_space_margin
-from modelshelf.transfer.engine import DownloadResult, ProgressCallback, download
+from modelshelf.transfer.engine import DownloadResult, ProgressCallback, download, download_lock
 from modelshelf.transfer.meta import RemoteMeta, probe
 from modelshelf.transfer.names import sanitize_filename
 from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
@@ -19,6 +19,7 @@ __all__ = [
     "RemoteMeta",
     "RemoteReader",
     "download",
+    "download_lock",
     "free_space_margin",
     "open_remote",
     "probe",

@@ -22,9 +22,10 @@ _NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
 class PartialFile:
     """An open partial file; ``what`` names the download in error messages."""
 
-    def __init__(self, path: Path, what: str, *, truncate: bool) -> None:
+    def __init__(self, path: Path, what: str, *, truncate: bool, resumable: bool = True) -> None:
         self.path = path
         self.what = what
+        self.resumable = resumable  # whether a rerun can continue it (says the disk-full message)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0), 0o644)
 
     def close(self) -> None:
@@ -59,9 +60,11 @@ class PartialFile:
 
     def _full(self) -> InsufficientSpace:
         free = shutil.disk_usage(self.path.parent).free
-        return InsufficientSpace(
-            f"{self.path.parent}: the disk is full ({format_size(free)} free) while downloading "
-            f"{self.what}; free some space and run again to resume")
+        then = ("free some space and run again to resume" if self.resumable else
+                "the server allows no resuming (no size or no ranges), so the partial download "
+                "is deleted; free some space and run again to start over")
+        return InsufficientSpace(f"{self.path.parent}: the disk is full ({format_size(free)} free) "
+                                 f"while downloading {self.what}; {then}")
 
 
 def free_space_margin(size: int) -> int:

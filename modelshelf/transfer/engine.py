@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +34,8 @@ from modelshelf.errors import (
     SizeMismatch,
 )
 from modelshelf.hashing import parse_sha256
+from modelshelf.locks import file_lock
+from modelshelf.staging import ResumeState, StagingPaths
 from modelshelf.transfer.disk import PartialFile, check_free_space
 from modelshelf.transfer.hasher import PrefixHasher
 from modelshelf.transfer.http import (
@@ -54,7 +57,6 @@ from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
 from modelshelf.transfer.ramp import Ramp
 from modelshelf.transfer.ranges import missing
 from modelshelf.transfer.retry import Backoff
-from modelshelf.transfer.state import ResumeState, StagingPaths, locked
 from modelshelf.transfer.worker import BUFFER, Changed, Connection, Job
 
 MIN_PIECE = 2**20  # like aria2c -k1M: never split finer than this
@@ -146,7 +148,9 @@ def download(
         backoff=Backoff(max(1, retries), retry_base_delay), timeout=timeout,
         stall_seconds=stall_seconds, verify_ssl=verify_ssl, proxies=proxies, progress=progress,
         free_space_margin=free_space_margin, min_piece=max(4 * 1024, min_piece))
-    with locked(paths.lock):
+    # The per-download lock: a second process of the same URL waits here (interruptibly), then
+    # finds the file finished. A caller holding it already (the pull) re-enters for free.
+    with file_lock(paths.lock, what=redact(url)):
         waiting = _unclaimed(paths, expected)
         if waiting is not None:
             return waiting
@@ -161,6 +165,16 @@ def download(
                     on_warning(f"{redact(url)}: {reason}; starting over")
         raise RemoteChanged(f"{redact(url)}: the remote file kept changing during the download "
                             f"({reason})")
+
+
+def download_lock(staging_dir: Path, url: str, expected_sha256: str | None = None,
+                  while_waiting: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+    """The lock :func:`download` takes for this URL and digest, for a caller that must also
+    do work before and after it under the same lock (look for the blob, move the file in).
+    ``download`` inside it re-enters the lock instead of waiting on itself."""
+    expected = parse_sha256(expected_sha256) if expected_sha256 else None
+    return file_lock(StagingPaths.for_key(Path(staging_dir), url, expected).lock, while_waiting,
+                     what=redact(url))
 
 
 def _unclaimed(paths: StagingPaths, expected: str | None) -> DownloadResult | None:
@@ -219,7 +233,8 @@ class _Transfer:
                 check_free_space(self.paths.part.parent, needed, redact(self.o.url),
                                  present=state.bytes_done() if state is not None else 0,
                                  margin=self.o.free_space_margin)
-            self.file = PartialFile(self.paths.part, redact(self.o.url), truncate=state is None)
+            self.file = PartialFile(self.paths.part, redact(self.o.url), truncate=state is None,
+                                    resumable=self.ranged)
         except BaseException:
             link.close()
             raise
@@ -320,11 +335,11 @@ class _Transfer:
             for thread in self.threads:
                 thread.join()
             hasher.cancel()
-            self._save(state)
+            self._save_or_discard(state)
             raise
         if sched.error is not None:
             hasher.cancel()
-            self._save(state)
+            self._save_or_discard(state)
             raise sched.error
         if not self.ranged:
             size = first.pos
@@ -381,6 +396,15 @@ class _Transfer:
         size = self.meta.size if self.meta else None
         done = sum(end - start for start, end in self.sched.done_spans())
         self.o.progress(done, size)
+
+    def _save_or_discard(self, state: ResumeState) -> None:
+        """After a failure: keep what a rerun can resume; a partial of a server that gave no
+        size or ignored Range can never be resumed, so it goes now rather than fill the disk
+        (a full disk is the usual failure) until gc finds it."""
+        if self.ranged:
+            self._save(state)
+        else:
+            self.paths.discard()
 
     def _save(self, state: ResumeState) -> None:
         if self.ranged and self.sched is not None:

@@ -7,8 +7,8 @@ import multiprocessing
 import sqlite3
 from pathlib import Path
 
+from modelshelf.locks import lock_file_for
 from modelshelf.store import Store
-from modelshelf.store.locking import lock_file_for
 from modelshelf.testing.models import new_model, put_blob
 
 _CTX = multiprocessing.get_context("fork")
@@ -83,7 +83,7 @@ def test_lock_excludes_other_processes_until_released(tmp_path: Path) -> None:
     holder.start()
     assert held.wait(30)
     lock_files = list(store.locks_dir.glob("k-*.lock"))
-    from modelshelf.store.locking import is_locked
+    from modelshelf.locks import is_locked
 
     assert len(lock_files) == 1 and is_locked(lock_files[0])
     release.set()

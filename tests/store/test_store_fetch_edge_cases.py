@@ -75,7 +75,7 @@ def test_a_damaged_registry_is_one_line_naming_it(cli, isolated_env: Path):
     result = cli("ls")
     assert result.code == 1
     (line,) = result.err.strip().splitlines()
-    assert "registry.sqlite3: the registry cannot be used" in line
+    assert "registry.sqlite3: the registry is damaged" in line and "modelshelf repair" in line
     assert "internal error" not in line
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from modelshelf.staging import ResumeState
 from modelshelf.testing.server import LocalServer
-from modelshelf.transfer.state import ResumeState
 
 MIB = 2**20
 

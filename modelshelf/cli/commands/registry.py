@@ -7,7 +7,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
-from modelshelf.errors import ModelNotFound, UsageError
+from modelshelf.errors import ModelNotFound, ModelPinned, UsageError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -18,6 +18,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     rm = commands.add_parser("rm", parents=[common], help="unregister models, free their bytes")
     rm.add_argument("names", nargs="+", metavar="NAME")
+    rm.add_argument("-f", "--force", action="store_true", help="remove pinned models too")
     rm.set_defaults(handler=run_rm)
 
     for verb, pinned in (("pin", True), ("unpin", False)):
@@ -43,7 +44,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     gc.add_argument("--keep", action="append", default=[], metavar="GLOB",
                     help="never evict names matching GLOB")
     gc.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    gc.add_argument("--force", action="store_true",
+                    help="also delete unreferenced blobs that views/ or meta/ still claim")
     gc.set_defaults(handler=run_gc)
+
+    repair = commands.add_parser(
+        "repair", parents=[common],
+        help="rebuild a lost registry from blobs, meta/ and views/; relink views")
+    repair.set_defaults(handler=run_repair)
 
 
 def run_ls(ctx: Context) -> int:
@@ -85,7 +93,12 @@ def run_path(ctx: Context) -> int:
 
 
 def run_rm(ctx: Context) -> int:
-    freed = {name: ctx.shelf.remove(name) for name in _existing(ctx, ctx.args.names)}
+    names = _existing(ctx, ctx.args.names)
+    pinned = [name for name in names if ctx.shelf.get(name).pinned]
+    if pinned and not ctx.args.force:
+        raise ModelPinned(f"{', '.join(pinned)}: pinned; use `modelshelf rm --force` to remove "
+                          "anyway (or `modelshelf unpin` first); nothing was changed")
+    freed = {name: ctx.shelf.remove(name, force=ctx.args.force) for name in names}
 
     def human() -> None:
         for name, freed_bytes in freed.items():
@@ -111,12 +124,16 @@ def run_verify(ctx: Context) -> int:
         ctx.say(f"checked {report.checked} file(s): {report.ok} ok, {len(report.failed)} failed")
         for f in report.failed:
             ctx.say(f"  MISMATCH {f.name}: {f.path} expected {f.expected} got {f.actual}")
+        for v in report.views_failed:
+            ctx.say(f"  VIEW {v.name}: {printable(v.path)} is {v.problem}")
         if report.failed:
             ctx.say("fetch damaged models again with `modelshelf pull --force REF` "
                     "(their references are in `modelshelf ls`)")
+        if report.views_failed:
+            ctx.say("put the view files back with `modelshelf repair`")
 
     ctx.emit(report.to_json(), human)
-    return 1 if report.failed else 0
+    return 0 if report.all_ok else 1
 
 
 def run_du(ctx: Context) -> int:
@@ -127,6 +144,10 @@ def run_du(ctx: Context) -> int:
         ctx.say(f"on disk        {format_size(usage.unique_bytes):>10}")
         ctx.say(f"saved (dedupe) {format_size(usage.saved_bytes):>10}")
         ctx.say(f"free           {format_size(usage.free_bytes):>10}")
+        if usage.staging_bytes:
+            stale = (f" ({format_size(usage.stale_partial_bytes)} nobody will resume: "
+                     "`modelshelf gc` frees it)" if usage.stale_partial_bytes else "")
+            ctx.say(f"partials       {format_size(usage.staging_bytes):>10}{stale}")
         for kind, size in sorted(usage.by_type.items()):
             ctx.say(f"  {kind:<16} {format_size(size):>10}")
 
@@ -138,7 +159,7 @@ def run_gc(ctx: Context) -> int:
     from modelshelf.config import parse_size
 
     max_size = parse_size(ctx.args.max_size) if ctx.args.max_size else None
-    plan = ctx.shelf.gc(max_size=max_size, keep=ctx.args.keep)
+    plan = ctx.shelf.gc(max_size=max_size, keep=ctx.args.keep, force=ctx.args.force)
     payload = plan.to_json()
     # What was really freed: a model used again since the plan, or bytes an app folder's hard
     # link keeps, make it less than planned.
@@ -155,5 +176,33 @@ def run_gc(ctx: Context) -> int:
         if not plan.fits:
             ctx.warn("the store still exceeds --max-size: the rest is pinned or kept")
 
+    if plan.unaccounted_blobs:  # on stderr with --json too: it is why bytes were not freed
+        ctx.warn(f"kept {len(plan.unaccounted_blobs)} unreferenced blob(s) "
+                 f"({format_size(plan.kept_bytes)}) that views/ or meta/ still point at: the "
+                 "registry may have lost their models; run `modelshelf repair` (or "
+                 "`modelshelf gc --force` to delete them)")
     ctx.emit(payload, human)
+    return 0
+
+
+def run_repair(ctx: Context) -> int:
+    report = ctx.shelf.repair()
+
+    def human() -> None:
+        if report.registry_rebuilt:
+            aside = f" (the damaged file is kept as {report.moved_aside})" if report.moved_aside else ""
+            ctx.say(f"registry rebuilt{aside}: {len(report.from_snapshots)} model(s) from "
+                    f"meta/ snapshots, {len(report.from_views)} from views/")
+            for name in report.from_views:
+                ctx.say(f"  {printable(name)}: source unknown (read back from views/)")
+        else:
+            ctx.say("registry ok")
+        ctx.say(f"view entries put back: {report.views_relinked}")
+        if report.unclaimed_blobs:
+            ctx.say(f"{report.unclaimed_blobs} blob(s) ({format_size(report.unclaimed_bytes)}) "
+                    "belong to no model; `modelshelf gc` deletes them")
+        for note in report.notes:
+            ctx.warn(note)
+
+    ctx.emit(report.to_json(), human)
     return 0
