@@ -61,8 +61,8 @@ class Faults:
     bad_length: int = 0  # a 206 announcing `length_delta` bytes less than its Content-Range
     #                      (that many sent), or a 200 announcing `length_delta` more; then close
     length_delta: int = 1024
-    bad_range: int = 0  # a 206 whose Content-Range total is `range_total_delta` past the size
-    range_total_delta: int = 4096
+    bad_range: int = 0  # a 206 whose Content-Range total is the size + `range_total_delta`
+    range_total_delta: int = -4096  # (negative: the range ends past the total it announces)
     gzip_bodies: int = 0  # gzip the body and say Content-Encoding: gzip whatever was asked
     corrupt_once: int = 0  # flip the byte in the middle of the next N bodies
     change_midway: int = 0  # after half a body, the file changes (new bytes, ETag, date)
