@@ -281,9 +281,11 @@ class Campaign:
     def concurrent_step(self) -> None:
         """2-4 clients on overlapping references, light faults, and gc or rm running beside."""
         pool = self.rng.sample(self.world.items, min(5, len(self.world.items)))
+        armed = {}
         for server in self.world.servers:
             server.faults.error_burst = self.rng.randint(0, 2)
             server.faults.resets = self.rng.randint(0, 2)
+            armed[server] = (server.faults.error_burst, server.faults.resets)
         clients = []
         for _ in range(self.rng.randint(2, 4)):
             picked = [i.ref for i in self.rng.sample(pool, self.rng.randint(2, 4)) if not i.args]
@@ -300,6 +302,9 @@ class Campaign:
             self._pulled(Outcome(proc.returncode, out, err), refs)
         out, err = side.communicate(timeout=120)
         check_output(side.returncode, out, err, 1)
+        for server, (bursts, resets) in armed.items():
+            self.summary.faults["5xx-burst"] += bursts - server.faults.error_burst
+            self.summary.faults["reset-mid-body"] += resets - server.faults.resets
 
     def rm_step(self) -> None:
         registered = sorted(self._registered().values())
