@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import gzip
 import hashlib
 import json
 import os
 import re
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -54,6 +56,16 @@ class Faults:
     stall_after: int | None = None  # stop sending (but keep the socket) after N bytes, once
     stall_seconds: float = 30.0
     html_instead: bool = False  # answer 200 text/html "<html>Access denied</html>"
+    # Kinds the chaos campaign (tests/campaign) injects; counters fire on the next N GET bodies.
+    rst_resets: int = 0  # cut after `reset_after` bytes with a TCP RST (SO_LINGER 0), not a FIN
+    bad_length: int = 0  # a 206 announcing `length_delta` bytes less than its Content-Range
+    #                      (that many sent), or a 200 announcing `length_delta` more; then close
+    length_delta: int = 1024
+    bad_range: int = 0  # a 206 whose Content-Range total is the size + `range_total_delta`
+    range_total_delta: int = -4096  # (negative: the range ends past the total it announces)
+    gzip_bodies: int = 0  # gzip the body and say Content-Encoding: gzip whatever was asked
+    corrupt_once: int = 0  # flip the byte in the middle of the next N bodies
+    change_midway: int = 0  # after half a body, the file changes (new bytes, ETag, date)
 
 
 @dataclass
@@ -360,6 +372,10 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                         return 416, 0
                     status = 206
             length = end - start + 1
+            if method == "GET" and status in (200, 206):
+                chaos = self._chaos(blob, status, start, end, size)
+                if chaos is not None:
+                    return chaos
             self.send_response(status)
             self.send_header("Content-Type", blob.content_type)
             self.send_header("Content-Length", str(length))
@@ -377,11 +393,78 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             self._progress[0] = status
             return status, self._stream(blob, start, length)
 
+        def _chaos(self, blob: Blob, status: int, start: int, end: int,
+                   size: int) -> tuple[int, int] | None:
+            """The campaign's faults that change a response's headers or its whole body; None
+            when none fires (the caller then answers normally)."""
+            length = end - start + 1
+            content_range = {"Content-Range": f"bytes {start}-{end}/{size}"} if status == 206 else {}
+            if server._take("gzip_bodies"):
+                with _opened(blob.data) as read_at:
+                    body = gzip.compress(read_at(start, length), mtime=0)
+                return self._send_raw(status, blob, body, len(body),
+                                      {**content_range, "Content-Encoding": "gzip"})
+            if status == 206 and server._take("bad_range"):
+                with _opened(blob.data) as read_at:
+                    body = read_at(start, length)
+                total = size + server.faults.range_total_delta
+                return self._send_raw(206, blob, body, length,
+                                      {"Content-Range": f"bytes {start}-{end}/{total}"})
+            if server._take("bad_length"):
+                delta = server.faults.length_delta
+                announced = max(0, length - delta) if status == 206 else length + delta
+                with _opened(blob.data) as read_at:
+                    body = read_at(start, min(length, announced))
+                return self._send_raw(status, blob, body, announced, content_range)
+            if server._take("corrupt_once"):
+                with _opened(blob.data) as read_at:
+                    flipped = bytearray(read_at(start, length))
+                if flipped:
+                    flipped[len(flipped) // 2] ^= 0xFF
+                return self._send_raw(status, blob, bytes(flipped), length, content_range)
+            if server._take("change_midway"):
+                with _opened(blob.data) as read_at:
+                    body = read_at(start, length)
+                half = len(body) // 2
+                return self._send_raw(status, blob, body, length, content_range,
+                                      midway=(half, lambda: _change_file(server, self.path)))
+            return None
+
+        def _send_raw(self, status: int, blob: Blob, body: bytes, announced: int,
+                      headers: Mapping[str, str],
+                      midway: tuple[int, Callable[[], None]] | None = None) -> tuple[int, int]:
+            """Headers as given (whatever the truth), then ``body``; close when they disagree.
+            ``midway``: (offset, action) runs the action once that much of the body is out."""
+            self.send_response(status)
+            self.send_header("Content-Type", blob.content_type)
+            self.send_header("Content-Length", str(announced))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", blob.etag)
+            self.send_header("Last-Modified",
+                             email.utils.formatdate(blob.last_modified, usegmt=True))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self._progress[0] = status
+            split = midway[0] if midway else len(body)
+            self.wfile.write(body[:split])
+            if midway:
+                midway[1]()
+            self.wfile.write(body[split:])
+            self._progress[1] = len(body)
+            if len(body) != announced:
+                self.wfile.flush()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            return status, len(body)
+
         def _stream(self, blob: Blob, start: int, length: int) -> int:
             faults = server.faults
             limit = length
             reset = server._take("resets")
-            if reset:
+            rst = not reset and server._take("rst_resets")
+            if reset or rst:
                 limit = min(limit, faults.reset_after)
             if faults.short_body:
                 limit = max(0, length - 1024)
@@ -415,6 +498,11 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if sent < length:
                 self.wfile.flush()
                 self.close_connection = True
+                if rst:  # linger 0: close() sends RST at once, as a crashed middlebox does
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return sent
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
             return sent
@@ -464,6 +552,21 @@ class _opened:
             self._fh.close()
 
 
+def changed_bytes(data: bytes) -> bytes:
+    """What a file becomes when the chaos fault ``change_midway`` re-uploads it: same size, the
+    last 32 bytes replaced by a digest of the old content (so every change is new content)."""
+    return data[:-32] + hashlib.sha256(data).digest() if len(data) >= 32 else data + b"!"
+
+
+def _change_file(server: LocalServer, raw_path: str) -> None:
+    path = urlsplit(raw_path).path
+    with server._lock:
+        blob = server._files.get(path)
+    if blob is not None:
+        data = blob.data.read_bytes() if isinstance(blob.data, Path) else blob.data
+        server.replace_file(path, changed_bytes(data))
+
+
 def json_response(obj: Any, status: int = 200,
                   headers: Mapping[str, str] | None = None) -> Response:
     return Response(status, json.dumps(obj).encode(), {"Content-Type": "application/json",
@@ -476,4 +579,4 @@ def query_value(request: Request, key: str) -> str | None:
 
 
 __all__ = ["Blob", "Faults", "Handler", "LocalServer", "LoggedRequest", "Request", "Response",
-           "json_response", "query_value"]
+           "changed_bytes", "json_response", "query_value"]
