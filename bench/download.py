@@ -1,12 +1,15 @@
 """Benchmark: modelshelf's transfer engine against aria2c, curl and wget on one local file.
 
 The file (random bytes, so nothing compresses) is served by modelshelf's test server on
-127.0.0.1, once with a cap of 20 MB/s per connection (what a throttled CDN link looks like, the
-case segmented downloads exist for) and once uncapped. Every tool runs in a subprocess into a
+127.0.0.1, once with a cap per connection (``--rate``, default 10 MB/s: what a throttled CDN link
+looks like, the case segmented downloads exist for) and once uncapped. The capped table prints
+the link limit beside the times: connections x per-connection rate, the fastest any tool with
+that many connections can go once its connections are open. Every tool runs in a subprocess into a
 fresh directory; tools alternate within each round, so noise from other work on the machine is
 spread evenly. Reported: median wall time, MB/s, ratio to aria2c, and modelshelf's peak RSS.
 
     python bench/download.py                      # 1 GiB, 3 rounds, capped and uncapped
+    python bench/download.py --size 256MiB --rounds 5 --modes capped --tools modelshelf,aria2c
     python bench/download.py --size 128M --rounds 1 --modes uncapped
 
 modelshelf runs as ``modelshelf pull URL --home TMP`` when that CLI works (``--engine cli``),
@@ -38,7 +41,6 @@ from pathlib import Path  # noqa: E402
 from modelshelf.config import parse_size  # noqa: E402
 from modelshelf.testing.server import LocalServer  # noqa: E402
 
-CAP = 20e6
 _API_CHILD = """
 import sys
 from pathlib import Path
@@ -142,6 +144,7 @@ def make_source(path: Path, size: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1GiB")
+    parser.add_argument("--rate", default="10MB", help="per-connection cap of the capped mode")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default="capped,uncapped")
     parser.add_argument("--engine", choices=("auto", "cli", "api"), default="auto")
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args(argv)
 
-    size = parse_size(args.size)
+    size, rate = parse_size(args.size), float(parse_size(args.rate))
     modes = [m for m in args.modes.split(",") if m in ("capped", "uncapped")]
     wanted = [t for t in args.tools.split(",") if t in ("modelshelf", "aria2c", "curl", "wget")]
     if "aria2c" in wanted and not ensure_aria2():
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         for round_no in range(args.rounds):
             for mode in modes:
-                server.faults.rate_per_connection = CAP if mode == "capped" else None
+                server.faults.rate_per_connection = rate if mode == "capped" else None
                 order = wanted[round_no % len(wanted):] + wanted[:round_no % len(wanted)]
                 for tool in order:
                     out = Path(tmp) / f"out-{tool}"
@@ -193,36 +196,50 @@ def main(argv: list[str] | None = None) -> int:
                     results[mode][tool].append(run)
                     print(f"  round {round_no + 1} {mode:8s} {tool:10s} {run.seconds:7.2f} s",
                           file=sys.stderr)
-    report(results, size, engine, args.json)
+    report(results, size, engine, args.json, rate, args.connections)
     return 0
 
 
 def report(results: dict[str, dict[str, list[Run]]], size: int, engine: str,
-           as_json: bool) -> None:
+           as_json: bool, rate: float, connections: int) -> None:
+    """Medians, the spread (min-max) and ratios; capped, also the link limit: ``connections`` x
+    ``rate`` (aria2c runs -x16 as modelshelf runs 16 by default), and each tool's share of it."""
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for mode, by_tool in results.items():
         medians = {t: statistics.median(r.seconds for r in runs) for t, runs in by_tool.items()
                    if runs}
         base = medians.get("aria2c")
         fastest = min(medians.values()) if medians else None
-        print(f"\n{mode} ({'20 MB/s per connection' if mode == 'capped' else 'no cap'}):")
-        print(f"  {'tool':10s} {'median s':>9s} {'MB/s':>8s} {'vs aria2c':>10s} "
-              f"{'vs fastest':>11s}")
+        limit = connections * rate if mode == "capped" else None
+        print(f"\n{mode} ({f'{rate / 1e6:g} MB/s per connection' if limit else 'no cap'}):")
+        if limit:
+            print(f"  link limit: {connections} connections x {rate / 1e6:g} MB/s = "
+                  f"{limit / 1e6:.0f} MB/s, {size / limit:.2f} s for the bytes alone")
+        print(f"  {'tool':10s} {'median s':>9s} {'min-max s':>12s} {'MB/s':>7s} "
+              f"{'of link':>8s} {'vs aria2c':>10s} {'vs fastest':>11s}")
         figures[mode] = {}
         for tool, seconds in medians.items():
+            runs = [r.seconds for r in by_tool[tool]]
             ratio = seconds / base if base else float("nan")
-            print(f"  {tool:10s} {seconds:9.2f} {size / seconds / 1e6:8.0f} {ratio:10.2f} "
-                  f"{seconds / fastest:11.2f}")
+            share = f"{size / seconds / limit:8.2f}" if limit else f"{'':8s}"
+            print(f"  {tool:10s} {seconds:9.2f} {min(runs):5.2f}-{max(runs):<6.2f} "
+                  f"{size / seconds / 1e6:7.0f} {share} {ratio:10.2f} "
+                  f"{seconds / (fastest or seconds):11.2f}")
             figures[mode][tool] = {"median_seconds": round(seconds, 3),
+                                   "min_seconds": round(min(runs), 3),
+                                   "max_seconds": round(max(runs), 3),
                                    "mb_per_s": round(size / seconds / 1e6, 1),
                                    "ratio_to_aria2c": round(ratio, 3)}
+            if limit:
+                figures[mode][tool]["link_limit_mb_per_s"] = round(limit / 1e6, 1)
         ms = by_tool.get("modelshelf")
         if ms:
             peak = max(r.max_rss_kib for r in ms) / 1024
             print(f"  modelshelf peak RSS: {peak:.0f} MiB")
             figures[mode]["modelshelf"]["peak_rss_mib"] = round(peak, 1)
     if as_json:
-        print(json.dumps({"size": size, "engine": engine, "results": figures}, indent=2))
+        print(json.dumps({"size": size, "engine": engine, "rate": rate,
+                          "results": figures}, indent=2))
 
 
 if __name__ == "__main__":

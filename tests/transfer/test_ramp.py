@@ -37,9 +37,11 @@ def drive(ramp: Ramp, rate_of: Any, cpu_per_s: float | None) -> list[int]:
     return [count for _, count in steps(ramp, rate_of, cpu_per_s)]
 
 
-def test_per_connection_cap_ramps_to_the_limit() -> None:
+def test_per_connection_cap_jumps_to_the_limit_at_the_first_look() -> None:
+    """Connections held far below what this process could take, CPU to spare: a remote cap,
+    which more connections beat, so all of them open at once (as aria2c -x16 starts)."""
     ramp = Ramp(16)
-    assert drive(ramp, lambda n: n * 20e6, cpu_per_s=0.05) == [2, 8, 16]
+    assert drive(ramp, lambda n: n * 20e6, cpu_per_s=0.05) == [2, 16]
     assert ramp.reason == "limit"
 
 
@@ -50,14 +52,21 @@ def test_cpu_bound_transfer_keeps_its_few_connections() -> None:
 
 
 def test_saturated_link_stops_the_ramp() -> None:
+    """Fast connections (no remote cap) that a few of already fill the link: stop growing."""
     ramp = Ramp(32)
-    assert drive(ramp, lambda n: min(n, 3) * 30e6, cpu_per_s=0.1) == [2, 8]
+    assert drive(ramp, lambda n: min(n, 3) * 150e6, cpu_per_s=0.1) == [2, 8]
     assert ramp.reason == "no gain"
+
+
+def test_fast_connections_grow_step_by_step_to_the_limit() -> None:
+    ramp = Ramp(16)
+    assert drive(ramp, lambda n: n * 150e6, cpu_per_s=0.1) == [2, 8, 16]
+    assert ramp.reason == "limit"
 
 
 def test_without_a_cpu_figure_the_rate_alone_decides() -> None:
     """While a resume's hasher reads the old part at a full core, CPU says nothing."""
-    assert drive(Ramp(16), lambda n: n * 20e6, cpu_per_s=None) == [2, 8, 16]
+    assert drive(Ramp(16), lambda n: n * 20e6, cpu_per_s=None) == [2, 16]
     assert drive(Ramp(16), lambda n: 1e9, cpu_per_s=None) == [2, 8]
 
 
@@ -67,10 +76,11 @@ def test_a_limit_below_the_start_is_used_as_is() -> None:
 
 
 def test_long_round_trips_lengthen_the_window() -> None:
-    """A new connection spends its first round trip waiting: no verdict before a few of them."""
-    changes = steps(Ramp(16, rtt=0.2), lambda n: n * 20e6, cpu_per_s=0.05)
+    """A new connection spends its first round trip waiting: no verdict before a few of them
+    (two for the first look, which weighs CPU and the per-connection rate only; four after)."""
+    changes = steps(Ramp(16, rtt=0.2), lambda n: n * 150e6, cpu_per_s=0.05)
     assert [count for _, count in changes] == [2, 8, 16]
-    assert changes[1][0] >= 0.8 and changes[2][0] - changes[1][0] >= 0.8
+    assert changes[1][0] >= 0.4 and changes[2][0] - changes[1][0] >= 0.8
 
 
 def test_capped_server_gets_every_connection(server: LocalServer, payload: bytes,
