@@ -28,34 +28,34 @@ def _flip_byte(path: Path, offset: int = 100) -> None:
 
 
 def test_bad_name_is_refused_before_any_download(cli, server: LocalServer, random_bytes):
-    server.add_file("/m.bin", random_bytes(2**20))
-    result = cli("pull", server.url + "/m.bin", "--name", "a/b")
+    server.add_file("/m.dat", random_bytes(2**20))
+    result = cli("pull", server.url + "/m.dat", "--name", "a/b")
     assert result.code == 2
     assert "model name 'a/b'" in result.err
-    assert server.requests_for("/m.bin") == []
+    assert server.requests_for("/m.dat") == []
     assert cli("du", "--json").json["unique_bytes"] == 0
 
 
 def test_repull_under_another_name_registers_it_without_a_download(cli, server: LocalServer,
                                                                    random_bytes):
     data = random_bytes(2**20)
-    server.add_file("/m.bin", data)
-    assert cli("pull", server.url + "/m.bin").code == 0
+    server.add_file("/m.dat", data)
+    assert cli("pull", server.url + "/m.dat").code == 0
     server.clear_log()
-    again = cli("pull", server.url + "/m.bin", "--name", "second", "--type", "vae", "--json")
+    again = cli("pull", server.url + "/m.dat", "--name", "second", "--type", "vae", "--json")
     assert again.code == 0, again.err
     (item,) = again.json["results"]
     assert (item["name"], item["type"], item["bytes_downloaded"]) == ("second", "vae", 0)
-    assert server.requests_for("/m.bin") == []
+    assert server.requests_for("/m.dat") == []
     models = {m["name"]: m for m in cli("ls", "--json").json["models"]}
     assert set(models) == {"m", "second"}
     assert Path(models["second"]["path"]).read_bytes() == data
 
 
 def test_repull_with_another_type_refiles_the_model(cli, server: LocalServer, random_bytes):
-    server.add_file("/m.bin", random_bytes(2**20))
-    assert cli("pull", server.url + "/m.bin").code == 0
-    again = cli("pull", server.url + "/m.bin", "--type", "checkpoints", "--json")
+    server.add_file("/m.dat", random_bytes(2**20))
+    assert cli("pull", server.url + "/m.dat").code == 0
+    again = cli("pull", server.url + "/m.dat", "--type", "checkpoints", "--json")
     assert again.code == 0, again.err
     (model,) = cli("ls", "--json").json["models"]
     assert (model["name"], model["type"]) == ("m", "checkpoints")
@@ -63,16 +63,16 @@ def test_repull_with_another_type_refiles_the_model(cli, server: LocalServer, ra
 
 
 def test_repull_with_a_wrong_sha256_fails(cli, server: LocalServer, random_bytes):
-    server.add_file("/m.bin", random_bytes(2**20))
-    assert cli("pull", server.url + "/m.bin").code == 0
-    result = cli("pull", server.url + "/m.bin", "--sha256", "0" * 64)
+    server.add_file("/m.dat", random_bytes(2**20))
+    assert cli("pull", server.url + "/m.dat").code == 0
+    result = cli("pull", server.url + "/m.dat", "--sha256", "0" * 64)
     assert result.code == 1
-    assert "m.bin" in result.err and "0" * 64 in result.err
+    assert "m.dat" in result.err and "0" * 64 in result.err
 
 
 def test_rm_with_one_unknown_name_changes_nothing(cli, server: LocalServer, random_bytes):
-    server.add_file("/m.bin", random_bytes(2**20))
-    assert cli("pull", server.url + "/m.bin").code == 0
+    server.add_file("/m.dat", random_bytes(2**20))
+    assert cli("pull", server.url + "/m.dat").code == 0
     result = cli("rm", "m", "nosuch", "--json")
     assert result.code == 1
     assert "'nosuch'" in result.err and "nothing was changed" in result.err
@@ -82,8 +82,8 @@ def test_rm_with_one_unknown_name_changes_nothing(cli, server: LocalServer, rand
 
 def test_path_prints_where_the_model_is(cli, server: LocalServer, random_bytes):
     data = random_bytes(2**16)
-    server.add_file("/m.bin", data)
-    assert cli("pull", server.url + "/m.bin").code == 0
+    server.add_file("/m.dat", data)
+    assert cli("pull", server.url + "/m.dat").code == 0
     shown = cli("path", "m")
     assert shown.code == 0
     assert Path(shown.out.strip()).read_bytes() == data
@@ -94,32 +94,32 @@ def test_path_prints_where_the_model_is(cli, server: LocalServer, random_bytes):
 
 def test_a_signed_link_secret_is_not_stored_or_printed(cli, server: LocalServer, random_bytes,
                                                        home: Path):
-    server.add_file("/m.bin", random_bytes(2**16))
-    result = cli("pull", server.url + "/m.bin?token=S3CR3T-value&v=2", "--json")
+    server.add_file("/m.dat", random_bytes(2**16))
+    result = cli("pull", server.url + "/m.dat?token=S3CR3T-value&v=2", "--json")
     assert result.code == 0, result.err
     assert "S3CR3T" not in result.out + result.err
     listed = cli("ls", "--json")
     assert "S3CR3T" not in listed.out
-    assert listed.json["models"][0]["source"].endswith("/m.bin?token=%2A%2A%2A&v=2") or \
-        listed.json["models"][0]["source"].endswith("/m.bin?token=***&v=2")
+    assert listed.json["models"][0]["source"].endswith("/m.dat?token=%2A%2A%2A&v=2") or \
+        listed.json["models"][0]["source"].endswith("/m.dat?token=***&v=2")
     assert not any(b"S3CR3T" in p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert not [p for p in home.rglob("*S3CR3T*")]  # nor in a file name (e.g. a lock file's)
     # The same link with another token is the same model: nothing is fetched again.
-    again = cli("pull", server.url + "/m.bin?token=OTHER-value&v=2", "--json")
+    again = cli("pull", server.url + "/m.dat?token=OTHER-value&v=2", "--json")
     assert again.json["results"][0]["bytes_downloaded"] == 0
 
 
 def test_offline_mode_still_imports_local_files(cli, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
-    local = tmp_path / "weights.bin"
+    local = tmp_path / "weights.dat"
     local.write_bytes(b"local bytes")
     result = cli("pull", str(local))
     assert result.code == 0, result.err
 
 
 def test_a_changed_local_file_is_imported_again(cli, tmp_path: Path):
-    local = tmp_path / "lora.bin"
+    local = tmp_path / "lora.dat"
     local.write_bytes(b"first export")
     assert cli("pull", str(local)).code == 0
     local.write_bytes(b"second export")
@@ -133,7 +133,7 @@ def test_a_changed_local_file_is_imported_again(cli, tmp_path: Path):
 
 def test_a_local_copy_that_cannot_fit_is_refused_up_front(cli, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch):
-    local = tmp_path / "big.bin"
+    local = tmp_path / "big.dat"
     local.write_bytes(b"x" * 4096)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr("modelshelf.api.pull.shutil.disk_usage", lambda _: usage(1, 1, 1024))
@@ -146,18 +146,18 @@ def test_a_local_copy_that_cannot_fit_is_refused_up_front(cli, tmp_path: Path,
 def test_force_repull_repairs_a_damaged_blob_and_every_view(cli, server: LocalServer,
                                                             random_bytes, home: Path):
     data = random_bytes(2**20)
-    server.add_file("/m.bin", data)
-    server.add_file("/copy.bin", data)
-    assert cli("pull", server.url + "/m.bin").code == 0
-    assert cli("pull", server.url + "/copy.bin").code == 0  # a second name, the same blob
+    server.add_file("/m.dat", data)
+    server.add_file("/copy.dat", data)
+    assert cli("pull", server.url + "/m.dat").code == 0
+    assert cli("pull", server.url + "/copy.dat").code == 0  # a second name, the same blob
     sha = hashlib.sha256(data).hexdigest()
     _flip_byte(_blob(home, sha))
     damaged = cli("verify", "--json")
     assert damaged.code == 1 and len(damaged.json["failed"]) == 2
     assert "pull --force" in cli("verify").out
 
-    assert cli("pull", server.url + "/m.bin").code == 0  # already present: no repair, no fetch
-    assert cli("pull", server.url + "/m.bin", "--force").code == 0
+    assert cli("pull", server.url + "/m.dat").code == 0  # already present: no repair, no fetch
+    assert cli("pull", server.url + "/m.dat", "--force").code == 0
     assert cli("verify").code == 0
     for model in cli("ls", "--json").json["models"]:
         assert Path(model["path"]).read_bytes() == data, model["name"]
@@ -166,7 +166,7 @@ def test_force_repull_repairs_a_damaged_blob_and_every_view(cli, server: LocalSe
 def test_ctrl_c_stops_the_transfer_registers_nothing_and_the_next_pull_resumes(
         cli, server: LocalServer, random_bytes, home: Path):
     data = random_bytes(4 * 2**20)
-    blob = server.add_file("/slow.bin", data)
+    blob = server.add_file("/slow.dat", data)
     interrupted = []
 
     def interrupt_once(request: Request) -> Response:
@@ -176,17 +176,17 @@ def test_ctrl_c_stops_the_transfer_registers_nothing_and_the_next_pull_resumes(
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         return Response(blob=blob)
 
-    server.add_route("GET", "/slow-route.bin", interrupt_once)
+    server.add_route("GET", "/slow-route.dat", interrupt_once)
     server.faults.rate_per_connection = 100_000
-    result = cli("pull", server.url + "/slow-route.bin")
+    result = cli("pull", server.url + "/slow-route.dat")
     assert result.code == 130
     assert "interrupted" in result.err
     assert cli("ls", "--json").json["models"] == []
-    assert server.bytes_served("/slow-route.bin") < len(data)
+    assert server.bytes_served("/slow-route.dat") < len(data)
     assert list((home / "staging").glob("*.part"))  # the partial is kept for a resume
 
     server.faults.rate_per_connection = None
-    again = cli("pull", server.url + "/slow-route.bin", "--json")
+    again = cli("pull", server.url + "/slow-route.dat", "--json")
     assert again.code == 0, again.err
     (item,) = again.json["results"]
     assert item["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
@@ -198,8 +198,8 @@ def test_a_model_removed_during_a_repull_is_fetched_again(cli, server: LocalServ
     from modelshelf.store import Store
 
     data = random_bytes(2**16)
-    server.add_file("/m.bin", data)
-    assert cli("pull", server.url + "/m.bin").code == 0
+    server.add_file("/m.dat", data)
+    assert cli("pull", server.url + "/m.dat").code == 0
     touch = Store.touch
 
     def removed_meanwhile(store: Store, name: str, when: float | None = None) -> None:
@@ -208,20 +208,20 @@ def test_a_model_removed_during_a_repull_is_fetched_again(cli, server: LocalServ
         touch(store, name, when)
 
     monkeypatch.setattr(Store, "touch", removed_meanwhile)
-    again = cli("pull", server.url + "/m.bin", "--json")
+    again = cli("pull", server.url + "/m.dat", "--json")
     assert again.code == 0, again.err
     (model,) = cli("ls", "--json").json["models"]
     assert Path(model["path"]).read_bytes() == data
 
 
 def test_a_batch_error_line_names_its_reference(cli, server: LocalServer, random_bytes):
-    server.add_file("/a/m.bin", random_bytes(2**10, seed=1))
-    server.add_file("/b/m.bin", random_bytes(2**10, seed=2))
-    assert cli("pull", server.url + "/a/m.bin").code == 0
-    result = cli("pull", server.url + "/b/m.bin")
+    server.add_file("/a/m.dat", random_bytes(2**10, seed=1))
+    server.add_file("/b/m.dat", random_bytes(2**10, seed=2))
+    assert cli("pull", server.url + "/a/m.dat").code == 0
+    result = cli("pull", server.url + "/b/m.dat")
     assert result.code == 1
     (line,) = result.err.strip().splitlines()
-    assert server.url + "/b/m.bin" in line and "exists with other content" in line
+    assert server.url + "/b/m.dat" in line and "exists with other content" in line
 
 
 @pytest.mark.parametrize(("manifest", "lock", "message"), [
@@ -255,20 +255,20 @@ def test_a_folder_given_as_manifest_is_a_usage_error(cli, tmp_path: Path):
 
 
 @pytest.mark.parametrize("flags", [["--revision", "v1"], ["--include", "*.json"],
-                                   ["--exclude", "*.bin"]])
+                                   ["--exclude", "*.dat"]])
 def test_flags_a_url_cannot_use_are_usage_errors(cli, server: LocalServer, random_bytes,
                                                  flags: list[str]):
-    server.add_file("/m.bin", random_bytes(2**10))
-    result = cli("pull", server.url + "/m.bin", *flags)
+    server.add_file("/m.dat", random_bytes(2**10))
+    result = cli("pull", server.url + "/m.dat", *flags)
     assert result.code == 2
-    assert flags[0] in result.err and server.url + "/m.bin" in result.err
-    assert server.requests_for("/m.bin") == []
+    assert flags[0] in result.err and server.url + "/m.dat" in result.err
+    assert server.requests_for("/m.dat") == []
 
 
 def test_include_and_exclude_choose_the_files_of_a_local_folder(cli, tmp_path: Path):
     folder = tmp_path / "repo"
     (folder / "unet").mkdir(parents=True)
-    for rel in ("config.json", "model.safetensors", "model.bin", "unet/weights.safetensors"):
+    for rel in ("config.json", "model.safetensors", "model.dat", "unet/weights.safetensors"):
         (folder / rel).write_bytes(rel.encode())
     result = cli("pull", str(folder), "--include", "*.safetensors", "--include", "*.json",
                  "--exclude", "unet/", "--json")
@@ -281,10 +281,10 @@ def test_include_and_exclude_choose_the_files_of_a_local_folder(cli, tmp_path: P
 
 def test_a_view_deleted_from_outside_comes_back(cli, server: LocalServer, random_bytes):
     data = random_bytes(2**12)
-    server.add_file("/m.bin", data)
-    view = Path(cli("pull", server.url + "/m.bin", "--json").json["results"][0]["path"])
+    server.add_file("/m.dat", data)
+    view = Path(cli("pull", server.url + "/m.dat", "--json").json["results"][0]["path"])
     view.unlink()  # e.g. "delete model" in an app whose folder links to views/
-    assert cli("pull", server.url + "/m.bin").code == 0
+    assert cli("pull", server.url + "/m.dat").code == 0
     assert view.read_bytes() == data
     view.unlink()
     assert Path(cli("path", "m").out.strip()).read_bytes() == data
@@ -293,11 +293,11 @@ def test_a_view_deleted_from_outside_comes_back(cli, server: LocalServer, random
 def test_a_lost_blob_is_fetched_again_by_a_plain_pull(cli, server: LocalServer, random_bytes,
                                                       home: Path):
     data = random_bytes(2**12)
-    server.add_file("/m.bin", data)
-    assert cli("pull", server.url + "/m.bin").code == 0
+    server.add_file("/m.dat", data)
+    assert cli("pull", server.url + "/m.dat").code == 0
     _blob(home, hashlib.sha256(data).hexdigest()).unlink()
     assert cli("verify", "--json").json["failed"][0]["actual"] == "missing"
-    again = cli("pull", server.url + "/m.bin", "--json")
+    again = cli("pull", server.url + "/m.dat", "--json")
     assert again.code == 0, again.err
     assert again.json["results"][0]["bytes_downloaded"] == len(data)
     assert cli("verify").code == 0
@@ -314,11 +314,11 @@ def test_ctrl_c_while_waiting_for_another_pull_of_the_same_model(cli, server: Lo
                                                                  random_bytes, home: Path):
     from modelshelf.store import Store
 
-    server.add_file("/m.bin", random_bytes(2**10))
+    server.add_file("/m.dat", random_bytes(2**10))
     holding, done = threading.Event(), threading.Event()
 
     def other_pull() -> None:  # holds the pull's lock as long as its own download would take
-        with Store(home).lock("pull:" + server.url + "/m.bin"):
+        with Store(home).lock("pull:" + server.url + "/m.dat"):
             holding.set()
             done.wait(timeout=30)  # a pull that cannot stop waiting fails the test, not hangs it
         holding.clear()
@@ -327,7 +327,7 @@ def test_ctrl_c_while_waiting_for_another_pull_of_the_same_model(cli, server: Lo
     holding.wait()
     threading.Timer(0.2, signal.pthread_kill,
                     (threading.main_thread().ident or 0, signal.SIGINT)).start()
-    result = cli("pull", server.url + "/m.bin")
+    result = cli("pull", server.url + "/m.dat")
     still_held = holding.is_set()
     done.set()
     assert result.code == 130
@@ -338,11 +338,11 @@ def test_ctrl_c_while_waiting_for_another_pull_of_the_same_model(cli, server: Lo
 @pytest.mark.parametrize("name", ["x" * 300, " padded "])
 def test_an_unusable_name_is_refused_before_the_download(cli, server: LocalServer, random_bytes,
                                                          name: str):
-    server.add_file("/m.bin", random_bytes(2**10))
-    result = cli("pull", server.url + "/m.bin", "--name", name)
+    server.add_file("/m.dat", random_bytes(2**10))
+    result = cli("pull", server.url + "/m.dat", "--name", name)
     assert result.code == 2
     assert "model name" in result.err
-    assert server.requests_for("/m.bin") == []
+    assert server.requests_for("/m.dat") == []
 
 
 def test_a_long_local_file_name_still_imports(cli, tmp_path: Path):
@@ -367,15 +367,15 @@ def test_a_disk_error_in_one_pull_does_not_sink_the_batch(cli, server: LocalServ
                                                           monkeypatch: pytest.MonkeyPatch):
     from modelshelf.store import Store
 
-    server.add_file("/m.bin", random_bytes(2**10))
-    local = tmp_path / "secret.bin"
+    server.add_file("/m.dat", random_bytes(2**10))
+    local = tmp_path / "secret.dat"
     local.write_bytes(b"unreadable")
 
     def refuse(store: Store, src: Path, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(src))
 
     monkeypatch.setattr(Store, "import_file", refuse)
-    result = cli("pull", str(local), server.url + "/m.bin", "--json")
+    result = cli("pull", str(local), server.url + "/m.dat", "--json")
     assert result.code == 1
     failed, ok = result.json["results"]
     assert ok["status"] == "ok"
@@ -401,14 +401,14 @@ def test_an_unwritable_hub_cache_is_a_note_not_a_failed_pull(cli, tmp_path: Path
 def test_rm_and_gc_report_what_they_really_freed(cli, server: LocalServer, random_bytes,
                                                 tmp_path: Path):
     for name in ("a", "b"):
-        server.add_file(f"/{name}.bin", random_bytes(2**12, seed=ord(name)))
-        assert cli("pull", f"{server.url}/{name}.bin").code == 0
+        server.add_file(f"/{name}.dat", random_bytes(2**12, seed=ord(name)))
+        assert cli("pull", f"{server.url}/{name}.dat").code == 0
     assert cli("link", "flat", str(tmp_path / "app")).code == 0  # hard links to both
     assert cli("rm", "a", "--json").json["freed_bytes"] == 0
     evicted = cli("gc", "--max-size", "0", "--json").json
     assert [e["name"] for e in evicted["evict"]] == ["b"]
     assert evicted["freed_bytes"] == 0  # the app folder still holds the bytes
-    assert (tmp_path / "app" / "other" / "b.bin").stat().st_size == 2**12
+    assert (tmp_path / "app" / "other" / "b.dat").stat().st_size == 2**12
 
 
 def test_debug_shows_the_traceback(cli):
@@ -424,7 +424,7 @@ def test_a_disk_that_fills_during_a_local_copy_names_the_file(cli, tmp_path: Pat
                                                               monkeypatch: pytest.MonkeyPatch):
     import errno
 
-    local = tmp_path / "model.bin"
+    local = tmp_path / "model.dat"
     local.write_bytes(b"x" * 4096)
 
     def disk_full(src: Path, dest: Path) -> str:
