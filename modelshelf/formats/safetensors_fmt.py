@@ -91,6 +91,8 @@ def read(src: Budget, file: str | None = None) -> ModelHeader:
     if not isinstance(raw, dict):
         raise src.error("safetensors header is not a JSON object")
     metadata = _metadata(src, raw.pop("__metadata__", None))
+    if len(raw) > MAX_TENSORS:  # the count above is an upper bound; this is the exact one
+        raise src.error(f"safetensors header holds more than {MAX_TENSORS} tensors (the limit)")
     data_start = 8 + n
     tensors = _tensors(src, raw, data_start, src.size - data_start, file)
     return ModelHeader(format="safetensors", tensors=tensors, metadata=metadata,
