@@ -110,7 +110,7 @@ def test_json_item_count_is_capped(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "x", "a": list(range(20))}))
-    with pytest.raises(FormatError, match="config.json: JSON holds more than 10 items"):
+    with pytest.raises(FormatError, match=r"config\.json: JSON holds more than 10 items"):
         read_header(folder)
 
 

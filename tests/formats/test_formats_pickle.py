@@ -304,3 +304,32 @@ def test_pickle_larger_than_we_analyse_is_unknown_not_an_error(
     assert "only the first 64" in h.safety.findings[-1]
     evil = pickle.dumps([_System("true"), b"x" * 1000], protocol=4)
     assert read_header_from(BytesSource(evil), "big.pkl").safety.status == "unsafe"
+
+
+def test_legacy_main_pickle_longer_than_the_first_window_is_not_called_broken(
+    tmp_path: Path,
+) -> None:
+    # The first read window (1 MiB) cuts this main pickle after its third-party import: that
+    # is our read, not damage, so the verdict is the import's ("unknown"), not "unsafe".
+    sd, storages = state_dict({"w": np.arange(4, dtype=np.float32)}, legacy=True)
+    cb = R(G("pytorch_lightning.callbacks", "ModelCheckpoint"), ())
+    main = Emitter().dump({"callbacks": [cb], "pad": "x" * (2 << 20), "state_dict": sd})
+    path = torch_legacy(tmp_path / "big_old.ckpt", None, storages, {"0": 4}, main_pkl=main)
+    h = read_header(path)
+    assert h.safety.status == "unknown", h.safety
+    assert list(h.tensors) == ["w"]
+
+
+def test_every_pickle_of_a_legacy_file_is_judged(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps(_System(f"touch {marker}"), protocol=2)[2:-1] + b"0"  # call, then POP
+    sd, storages = state_dict({"w": np.arange(4, dtype=np.float32)}, legacy=True)
+    path = torch_legacy(tmp_path / "old.pt", sd, storages, {"0": 4})
+    clean = path.read_bytes()
+    # the sys_info pickle (third) runs the payload, then leaves the dict torch expects
+    at = clean.index(b"\x80\x02}")
+    path.write_bytes(clean[: at + 2] + evil + clean[at + 2 :])
+    h = read_header(path)
+    assert not marker.exists()
+    assert h.safety.status == "unsafe"
+    assert "imports posix.system (would run code)" in h.safety.findings
