@@ -241,8 +241,10 @@ def _zip_member(
     local header by hand and analysed anyway; each such oddity is a doubt (``unknown``).
     """
     info = zf.getinfo(name)
-    if info.file_size > limit:
-        raise src.error(f"{name} is {info.file_size} bytes, larger than we analyse ({limit})")
+    # deflate may grow incompressible bytes a little; a larger compressed size is a lie
+    if info.file_size > limit or info.compress_size > limit + limit // 100 + 64:
+        raise src.error(f"{name} is {max(info.file_size, info.compress_size)} bytes, larger "
+                        f"than we analyse ({limit})")
     local = src.read(info.header_offset, 30, f"zip local header of {name}")
     if local[:4] != ZIP_MAGIC:
         raise src.error(f"zip local header of {name} is corrupt")

@@ -27,6 +27,7 @@ from typing import Any, cast
 from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
 from modelshelf.formats.folders import index_shards, index_weight_map
+from modelshelf.formats.reader import claimed_format
 from modelshelf.hashing import sha256_file
 from modelshelf.inspection.adopt import AdoptPlan, plan_adopt
 from modelshelf.inspection.info import summarize
@@ -99,14 +100,17 @@ def _unit_key(unit: Unit) -> Key:
 def read_facts(path: Path) -> dict[str, Any]:
     """Identify one file or folder: the JSON-able facts the cache keeps (never raises on bad data).
 
-    A broken file is kept with the format its magic bytes claim and the reason it is broken.
+    A broken file is kept with the format its magic bytes (or its name) claim and the reason
+    it is broken.
     """
     try:
         if _is_shard_index(path):
             return {"v": CACHE_VERSION, "format": "unknown"}
         header = read_header(path)  # as cheap as sniffing the magic when it is no model
     except (FormatError, OSError) as exc:
-        return {"v": CACHE_VERSION, "format": _sniff(path), "architecture": "unknown",
+        fmt = _sniff(path)  # what its bytes claim, else what its name does (a 0-byte .gguf)
+        fmt = claimed_format(path.name) or fmt if fmt == "unknown" else fmt
+        return {"v": CACHE_VERSION, "format": fmt, "architecture": "unknown",
                 "model_type": "other", "error": str(exc)}
     if header.format == "unknown":
         return {"v": CACHE_VERSION, "format": "unknown"}

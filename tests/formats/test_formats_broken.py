@@ -68,6 +68,8 @@ def test_scan_lists_broken_files_in_text_and_json(cli, tmp_path: Path) -> None:
     assert set(broken) == set(BROKEN)
     assert all(BROKEN[name][1] in error for name, error in broken.items())
     assert str(root / "notes.txt") not in lines
+    formats = {Path(f["path"]).name: f["format"] for f in data["files"]}
+    assert (formats["empty.gguf"], formats["garbage.pth"]) == ("gguf", "pickle")  # as named
 
 
 def test_a_file_claiming_nothing_stays_plain_unknown(cli, tmp_path: Path) -> None:
