@@ -243,6 +243,6 @@ def test_verify_ssl_false_is_undone_after_our_call(tls_context, tmp_path):
         assert resolve("hf:org/tls", load_settings({"MODELSHELF_CONFIG": str(config)})).files
         session = get_session()
         assert session._transport._pool._ssl_context.verify_mode == ssl.CERT_REQUIRED
-        strict = load_settings({"HF_ENDPOINT": endpoint, "MODELSHELF_CONFIG": str(tmp_path / "x")})
+        strict = load_settings({"HF_ENDPOINT": endpoint, "MODELSHELF_CONFIG": os.devnull})
         with pytest.raises(NetworkError):  # the self-signed certificate is refused again
             resolve("hf:org/tls", strict)
