@@ -48,11 +48,17 @@ class Context:
         return bool(getattr(self.args, "json", False))
 
     @cached_property
-    def settings(self) -> Settings:
+    def _loaded(self) -> Settings:
+        """The settings, read once; their warnings not said yet (the scrubber needs the tokens
+        in them while it prints those very warnings)."""
         from modelshelf.config import load_settings
 
-        settings = load_settings(home=getattr(self.args, "home", None),
-                                 connections=getattr(self.args, "connections", None))
+        return load_settings(home=getattr(self.args, "home", None),
+                             connections=getattr(self.args, "connections", None))
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = self._loaded
         for warning in settings.warnings:  # a config typo must not be silently ignored
             self.warn(f"warning: {warning}")
         return settings
@@ -101,6 +107,6 @@ class Context:
         values.append(getattr(self.args, "token", None) or "")
         # When the configuration itself is what failed, nothing more is known.
         with contextlib.suppress(ModelshelfError):
-            values.extend(self.settings.secret_values())
+            values.extend(self._loaded.secret_values())
         return values
 

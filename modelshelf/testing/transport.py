@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
-    from modelshelf.transfer.http import Target
-    from modelshelf.transfer.policy import NetworkPolicy
+    from modelshelf.transfer.proxy import ProxyRules
+    from modelshelf.transfer.transport import Target
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 
@@ -86,7 +86,7 @@ class MemoryTransport:
     log: list[Sent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def connect(self, policy: NetworkPolicy) -> MemoryConnection:
+    def connect(self, timeout: float, verify_ssl: bool, proxies: ProxyRules) -> MemoryConnection:
         return MemoryConnection(self)
 
     def requests_for(self, path: str) -> list[Sent]:

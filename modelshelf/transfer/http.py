@@ -21,8 +21,6 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from modelshelf.errors import (
@@ -35,10 +33,7 @@ from modelshelf.errors import (
 )
 from modelshelf.secrets import NO_CREDENTIALS, Credentials, redact_url
 from modelshelf.transfer.proxy import NO_PROXIES, Proxy, ProxyRules, connect_error, proxy_auth_error
-from modelshelf.transfer.transport import Connection, Response
-
-if TYPE_CHECKING:
-    from modelshelf.transfer.policy import NetworkPolicy
+from modelshelf.transfer.transport import Connection, Response, Target
 
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 60.0
@@ -63,28 +58,6 @@ STATUS_HINTS: Mapping[int, str] = {
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, http.client.HTTPException)
 _MESSAGE_BYTES = 2048
 _TAG = re.compile(r"<[^>]*>")
-
-
-@dataclass(frozen=True)
-class Target:
-    """A parsed http(s) URL: where to connect and what to ask for."""
-
-    url: str
-    scheme: str
-    host: str  # lower-case host name
-    port: int
-    path: str  # path + query, what goes on the request line
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        """What a keep-alive connection is good for (and the origin credentials are scoped to)."""
-        return self.scheme, self.host, self.port
-
-    @property
-    def absolute(self) -> str:
-        """The absolute-URI request target a forward proxy needs (no user info, no fragment)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
 def parse_url(url: str) -> Target:
@@ -243,8 +216,8 @@ class HttpConnection:
 class SocketTransport:
     """The real network: :class:`HttpConnection` (http.client over sockets, TLS, proxies)."""
 
-    def connect(self, policy: NetworkPolicy) -> HttpConnection:
-        return HttpConnection(policy.timeout, policy.verify_ssl, policy.proxies)
+    def connect(self, timeout: float, verify_ssl: bool, proxies: ProxyRules) -> HttpConnection:
+        return HttpConnection(timeout, verify_ssl, proxies)
 
 
 SOCKETS = SocketTransport()

@@ -62,7 +62,7 @@ class NetworkPolicy:
 
     def connection(self) -> Connection:
         """A new keep-alive connection that follows this policy (timeout, TLS, proxies)."""
-        return self.transport.connect(self)
+        return self.transport.connect(self.timeout, self.verify_ssl, self.proxies)
 
     @property
     def piece_floor(self) -> int:

@@ -11,11 +11,32 @@ exercise scheduling, retries, resume and verification without opening a socket.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, overload
+from dataclasses import dataclass
+from typing import Protocol, overload
 
-if TYPE_CHECKING:
-    from modelshelf.transfer.http import Target
-    from modelshelf.transfer.policy import NetworkPolicy
+from modelshelf.transfer.proxy import ProxyRules
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed http(s) URL: where to connect and what to ask for."""
+
+    url: str
+    scheme: str
+    host: str  # lower-case host name
+    port: int
+    path: str  # path + query, what goes on the request line
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """What a keep-alive connection is good for (and the origin credentials are scoped to)."""
+        return self.scheme, self.host, self.port
+
+    @property
+    def absolute(self) -> str:
+        """The absolute-URI request target a forward proxy needs (no user info, no fragment)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
 class Response(Protocol):
@@ -56,6 +77,6 @@ class Connection(Protocol):
 
 
 class Transport(Protocol):
-    """Opens connections that follow a policy (timeouts, TLS, proxies)."""
+    """Opens connections as a :class:`~modelshelf.transfer.policy.NetworkPolicy` says."""
 
-    def connect(self, policy: NetworkPolicy) -> Connection: ...
+    def connect(self, timeout: float, verify_ssl: bool, proxies: ProxyRules) -> Connection: ...
