@@ -44,8 +44,8 @@ from modelshelf.testing.server import LocalServer  # noqa: E402
 _API_CHILD = """
 import sys
 from pathlib import Path
-from modelshelf.transfer import download
-r = download(sys.argv[1], Path(sys.argv[2]), connections=int(sys.argv[3]))
+from modelshelf.transfer import NetworkPolicy, download
+r = download(sys.argv[1], Path(sys.argv[2]), NetworkPolicy(connections=int(sys.argv[3])))
 print(r.sha256, r.size, r.connections_used)
 """
 

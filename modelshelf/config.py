@@ -16,10 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import platformdirs
 
 from modelshelf.errors import ConfigError
+from modelshelf.secrets import MASK, Secret, mask_userinfo, proxy_password
 
 PROXY_SCHEMES = ("http", "https", "all")  # all_proxy: the fallback for either scheme
 SOURCE_NAMES = ("hf", "civitai", "url", "torchvision", "local")
@@ -34,29 +36,6 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
     "gc": frozenset({"max_size"}),
     "sources": {name: _SOURCE_KEYS for name in SOURCE_NAMES},
 }
-
-
-class Secret:
-    """A token that prints as ``***`` everywhere; ``.reveal()`` is the one way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -91,14 +70,8 @@ class ProxySettings:
 
     def to_json(self) -> dict[str, Any]:
         """Each proxy with its ``user:password`` (if any) shown as ``***``, and ``no_proxy``."""
-        shown = {scheme: _without_password(url.reveal()) for scheme, url in self.urls.items()}
+        shown = {scheme: mask_userinfo(url.reveal()) for scheme, url in self.urls.items()}
         return {**shown, "no_proxy": self.no_proxy or None}
-
-
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.rpartition("://")
-    _userinfo, at, hostport = rest.partition("/")[0].rpartition("@")
-    return f"{scheme}{sep}***@{hostport}" if at else url
 
 
 @dataclass(frozen=True)
@@ -117,6 +90,16 @@ class Settings:
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
+
+    def secret_values(self) -> list[str]:
+        """Every credential this configuration holds, from any layer (config.toml, environment):
+        the sources' tokens and the proxies' passwords, so output can be scrubbed of them."""
+        values = [s.token.reveal() for s in self.sources.values() if s.token]
+        for url in self.proxies.urls.values():
+            password = proxy_password(url.reveal())
+            if password:
+                values += [password, unquote(password)]
+        return values
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -141,7 +124,7 @@ class Settings:
                     "timeout_seconds": s.timeout_seconds,
                     "verify_ssl": s.verify_ssl,
                     "endpoint": s.endpoint,
-                    "token": "***" if s.token else None,
+                    "token": MASK if s.token else None,
                 }
                 for name, s in ((n, self.source(n)) for n in SOURCE_NAMES)
             },

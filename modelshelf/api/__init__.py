@@ -36,7 +36,7 @@ from modelshelf.errors import (
     os_error_text,
 )
 from modelshelf.inspection import Info, inspect_path
-from modelshelf.sources.url import public_url
+from modelshelf.secrets import public_url
 from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob
 

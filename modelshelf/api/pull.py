@@ -39,13 +39,16 @@ from modelshelf.errors import (
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspection import Info, inspect_path
+from modelshelf.naming import name_from
+from modelshelf.secrets import public_url
 from modelshelf.sources import parse, resolve, traits
 from modelshelf.sources.base import HubLocation, Ref, RemoteFile, Resolution, ResolveOptions
 from modelshelf.sources.refs import canonical
-from modelshelf.sources.url import public_url
 from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewModel, Store, check_name
-from modelshelf.store.records import ModelType, name_from
+from modelshelf.store.records import ModelType
 from modelshelf.transfer import (
+    Endpoint,
+    NetworkPolicy,
     ProgressCallback,
     ProxyRules,
     download,
@@ -69,9 +72,17 @@ class PullCancelled(BaseException):
     """
 
 
-def proxy_rules(settings: Settings) -> ProxyRules:
-    """The proxy settings as the plain data the transfer engine takes (it never sees config)."""
-    return ProxyRules(settings.proxies.reveal(), settings.proxies.no_proxy)
+def network_policy(settings: Settings, source: str,
+                   connections: int | None = None) -> NetworkPolicy:
+    """The settings as the plain value the transfer engine takes (it never sees config): the
+    transfer knobs, the source's timeout and TLS choice, the proxies; ``connections`` is a
+    ``--connections`` flag that beats the configured count."""
+    transfer, conf = settings.transfer, settings.source(source)
+    return NetworkPolicy(
+        connections=connections or transfer.connections, retries=transfer.retries,
+        timeout=conf.timeout_seconds, stall_seconds=transfer.stall_seconds,
+        verify_ssl=conf.verify_ssl,
+        proxies=ProxyRules(settings.proxies.reveal(), settings.proxies.no_proxy))
 
 
 @dataclass(frozen=True)
@@ -427,21 +438,16 @@ class Puller:
         if adopted is not None:
             return adopted, 0
         assert remote.url is not None
-        transfer = self.settings.transfer
-        source = self.settings.source(resolution.source)
         callback = self._progress_for(remote)
         with download_lock(self.store.staging_dir, remote.url, sha256, self._check_cancelled):
             present = self._present_blob(remote, sha256)  # fetched while we waited?
             if present is not None:
                 return present, 0
             result = download(
-                remote.url, self.store.staging_dir, expected_sha256=sha256,
-                expected_size=remote.size,
-                headers=dict(remote.headers), auth_host=remote.auth_host,
-                connections=self.options.connections or transfer.connections,
-                retries=transfer.retries, timeout=source.timeout_seconds,
-                stall_seconds=transfer.stall_seconds, verify_ssl=source.verify_ssl,
-                proxies=proxy_rules(self.settings), progress=callback)
+                Endpoint(remote.url, remote.credentials, sha256, remote.size),
+                self.store.staging_dir,
+                network_policy(self.settings, resolution.source, self.options.connections),
+                progress=callback)
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256, repair=self.options.force)
         path = remote.path

@@ -7,14 +7,14 @@ any random-access source, and inspection assembles the same :class:`Info` as for
 
 from __future__ import annotations
 
-from modelshelf.api.pull import proxy_rules
+from modelshelf.api.pull import network_policy
 from modelshelf.config import Settings
 from modelshelf.errors import BadReference, NotFoundError, OfflineError
 from modelshelf.formats import read_header_from
 from modelshelf.inspection import Info, inspect_header
 from modelshelf.sources import parse, resolve
 from modelshelf.sources.base import ResolveOptions
-from modelshelf.transfer import open_remote
+from modelshelf.transfer import Endpoint, open_remote
 
 HEADER_BUDGET = 8 * 2**20  # the most a header read may fetch; safetensors headers are ~100 KB
 _WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".onnx")
@@ -38,9 +38,7 @@ def inspect_remote(target: str, settings: Settings) -> Info:
         raise NotFoundError(f"{target}: no model file to inspect")
     remote = max(candidates, key=lambda f: f.size or 0)
     assert remote.url is not None
-    source = settings.source(resolution.source)
-    reader = open_remote(remote.url, headers=dict(remote.headers), auth_host=remote.auth_host,
-                         timeout=source.timeout_seconds, verify_ssl=source.verify_ssl,
-                         proxies=proxy_rules(settings), max_bytes=HEADER_BUDGET)
+    reader = open_remote(Endpoint(remote.url, remote.credentials),
+                         network_policy(settings, resolution.source), max_bytes=HEADER_BUDGET)
     header = read_header_from(reader, name=remote.path)
     return inspect_header(header, path=target, size=reader.size)

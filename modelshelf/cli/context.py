@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
+
+from modelshelf.errors import ModelshelfError
+from modelshelf.secrets import scrub
 
 if TYPE_CHECKING:
     from modelshelf.api import Shelf
@@ -44,11 +48,17 @@ class Context:
         return bool(getattr(self.args, "json", False))
 
     @cached_property
-    def settings(self) -> Settings:
+    def _loaded(self) -> Settings:
+        """The settings, read once; their warnings not said yet (the scrubber needs the tokens
+        in them while it prints those very warnings)."""
         from modelshelf.config import load_settings
 
-        settings = load_settings(home=getattr(self.args, "home", None),
-                                 connections=getattr(self.args, "connections", None))
+        return load_settings(home=getattr(self.args, "home", None),
+                             connections=getattr(self.args, "connections", None))
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = self._loaded
         for warning in settings.warnings:  # a config typo must not be silently ignored
             self.warn(f"warning: {warning}")
         return settings
@@ -62,7 +72,7 @@ class Context:
     def emit(self, payload: Any, human: Callable[[], None]) -> None:
         """JSON on stdout with --json (and nothing else there), else the human rendering."""
         if self.json:
-            self.stdout.write(self.redact(json.dumps(payload, indent=2, default=str)) + "\n")
+            self.stdout.write(self.mask_secrets(json.dumps(payload, indent=2, default=str)) + "\n")
             self.emitted = True
         else:
             human()
@@ -84,15 +94,19 @@ class Context:
 
     def scrub(self, text: str) -> str:
         """``text`` as one line with every token value we know of replaced by ``***``."""
-        return " ".join(self.redact(text).split())
+        return " ".join(self.mask_secrets(text).split())
 
-    def redact(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
+    def mask_secrets(self, text: str) -> str:
+        """``text`` with every secret value we know of replaced by ``***``."""
+        return scrub(text, self._secrets())
 
     def _secrets(self) -> list[str]:
+        """``--token``, the token variables, and every credential the configuration holds
+        (a token written in config.toml is as secret as one in the environment)."""
         values = [os.environ.get(k, "") for k in _SECRET_ENV]
         values.append(getattr(self.args, "token", None) or "")
-        return [v for v in values if len(v) >= 4]
+        # When the configuration itself is what failed, nothing more is known.
+        with contextlib.suppress(ModelshelfError):
+            values.extend(self._loaded.secret_values())
+        return values
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from modelshelf.errors import ModelshelfError
 from modelshelf.inspection.scanned import ScannedFile, ScannedFiles
+from modelshelf.naming import name_from, path_from
 from modelshelf.store import NewModel, Store
-from modelshelf.store.records import TYPES, name_from, path_from
+from modelshelf.store.records import TYPES
 
 _SUFFIX_ROOM = 8  # bytes kept free for the "-N" that tells namesakes apart
 

@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelshelf.secrets import NO_CREDENTIALS, Credentials
+
 if TYPE_CHECKING:
     from modelshelf.config import SourceSettings
 
@@ -53,8 +55,8 @@ class RemoteFile:
     url: str | None = None
     size: int | None = None
     sha256: str | None = None  # expected digest when the source publishes one
-    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Authorization (secret!)
-    auth_host: str | None = None  # the only host ``headers`` may be sent to
+    # e.g. Authorization (secret!) and the one origin it may be sent to
+    credentials: Credentials = field(default=NO_CREDENTIALS, repr=False)
     local_path: Path | None = None
     etag: str | None = None
     # Digests a source publishes that are not a full sha256, checked before the bytes are kept:

@@ -6,12 +6,13 @@ trimmed in ``Resolution.metadata`` (for the registry) and verbatim in ``extras``
 and the first preview image) so the store keeps it beside the model even after the model is
 deleted upstream.
 
-Tokens: the API token goes to the API host only. ``downloadUrl`` lives on the API host and
-redirects to a storage host with a signed URL; the token must not follow it there, so the
-:class:`RemoteFile` names the API host as ``auth_host`` and the transfer engine enforces it (and
-httpx drops ``Authorization`` on cross-host redirects for our own calls). Before handing the
-file over we ask the download endpoint once without following the redirect: that is where Civitai
-says "log in to download", and it lets us say so in words instead of a bare 401 mid-pull.
+Tokens: the API token goes to the API's origin only (scheme, host and port). ``downloadUrl``
+lives there and redirects to a storage host with a signed URL; the token must not follow it
+there, so the :class:`RemoteFile`'s credentials name the API origin and the transfer engine
+enforces it (and httpx drops ``Authorization`` on cross-origin redirects for our own calls).
+Before handing the file over we ask the download endpoint once without following the redirect:
+that is where Civitai says "log in to download", and it lets us say so in words instead of a
+bare 401 mid-pull.
 
 ``sizeKB`` is a rounded float, not a size to verify against; the exact size comes from one
 byte of the storage URL (``Content-Range``), asked without the token. If storage will not say,
@@ -21,7 +22,6 @@ holds Civitai's rounded figure.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import time
@@ -35,8 +35,12 @@ import httpx
 
 from modelshelf.config import DEFAULT_ENDPOINTS, Settings
 from modelshelf.errors import BadContent, NetworkError, RemoteNotFound, TokenRequired
+from modelshelf.naming import file_name
+from modelshelf.secrets import Credentials
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
-from modelshelf.sources.url import bearer, safe_filename
+from modelshelf.sources.url import bearer
+from modelshelf.transfer.http import RETRYABLE_STATUSES, answer_error
+from modelshelf.transfer.retry import Backoff
 
 # Civitai model `type` -> SPEC `type`. Types that are not model weights for an app map to other.
 TYPES: Mapping[str, str] = {
@@ -86,9 +90,8 @@ ARCHITECTURES: Sequence[tuple[str, str]] = (
 )
 
 MAX_TRIES = 4  # per API call, for 429 / 5xx / connection errors
-MAX_RETRY_WAIT = 30.0  # a longer Retry-After is reported instead of waited for
+RETRY_BASE_DELAY = 0.5
 MAX_PREVIEW_BYTES = 16 * 2**20
-_RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _IMAGE_SUFFIXES: Mapping[str, str] = {"image/jpeg": "jpeg", "image/png": "png",
                                       "image/webp": "webp", "image/gif": "gif"}
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -113,18 +116,6 @@ def primary_file(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
             or (files[0] if files else None))
 
 
-def _retry_after(response: httpx.Response, attempt: int) -> float:
-    """Seconds the server asks us to wait (delta or HTTP date), else exponential backoff."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):  # absent or malformed: our own backoff
-        return 0.5 * 2**attempt
-    return max(0.0, when.timestamp() - time.time())
-
-
 class _Api:
     """The few API calls one resolution makes, with one policy for retries and errors."""
 
@@ -134,6 +125,8 @@ class _Api:
         self.host = urlsplit(self.endpoint).hostname or ""
         self.label = ref.raw
         self.token = options.token_for(conf)
+        self.credentials = Credentials.for_url(bearer(self.token), self.endpoint)
+        self.backoff = Backoff(MAX_TRIES, RETRY_BASE_DELAY, sleep=lambda seconds: sleep(seconds))
         self.client = httpx.Client(timeout=conf.timeout_seconds, verify=conf.verify_ssl,
                                    follow_redirects=True, headers={"User-Agent": "modelshelf"})
 
@@ -145,33 +138,24 @@ class _Api:
         self.client.close()
 
     def get(self, url: str, what: str, *, follow: bool = True) -> httpx.Response:
-        """GET ``url`` (body read unless ``follow`` is False: then only the status matters)."""
-        host = urlsplit(url).hostname
-        error = NetworkError(f"{self.label}: no answer from {host}")
-        for attempt in range(MAX_TRIES):
-            wait = 0.5 * 2**attempt
+        """GET ``url`` (body read unless ``follow`` is False: then only the status matters),
+        retried on busy answers and broken connections by the transfer engine's own policy
+        (:class:`~modelshelf.transfer.retry.Backoff`), so both wait and give up alike."""
+
+        def attempt() -> httpx.Response:
             try:
                 response = self._send(url, follow)
-            except httpx.TransportError as exc:
-                error = NetworkError(f"{self.label}: cannot reach {host} "
-                                     f"({type(exc).__name__}: {exc})")
-            else:
-                if response.status_code not in _RETRYABLE:
-                    return self._checked(response, what)
-                wait = _retry_after(response, attempt)
-                busy = "rate-limits us (429)" if response.status_code == 429 else \
-                    f"answered HTTP {response.status_code}"
-                error = NetworkError(f"{self.label}: {host} {busy}; "
-                                     f"gave up after {attempt + 1} tries")
-                if wait > MAX_RETRY_WAIT:
-                    raise NetworkError(f"{self.label}: {host} {busy} and asks to retry "
-                                       f"in {wait:.0f} s; try again later")
-            if attempt + 1 < MAX_TRIES:
-                sleep(wait)
-        raise error
+            except httpx.TransportError as exc:  # retried like the engine's socket errors
+                raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+            if response.status_code in RETRYABLE_STATUSES:
+                raise answer_error(response.status_code, url, "",
+                                   response.headers.get("Retry-After"))
+            return self._checked(response, what)
+
+        return self.backoff.run(attempt, url)
 
     def _send(self, url: str, follow: bool) -> httpx.Response:
-        auth = bearer(self.token) if urlsplit(url).hostname == self.host else {}
+        auth = self.credentials.headers_for(url)
         request = self.client.build_request("GET", url, headers=auth)
         response = self.client.send(request, stream=True, follow_redirects=follow)
         if follow:
@@ -288,8 +272,8 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
             raise RemoteNotFound(f"{ref.raw}: Civitai model version {version_id} has no files")
         size = api.check_download(url, version_id)
         preview = api.preview(version.get("images") or ())
-        endpoint, host, token = api.endpoint, api.host, api.token
-    name = safe_filename(str(chosen.get("name") or ""), fallback=f"civitai-{version_id}")
+        endpoint, token = api.endpoint, api.token
+    name = file_name(str(chosen.get("name") or "")) or f"civitai-{version_id}"
     sha256 = str((chosen.get("hashes") or {}).get("SHA256") or "")
     metadata = _trimmed(version)
     if isinstance(chosen.get("sizeKB"), int | float):
@@ -300,7 +284,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         extras[f"preview.{preview[0]}"] = preview[1]
     remote = RemoteFile(path=name, url=url, size=size,
                         sha256=sha256.lower() if _HEX64.fullmatch(sha256) else None,
-                        headers=bearer(token), auth_host=host if token else None)
+                        credentials=Credentials.for_url(bearer(token), endpoint))
     return Resolution(
         ref=ref.raw, source=SourceName.CIVITAI, name=PurePosixPath(name).stem or name, files=(remote,),
         revision=str(version_id),

@@ -11,9 +11,11 @@ standard Hub cache (:mod:`modelshelf.views.hfcache`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.hf_api import RepoFile, RepoFolder
@@ -21,6 +23,7 @@ from huggingface_hub.utils import filter_repo_objects
 
 from modelshelf.config import DEFAULT_ENDPOINTS, Settings
 from modelshelf.errors import BadContent, EntryNotFound, OfflineError, UsageError
+from modelshelf.secrets import Credentials
 from modelshelf.sources.base import (
     HubLocation,
     Ref,
@@ -36,20 +39,36 @@ from modelshelf.sources.url import bearer
 DEFAULT_REVISION = "main"  # what huggingface_hub asks for (and records in refs/) when given none
 
 
-def _apply_tls_setting(verify_ssl: bool) -> None:
-    """Honour ``[sources.hf] verify_ssl = false`` (a mirror with a private CA or self-signed cert).
+_TLS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _hub_tls(verify_ssl: bool) -> Iterator[None]:
+    """Honour ``[sources.hf] verify_ssl = false`` (a mirror with a private CA or self-signed cert)
+    for our own Hub calls only.
 
     huggingface_hub has one process-wide HTTP client and offers only a process-wide factory to
-    change it, so the default client is left untouched unless the user asked otherwise.
+    change it. So the unverified factory is installed for the duration of the ``with`` block
+    and the one that was there before (the default, or one the embedding program set) is put
+    back afterwards, which also closes our unverified client: a later Hub call in the same
+    process verifies certificates again. The lock keeps two such blocks from restoring each
+    other's factory.
     """
     if verify_ssl:
+        yield
         return
     import httpx2
-    from huggingface_hub.utils import set_client_factory
-    from huggingface_hub.utils._http import hf_request_event_hook
+    from huggingface_hub.utils import _http, set_client_factory
 
-    set_client_factory(lambda: httpx2.Client(event_hooks={"request": [hf_request_event_hook]},
-                                             follow_redirects=True, timeout=None, verify=False))
+    with _TLS_LOCK:
+        previous = _http._GLOBAL_CLIENT_FACTORY
+        set_client_factory(lambda: httpx2.Client(
+            event_hooks={"request": [_http.hf_request_event_hook]}, follow_redirects=True,
+            timeout=None, verify=False))
+        try:
+            yield
+        finally:
+            set_client_factory(previous)
 
 
 def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
@@ -62,9 +81,9 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     endpoint = (source.endpoint or DEFAULT_ENDPOINTS["hf"]).rstrip("/")
     token = hub_token(options, source)
     revision = _requested_revision(ref, options)
-    _apply_tls_setting(source.verify_ssl)
     api = HfApi(endpoint=endpoint, token=token or False)
-    with hub_errors(ref.raw, ref.repo_id, endpoint, revision, token is not None):
+    with _hub_tls(source.verify_ssl), \
+            hub_errors(ref.raw, ref.repo_id, endpoint, revision, token is not None):
         info = api.model_info(ref.repo_id, revision=revision, timeout=source.timeout_seconds)
         commit = str(info.sha)
         chosen, whole = _select(api, ref, commit, options)
@@ -74,7 +93,8 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
             get_hf_file_metadata(hf_hub_url(ref.repo_id, chosen[0].path, revision=commit,
                                             endpoint=endpoint),
                                  token=token or False, timeout=source.timeout_seconds)
-    files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, bearer(token)) for f in chosen)
+    credentials = Credentials.for_url(bearer(token), endpoint)
+    files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, credentials) for f in chosen)
     return Resolution(
         ref=ref.raw, source=SourceName.HF, name=_default_name(ref.repo_id, ref.path, whole),
         files=files, revision=commit,
@@ -137,7 +157,7 @@ def _filtered(files: Iterable[RepoFile], ref: Ref, options: ResolveOptions) -> l
 
 
 def _remote_file(endpoint: str, repo_id: str, commit: str, entry: RepoFile,
-                 headers: dict[str, str]) -> RemoteFile:
+                 credentials: Credentials) -> RemoteFile:
     if entry.path.startswith("/") or ".." in PurePosixPath(entry.path).parts:
         raise BadContent(f"{repo_id}: the Hub listed an unsafe path {entry.path!r}")
     sha256 = entry.lfs.sha256 if entry.lfs is not None else None
@@ -146,8 +166,7 @@ def _remote_file(endpoint: str, repo_id: str, commit: str, entry: RepoFile,
         url=f"{endpoint}/{repo_id}/resolve/{commit}/{quote(entry.path)}",
         size=entry.size,
         sha256=sha256,
-        headers=headers,
-        auth_host=urlsplit(endpoint).hostname,
+        credentials=credentials,
         etag=sha256 or entry.blob_id,
         git_blob_id=None if sha256 else entry.blob_id,
     )

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from modelshelf.config import Settings
 from modelshelf.errors import EntryNotFound, NotFoundError
+from modelshelf.naming import name_from, path_from
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
-from modelshelf.store.records import name_from, path_from
 
 _SKIPPED_DIRS = frozenset({"__pycache__"})
 

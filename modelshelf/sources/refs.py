@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from modelshelf.errors import BadReference
+from modelshelf.errors import BadReference, DownloadError
+from modelshelf.secrets import redact_url
 from modelshelf.sources.base import Ref, SourceName
 
 ACCEPTED_FORMS = """accepted reference forms:
@@ -158,7 +159,11 @@ def _parse_file(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Re
 
 
 def _parse_url(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
-    split = urlsplit(raw)
+    try:
+        split = urlsplit(raw)
+        split.port  # noqa: B018  # a malformed port raises only when read
+    except ValueError as exc:  # issue 8: a failed download (exit 1), not an internal error
+        raise DownloadError(f"{redact_url(raw)}: malformed URL ({exc})") from None
     if not split.hostname:
         raise _bad(raw, "a URL needs a host name")
     host = split.hostname.lower()

@@ -20,7 +20,7 @@ from typing import Any
 from modelshelf.config import Settings
 from modelshelf.errors import MissingExtra, NotFoundError
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
-from modelshelf.sources.url import file_name_from_url
+from modelshelf.sources.url import url_file_name
 
 # torch.hub's rule: the hex run between the last '-' and the extension is a sha256 prefix.
 _HASH_PREFIX = re.compile(r"-([0-9a-f]{6,64})\.[A-Za-z0-9]+$")
@@ -67,7 +67,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     models = _registry(ref)
     weights = _weights(models, ref, ref.revision or options.revision or "DEFAULT")
     url: str = weights.value.url
-    file_name = file_name_from_url(url)
+    file_name = url_file_name(url)
     prefix = _HASH_PREFIX.search(file_name)
     weights_id = f"{type(weights).__name__}.{weights.name}"
     metadata = {"weights": weights_id, "url": url, "meta": _jsonable(weights.value.meta)}

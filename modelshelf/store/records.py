@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from modelshelf.errors import UsageError
+from modelshelf.naming import MAX_NAME_BYTES, UNSAFE_CHARS
 
 
 class ModelType(StrEnum):
@@ -37,15 +38,8 @@ class ModelType(StrEnum):
 TYPES: tuple[str, ...] = tuple(ModelType)
 # Formats whose models are folders by nature (config files beside weights), even with one file.
 FOLDER_FORMATS = frozenset({"diffusers", "transformers"})
-# What no part of a path may hold: a backslash (a separator on Windows), control characters,
-# and lone surrogates (the bytes of a name that is not UTF-8; SQLite text must be UTF-8).
-_UNSAFE = r"\\\x00-\x1f\x7f\ud800-\udfff"
-_BAD_PATH = re.compile(rf"[{_UNSAFE}]")  # '/' separates the parts of a file path in a model
-_BAD_NAME = re.compile(rf"[/{_UNSAFE}]")
-_UNNAMEABLE = re.compile(rf"[/{_UNSAFE}]+")
-# A name becomes a file name (plus a suffix such as ".safetensors", plus the ".<name>.<8 hex>.tmp"
-# of an atomic replace): filesystems allow 255 bytes, so keep well below.
-MAX_NAME_BYTES = 200
+_BAD_PATH = re.compile(rf"[{UNSAFE_CHARS}]")  # '/' separates the parts of a file path in a model
+_BAD_NAME = re.compile(rf"[/{UNSAFE_CHARS}]")
 
 
 @dataclass(frozen=True)
@@ -132,23 +126,6 @@ def check_name(name: str) -> None:
         raise UsageError(f"model name {name!r}: must not start or end with a space")
     if len(name.encode()) > MAX_NAME_BYTES:
         raise UsageError(f"model name {name[:40]!r}...: longer than {MAX_NAME_BYTES} bytes")
-
-
-def name_from(text: str, room: int = 0) -> str:
-    """The nearest name :func:`check_name` accepts to one a file or source suggests: separators,
-    control characters and undecodable bytes become ``_``, outer spaces and leading dots go, and
-    it is cut to fit (leaving ``room`` bytes for a suffix). A pull or an adopt never fails on a
-    name nobody chose."""
-    name = _UNNAMEABLE.sub("_", text)
-    name = name.encode()[:MAX_NAME_BYTES - room].decode("utf-8", "ignore")
-    return name.strip().lstrip(".").strip() or "model"
-
-
-def path_from(relative: str) -> str:
-    """A file path inside a model, from a path found on disk, that :func:`check_relative_path`
-    accepts: in each part, separators, control characters and undecodable bytes become ``_``
-    (a newline in a name breaks every line-based tool, and SQLite text must be UTF-8)."""
-    return "/".join(_UNNAMEABLE.sub("_", part) for part in relative.split("/"))
 
 
 def check_relative_path(name: str, path: str) -> None:

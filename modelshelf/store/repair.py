@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelshelf.store.records import TYPES, FileRecord, ModelRecord, NewModel, path_from
+from modelshelf.naming import path_from
+from modelshelf.store.records import TYPES, FileRecord, ModelRecord, NewModel
 
 SNAPSHOT = "registry.json"  # meta/<name>/registry.json: no source snapshot is called that
 SNAPSHOT_VERSION = 1

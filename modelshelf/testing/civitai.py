@@ -125,6 +125,7 @@ class FakeCivitai(LocalServer):
         self.preview_bytes = tiny_png()
         self.maintenance = False  # API answers 200 with an HTML page, as behind a CDN outage
         self.login_redirect = False  # gated downloads redirect to /login instead of 401
+        self.storage: LocalServer | None = None  # serve the bytes there (e.g. another port)
         self._failures: list[tuple[int, str | None]] = []
         self._fail_lock = threading.Lock()
         self.add_route("GET", r"/api/v1/model-versions/(\d+)", self._api(self._version))
@@ -260,9 +261,13 @@ class FakeCivitai(LocalServer):
                     None)
         if file is None:
             return json_response({"error": "File not found"}, 404)
-        host = _other_host(request.header("Host"))
-        location = (f"http://{host}:{self.port}{self.storage_path(version, file)}"
-                    "?X-Amz-Expires=86400&X-Amz-Signature=fake")
+        path = self.storage_path(version, file)
+        if self.storage is not None:
+            self.storage.add_file(path, file.data)
+            base = self.storage.url
+        else:
+            base = f"http://{_other_host(request.header('Host'))}:{self.port}"
+        location = f"{base}{path}?X-Amz-Expires=86400&X-Amz-Signature=fake"
         return Response(302, b"", {"Location": location, "Content-Type": "text/plain"})
 
     def _preview(self, request: Request) -> Response:

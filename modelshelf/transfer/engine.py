@@ -1,9 +1,9 @@
 """``download()``: a segmented, resumable, verified HTTP transfer into a staging directory.
 
 The story of one call: take the per-URL lock; hand back a finished, unclaimed file if one waits;
-else ask for the first missing piece (following redirects, credentials only to their host) and
+else ask for the first missing piece (following redirects, credentials only to their origin) and
 learn size, validators and Range support from that one answer; check free space; preallocate;
-start the sha256 thread (``hasher.py``); let :class:`~modelshelf.transfer.worker.Connection`
+start the sha256 thread (``hasher.py``); let :class:`~modelshelf.transfer.worker.Worker`
 threads fetch pieces handed out by the scheduler (``pieces.py``), starting with a few and adding
 more while they raise throughput (``ramp.py``, up to ``connections``); save the resume state
 (``state.py``) every half second; when the last piece lands, take the digest, compare, and
@@ -16,14 +16,13 @@ reason is reported (``DownloadResult.restarted_reason`` and the ``on_warning`` c
 
 from __future__ import annotations
 
-import http.client
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -35,31 +34,26 @@ from modelshelf.errors import (
 )
 from modelshelf.hashing import parse_sha256
 from modelshelf.locks import file_lock
+from modelshelf.secrets import redact_url
 from modelshelf.staging import ResumeState, StagingPaths
 from modelshelf.transfer.disk import PartialFile, check_free_space
 from modelshelf.transfer.hasher import PrefixHasher
-from modelshelf.transfer.http import (
-    Link,
-    check_status,
-    parse_url,
-    redact,
-    request_following,
-)
+from modelshelf.transfer.http import check_status, parse_url, request_following
 from modelshelf.transfer.meta import (
     RemoteMeta,
+    check_body,
     meta_from,
     parse_content_range,
     reject_error_page,
     same_file,
 )
 from modelshelf.transfer.pieces import Piece, Scheduler
-from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
+from modelshelf.transfer.policy import Endpoint, NetworkPolicy, as_endpoint
 from modelshelf.transfer.ramp import Ramp
 from modelshelf.transfer.ranges import missing
-from modelshelf.transfer.retry import Backoff
-from modelshelf.transfer.worker import BUFFER, Changed, Connection, Job
+from modelshelf.transfer.transport import Connection, Response
+from modelshelf.transfer.worker import BUFFER, Changed, Job, Worker
 
-MIN_PIECE = 2**20  # like aria2c -k1M: never split finer than this
 MAX_PIECE = 64 * 2**20
 SAVE_EVERY = 0.5
 PROGRESS_EVERY = 0.1
@@ -89,81 +83,47 @@ class DownloadResult:
     restarted_reason: str | None = None  # set when a changed remote forced a fresh start
 
 
-@dataclass(frozen=True)
-class _Options:
-    url: str
-    credentials: Mapping[str, str]
-    auth_host: str
-    expected_sha256: str | None
-    expected_size: int | None
-    connections: int
-    backoff: Backoff
-    timeout: float
-    stall_seconds: float
-    verify_ssl: bool
-    proxies: ProxyRules
-    progress: ProgressCallback | None
-    free_space_margin: int | None
-    min_piece: int
-
-
 def download(
-    url: str,
+    endpoint: Endpoint | str,
     staging_dir: Path,
+    policy: NetworkPolicy | None = None,
     *,
-    expected_sha256: str | None = None,
-    expected_size: int | None = None,
-    headers: Mapping[str, str] | None = None,
-    auth_host: str | None = None,
-    connections: int = 16,
-    retries: int = 6,
-    timeout: float = 30.0,
-    stall_seconds: float = 20.0,
-    verify_ssl: bool = True,
-    proxies: ProxyRules = NO_PROXIES,
     progress: ProgressCallback | None = None,
     free_space_margin: int | None = None,
-    retry_base_delay: float = 0.5,
-    min_piece: int = MIN_PIECE,
     on_warning: Callable[[str], None] | None = None,
 ) -> DownloadResult:
-    """Fetch ``url`` into ``staging_dir`` over up to ``connections`` connections, verified.
+    """Fetch ``endpoint`` (or a bare URL) into ``staging_dir`` as ``policy`` allows, verified.
 
-    ``headers`` (e.g. Authorization) are sent only to ``auth_host`` (default: the URL's host).
-    ``proxies`` says which connections go through which HTTP proxy (default: none).
-    ``retry_base_delay`` scales the backoff (tests make it tiny); ``min_piece`` is the smallest
-    split (like aria2c's ``-k``); ``on_warning`` hears why a changed remote forced a restart.
-    ``free_space_margin`` is the space to leave free beyond the file (default: scaled to it).
+    ``on_warning`` hears why a changed remote forced a restart. ``free_space_margin`` is the
+    space to leave free beyond the file (default: scaled to it).
     Raises the :mod:`modelshelf.errors` types: HashMismatch, BadContent, SizeMismatch,
     RemoteNotFound, TokenRequired, NetworkError, InsufficientSpace, RemoteChanged, DownloadError.
     """
-    target = parse_url(url)
-    expected = parse_sha256(expected_sha256) if expected_sha256 else None
+    endpoint, policy = as_endpoint(endpoint), policy or NetworkPolicy()
+    parse_url(endpoint.url)  # a usage error before anything touches the disk
+    expected = parse_sha256(endpoint.expected_sha256) if endpoint.expected_sha256 else None
+    endpoint = replace(endpoint, expected_sha256=expected)
     staging_dir = Path(staging_dir)
     staging_dir.mkdir(parents=True, exist_ok=True)
-    paths = StagingPaths.for_key(staging_dir, url, expected)
-    options = _Options(
-        url=url, credentials=dict(headers or {}), auth_host=auth_host or target.host,
-        expected_sha256=expected, expected_size=expected_size, connections=max(1, connections),
-        backoff=Backoff(max(1, retries), retry_base_delay), timeout=timeout,
-        stall_seconds=stall_seconds, verify_ssl=verify_ssl, proxies=proxies, progress=progress,
-        free_space_margin=free_space_margin, min_piece=max(4 * 1024, min_piece))
+    paths = StagingPaths.for_key(staging_dir, endpoint.url, expected)
+    shown = redact_url(endpoint.url)
     # The per-download lock: a second process of the same URL waits here (interruptibly), then
     # finds the file finished. A caller holding it already (the pull) re-enters for free.
-    with file_lock(paths.lock, what=redact(url)):
+    with file_lock(paths.lock, what=shown):
         waiting = _unclaimed(paths, expected)
         if waiting is not None:
             return waiting
         reason: str | None = None
         for _ in range(MAX_RESTARTS + 1):
             try:
-                return _Transfer(options, paths, reason).run()
+                return _Transfer(endpoint, policy, paths, progress, free_space_margin,
+                                 reason).run()
             except Changed as changed:
                 reason = str(changed)
                 paths.discard()
                 if on_warning is not None:
-                    on_warning(f"{redact(url)}: {reason}; starting over")
-        raise RemoteChanged(f"{redact(url)}: the remote file kept changing during the download "
+                    on_warning(f"{shown}: {reason}; starting over")
+        raise RemoteChanged(f"{shown}: the remote file kept changing during the download "
                             f"({reason})")
 
 
@@ -174,7 +134,7 @@ def download_lock(staging_dir: Path, url: str, expected_sha256: str | None = Non
     ``download`` inside it re-enters the lock instead of waiting on itself."""
     expected = parse_sha256(expected_sha256) if expected_sha256 else None
     return file_lock(StagingPaths.for_key(Path(staging_dir), url, expected).lock, while_waiting,
-                     what=redact(url))
+                     what=redact_url(url))
 
 
 def _unclaimed(paths: StagingPaths, expected: str | None) -> DownloadResult | None:
@@ -194,30 +154,36 @@ def _unclaimed(paths: StagingPaths, expected: str | None) -> DownloadResult | No
 class _Transfer:
     """One attempt at the whole file (a restart makes a new one)."""
 
-    def __init__(self, options: _Options, paths: StagingPaths, restarted: str | None) -> None:
-        self.o = options
+    def __init__(self, endpoint: Endpoint, policy: NetworkPolicy, paths: StagingPaths,
+                 progress: ProgressCallback | None, free_space_margin: int | None,
+                 restarted: str | None) -> None:
+        self.endpoint = endpoint
+        self.policy = policy
         self.paths = paths
+        self.progress = progress
+        self.free_space_margin = free_space_margin
         self.restarted = restarted
-        self.final_url = options.url
+        self.shown = redact_url(endpoint.url)  # how errors and the state file name the URL
+        self.final_url = endpoint.url
         self.meta: RemoteMeta | None = None
         self.ranged = True
         self.file: PartialFile | None = None
         self.sched: Scheduler | None = None
         self.job: Job | None = None
-        self.connections: list[Connection] = []
+        self.workers: list[Worker] = []
         self.threads: list[threading.Thread] = []
         self.first_rtt = 0.0  # seconds the first request waited for its answer
 
     # -- the story ----------------------------------------------------------------------------
     def run(self) -> DownloadResult:
         state = self._saved_state()
-        link = Link(self.o.timeout, self.o.verify_ssl, self.o.proxies)
-        try:  # the link is ours to close until the first connection thread takes it over
-            first, response = self._first_request(link, state)
+        conn = self.policy.connection()
+        try:  # the connection is ours to close until the first worker thread takes it over
+            first, response = self._first_request(conn, state)
             meta = self.meta
             assert meta is not None
             if response.status == 416:  # the first piece of an empty file (or a stale partial)
-                link.close()
+                conn.close()
                 if state is None and meta.size == 0:
                     return self._finish_empty(meta)
                 raise Changed("the server refused the saved range (HTTP 416)")
@@ -225,28 +191,29 @@ class _Transfer:
                 state = None  # the server stopped honouring Range: the partial cannot be used
             size = meta.size
             done = state.done if state is not None else []
-            if self.o.expected_size is not None and size not in (None, self.o.expected_size):
-                raise SizeMismatch(f"{redact(self.o.url)}: the server announces {size} bytes, "
-                                   f"expected {self.o.expected_size}")
-            needed = size if size is not None else self.o.expected_size or 0
+            expected_size = self.endpoint.expected_size
+            if expected_size is not None and size not in (None, expected_size):
+                raise SizeMismatch(f"{self.shown}: the server announces {size} bytes, "
+                                   f"expected {expected_size}")
+            needed = size if size is not None else expected_size or 0
             if needed:
-                check_free_space(self.paths.part.parent, needed, redact(self.o.url),
+                check_free_space(self.paths.part.parent, needed, self.shown,
                                  present=state.bytes_done() if state is not None else 0,
-                                 margin=self.o.free_space_margin)
-            self.file = PartialFile(self.paths.part, redact(self.o.url), truncate=state is None,
+                                 margin=self.free_space_margin)
+            self.file = PartialFile(self.paths.part, self.shown, truncate=state is None,
                                     resumable=self.ranged)
         except BaseException:
-            link.close()
+            conn.close()
             raise
         try:
             self.file.preallocate(size or 0)
-            new_state = ResumeState(redact(self.o.url), size or 0, meta.etag, meta.last_modified,
+            new_state = ResumeState(self.shown, size or 0, meta.etag, meta.last_modified,
                                     list(done), filename=meta.filename)
             if self.ranged:
                 new_state.save(self.paths.state)
             else:
                 self.paths.state.unlink(missing_ok=True)
-            return self._fetch_all(link, first, response, new_state, resumed=bool(done))
+            return self._fetch_all(conn, first, response, new_state, resumed=bool(done))
         finally:
             self.file.close()
 
@@ -258,30 +225,35 @@ class _Transfer:
             return None
         return state
 
-    def _first_request(self, link: Link, state: ResumeState | None,
-                       ) -> tuple[Piece, http.client.HTTPResponse]:
+    def _first_request(self, conn: Connection, state: ResumeState | None,
+                       ) -> tuple[Piece, Response]:
         """Ask for the first missing piece; its answer also tells size, validators, ranges."""
-        floor = 4 * self.o.min_piece
+        min_piece = self.policy.piece_floor
+        floor = 4 * min_piece
         if state is None:
             start, end = 0, floor
         else:
             start, gap_end = missing(state.done, state.size)[0]
-            end = gap_end if gap_end - start - floor < self.o.min_piece else start + floor
+            end = gap_end if gap_end - start - floor < min_piece else start + floor
         saved = None if state is None else RemoteMeta(
-            state.size, state.etag, state.last_modified, True, self.o.url, None, None)
+            state.size, state.etag, state.last_modified, True, self.endpoint.url, None, None)
         headers = {"Range": f"bytes={start}-{end - 1}"}
         if saved is not None and saved.validator:
             headers["If-Range"] = saved.validator  # changed since? then the whole new file
 
-        def attempt() -> http.client.HTTPResponse:
+        def attempt() -> Response:
             response, self.final_url = request_following(
-                link, self.o.url, headers=headers, credentials=self.o.credentials,
-                auth_host=self.o.auth_host)
+                conn, self.endpoint.url, headers=headers, credentials=self.endpoint.credentials)
             check_status(response, self.final_url, ok=(200, 206, 416))
+            try:
+                check_body(response, self.final_url)
+            except BaseException:
+                conn.close()  # the unread body makes the connection unusable
+                raise
             return response
 
         began = time.monotonic()
-        response = self.o.backoff.run(attempt, self.o.url)
+        response = self.policy.backoff.run(attempt, self.endpoint.url)
         self.first_rtt = time.monotonic() - began
         meta = meta_from(response, self.final_url)
         self.meta = meta
@@ -291,7 +263,7 @@ class _Transfer:
         crange = parse_content_range(response.getheader("Content-Range"))
         self.ranged = response.status == 206 and crange is not None and meta.size is not None
         if saved is not None and not same_file(saved, meta):
-            link.close()
+            conn.close()
             raise Changed("the remote file changed since the partial download "
                           "(ETag/Last-Modified/size differ)")
         if not self.ranged:
@@ -299,39 +271,38 @@ class _Transfer:
             return Piece(0, size, 0, size), response
         assert crange is not None and crange.start is not None and crange.end is not None
         if crange.start != start:
-            link.close()
-            raise DownloadError(f"{redact(self.final_url)}: asked for bytes from {start}, "
+            conn.close()
+            raise DownloadError(f"{redact_url(self.final_url)}: asked for bytes from {start}, "
                                 f"the server sent from {crange.start}")
         return Piece(start, crange.end + 1, start, crange.end + 1), response
 
-    def _fetch_all(self, link: Link, first: Piece, response: http.client.HTTPResponse,
+    def _fetch_all(self, conn: Connection, first: Piece, response: Response,
                    state: ResumeState, resumed: bool) -> DownloadResult:
         assert self.meta is not None and self.file is not None
         size = state.size if self.ranged else first.end
         gaps = missing(state.done, size) if self.ranged else [(0, size)]
         todo = sum(end - start for start, end in gaps)
-        workers = min(self.o.connections, max(1, math.ceil(todo / self.o.min_piece))) \
+        min_piece = self.policy.piece_floor
+        workers = min(self.policy.max_connections, max(1, math.ceil(todo / min_piece))) \
             if self.ranged else 1
-        sched = Scheduler(gaps, state.done, min_piece=self.o.min_piece, max_piece=MAX_PIECE,
+        sched = Scheduler(gaps, state.done, min_piece=min_piece, max_piece=MAX_PIECE,
                           workers=workers, stealing=self.ranged)
         sched.claim(first)
         self.sched = sched
-        self.job = Job(self.o.url, self.final_url, self.meta, self.ranged, sched, self.file,
-                       self.o.credentials, self.o.auth_host, self.o.backoff, self.o.timeout,
-                       self.o.stall_seconds, self.o.verify_ssl, self.o.proxies,
-                       buffer_size=min(BUFFER, max(4096, self.o.min_piece // 2)))
+        self.job = Job(self.endpoint, self.policy, self.final_url, self.meta, self.ranged, sched,
+                       self.file, buffer_size=min(BUFFER, max(4096, min_piece // 2)))
         ramp = Ramp(workers, rtt=self.first_rtt)
         on_disk = sched.prefix()  # a resume's old prefix, which the hasher reads first
         hasher = PrefixHasher(self.paths.part, sched.prefix).start()
         sched.pace(hasher.reached, HASH_AHEAD)
         try:
-            self._add_connections(ramp.target, link, first, response)
+            self._add_workers(ramp.target, conn, first, response)
             self._watch(ramp, state, lambda: time.process_time() if hasher.hashed >= on_disk
                         else None)
         except BaseException as exc:  # Ctrl-C, or the progress callback raised
             sched.fail(exc)
-            for conn in self.connections:
-                conn.link.abort()
+            for worker in self.workers:
+                worker.conn.abort()
             for thread in self.threads:
                 thread.join()
             hasher.cancel()
@@ -343,29 +314,30 @@ class _Transfer:
             raise sched.error
         if not self.ranged:
             size = first.pos
-            if self.o.expected_size is not None and size != self.o.expected_size:
+            expected_size = self.endpoint.expected_size
+            if expected_size is not None and size != expected_size:
                 hasher.cancel()
                 self.paths.discard()
-                raise SizeMismatch(f"{redact(self.o.url)}: got {size} bytes, "
-                                   f"expected {self.o.expected_size}")
+                raise SizeMismatch(f"{self.shown}: got {size} bytes, expected {expected_size}")
             self.file.truncate(size)
         digest = hasher.finish(size)
         return self._complete(state, size, digest, resumed,
-                              sum(c.received for c in self.connections))
+                              sum(w.received for w in self.workers))
 
-    def _add_connections(self, count: int, link: Link | None = None, first: Piece | None = None,
-                         response: http.client.HTTPResponse | None = None) -> None:
-        """Start connection threads up to ``count``; the very first one takes over the link
+    def _add_workers(self, count: int, conn: Connection | None = None,
+                     first: Piece | None = None,
+                     response: Response | None = None) -> None:
+        """Start worker threads up to ``count``; the very first one takes over the connection
         and the answer of the first request."""
         assert self.job is not None and self.sched is not None
-        while len(self.connections) < count:
-            i = len(self.connections)
-            conn = Connection(self.job, link if i == 0 else None)
-            thread = threading.Thread(target=conn.run, name=f"modelshelf-dl-{i}", daemon=True,
+        while len(self.workers) < count:
+            i = len(self.workers)
+            worker = Worker(self.job, conn if i == 0 else None)
+            thread = threading.Thread(target=worker.run, name=f"modelshelf-dl-{i}", daemon=True,
                                       args=(first, response) if i == 0 else ())
-            self.connections.append(conn)
+            self.workers.append(worker)
             self.threads.append(thread)
-            self.sched.workers = len(self.connections)
+            self.sched.workers = len(self.workers)
             thread.start()
 
     def _watch(self, ramp: Ramp, state: ResumeState, cpu: Callable[[], float | None]) -> None:
@@ -378,11 +350,11 @@ class _Transfer:
             alive[0].join(PROGRESS_EVERY if ramp.settled else RAMP_TICK)
             now = time.monotonic()
             if self.sched.stop.is_set():
-                for conn in self.connections:
-                    conn.link.abort()
+                for worker in self.workers:
+                    worker.conn.abort()
             elif not ramp.settled:
-                received = sum(c.received for c in self.connections)
-                self._add_connections(ramp.update(now, received, cpu()))
+                received = sum(w.received for w in self.workers)
+                self._add_workers(ramp.update(now, received, cpu()))
             if now - last_report >= PROGRESS_EVERY:
                 self._report()
                 last_report = now
@@ -391,11 +363,11 @@ class _Transfer:
                 last_save = now
 
     def _report(self) -> None:
-        if self.o.progress is None or self.sched is None:
+        if self.progress is None or self.sched is None:
             return
         size = self.meta.size if self.meta else None
         done = sum(end - start for start, end in self.sched.done_spans())
-        self.o.progress(done, size)
+        self.progress(done, size)
 
     def _save_or_discard(self, state: ResumeState) -> None:
         """After a failure: keep what a rerun can resume; a partial of a server that gave no
@@ -415,8 +387,8 @@ class _Transfer:
                   downloaded: int) -> DownloadResult:
         meta = self.meta
         assert meta is not None
-        expected = self.o.expected_sha256
-        name = meta.filename or redact(self.o.url)
+        expected = self.endpoint.expected_sha256
+        name = meta.filename or self.shown
         if expected is not None and digest != expected:
             self.paths.discard()
             raise HashMismatch(f"{name}: sha256 mismatch: expected {expected}, got {digest} "
@@ -424,16 +396,16 @@ class _Transfer:
         state.size, state.done, state.sha256 = size, [(0, size)], digest
         state.save(self.paths.state)
         os.replace(self.paths.part, self.paths.ok)
-        if self.o.progress is not None:
-            self.o.progress(size, size)
+        if self.progress is not None:
+            self.progress(size, size)
         return DownloadResult(self.paths.ok, digest, size, downloaded, resumed,
-                              redact(self.job.final_url if self.job else self.final_url),
+                              redact_url(self.job.final_url if self.job else self.final_url),
                               meta.filename, meta.etag,
-                              max(1, sum(c.used for c in self.connections)), self.restarted)
+                              max(1, sum(w.used for w in self.workers)), self.restarted)
 
     def _finish_empty(self, meta: RemoteMeta) -> DownloadResult:
         self.paths.part.write_bytes(b"")
         digest = PrefixHasher(self.paths.part, lambda: 0).start().finish(0)
-        state = ResumeState(redact(self.o.url), 0, meta.etag, meta.last_modified,
+        state = ResumeState(self.shown, 0, meta.etag, meta.last_modified,
                             filename=meta.filename)
         return self._complete(state, 0, digest, False, 0)

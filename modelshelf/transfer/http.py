@@ -21,7 +21,6 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from modelshelf.errors import (
@@ -32,7 +31,9 @@ from modelshelf.errors import (
     TokenRequired,
     UsageError,
 )
+from modelshelf.secrets import NO_CREDENTIALS, Credentials, redact_url
 from modelshelf.transfer.proxy import NO_PROXIES, Proxy, ProxyRules, connect_error, proxy_auth_error
+from modelshelf.transfer.transport import Connection, Response, Target
 
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 60.0
@@ -51,32 +52,12 @@ STATUS_HINTS: Mapping[int, str] = {
     403: "access denied (a token is needed, or the one given is not accepted)",
     404: "not found",
     410: "gone",
+    429: "too many requests (rate-limited)",
 }
 # Transport failures that a new connection may cure.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError, http.client.HTTPException)
 _MESSAGE_BYTES = 2048
 _TAG = re.compile(r"<[^>]*>")
-
-
-@dataclass(frozen=True)
-class Target:
-    """A parsed http(s) URL: where to connect and what to ask for."""
-
-    url: str
-    scheme: str
-    host: str  # lower-case host name, the unit credentials are scoped to
-    port: int
-    path: str  # path + query, what goes on the request line
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return self.scheme, self.host, self.port
-
-    @property
-    def absolute(self) -> str:
-        """The absolute-URI request target a forward proxy needs (no user info, no fragment)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
 def parse_url(url: str) -> Target:
@@ -85,31 +66,14 @@ def parse_url(url: str) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UsageError(f"{redact(url)}: malformed URL ({exc})") from None
+        raise UsageError(f"{redact_url(url)}: malformed URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{redact(url)}: not an http(s) URL")
+        raise UsageError(f"{redact_url(url)}: not an http(s) URL")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     default = 443 if parts.scheme == "https" else 80
     return Target(url, parts.scheme, parts.hostname.lower(), port or default, path)
-
-
-def redact(url: str) -> str:
-    """The URL without user info, query or fragment: signed CDN URLs carry secrets there."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return url.split("?", 1)[0].split("#", 1)[0]
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url.split("?", 1)[0]
-
-
-def host_of(url: str) -> str:
-    return parse_url(url).host
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -118,7 +82,7 @@ def one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def read_message(response: http.client.HTTPResponse) -> str:
+def read_message(response: Response) -> str:
     """The start of an error body, as one line (never the whole body: it may be huge)."""
     try:
         raw = response.read(_MESSAGE_BYTES)
@@ -129,9 +93,10 @@ def read_message(response: http.client.HTTPResponse) -> str:
 
 def status_error(status: int, url: str, message: str, note: str = "") -> ModelshelfError:
     """The typed, one-line error for a final HTTP status; ``note`` says why it is final."""
-    kind = STATUS_ERRORS.get(status, DownloadError)
+    kind = STATUS_ERRORS.get(status, NetworkError if status in RETRYABLE_STATUSES
+                             else DownloadError)
     hint = STATUS_HINTS.get(status, "unexpected answer")
-    text = f"{redact(url)}: HTTP {status}, {hint}"
+    text = f"{redact_url(url)}: HTTP {status}, {hint}"
     if message:
         text += f": {message}"
     if note:
@@ -149,11 +114,11 @@ def network_error(url: str, exc: BaseException, tries: int) -> NetworkError:
         cause = "timed out"
     where = f"{target.hostname}:{target.port}" if target.port else f"{target.hostname}"
     after = f" after {tries} tries" if tries > 1 else ""
-    return NetworkError(f"{where}: cannot download {redact(url)}{after}: {one_line(cause)}")
+    return NetworkError(f"cannot reach {where} ({redact_url(url)}){after}: {one_line(cause)}")
 
 
-class Link:
-    """One worker's keep-alive connection, reopened when the host changes or a request fails.
+class HttpConnection:
+    """One worker's keep-alive HTTP connection, reopened when the host changes or a request fails.
 
     Headers given to :meth:`request` are the caller's; credentials are added only by
     :func:`request_following`, which knows which host they belong to. ``proxies`` picks the
@@ -200,7 +165,7 @@ class Link:
         except ssl.SSLCertVerificationError as exc:  # no retry can fix this: a final answer
             self.close()
             raise NetworkError(f"{target.host}:{target.port}: TLS certificate not accepted "
-                               f"({exc.verify_message or exc.reason}) for {redact(target.url)}"
+                               f"({exc.verify_message or exc.reason}) for {redact_url(target.url)}"
                                ) from None
         except BaseException:
             self.close()
@@ -230,6 +195,10 @@ class Link:
         self._conn, self._proxy, self._key = conn, proxy, target.key
         return conn
 
+    def set_timeout(self, seconds: float) -> None:
+        if self.sock is not None:
+            self.sock.settimeout(seconds)
+
     def abort(self) -> None:
         """Wake a thread blocked reading this connection (from another thread): shutdown, not
         close, is what interrupts a blocking recv."""
@@ -244,6 +213,16 @@ class Link:
         self._conn, self._proxy, self._key, self.sock = None, None, None, None
 
 
+class SocketTransport:
+    """The real network: :class:`HttpConnection` (http.client over sockets, TLS, proxies)."""
+
+    def connect(self, timeout: float, verify_ssl: bool, proxies: ProxyRules) -> HttpConnection:
+        return HttpConnection(timeout, verify_ssl, proxies)
+
+
+SOCKETS = SocketTransport()
+
+
 def _open_through(conn: http.client.HTTPConnection, proxy: Proxy) -> None:
     """Connect to the proxy (for https: open the tunnel and the TLS session through it) before
     the request, so that a failure there names the proxy instead of passing for the origin's."""
@@ -255,43 +234,52 @@ def _open_through(conn: http.client.HTTPConnection, proxy: Proxy) -> None:
         raise connect_error(proxy, exc) from None
 
 
-def request_following(link: Link, url: str, *, method: str = "GET",
+def request_following(conn: Connection, url: str, *, method: str = "GET",
                       headers: Mapping[str, str] | None = None,
-                      credentials: Mapping[str, str] | None = None,
-                      auth_host: str | None = None,
-                      ) -> tuple[http.client.HTTPResponse, str]:
+                      credentials: Credentials = NO_CREDENTIALS,
+                      ) -> tuple[Response, str]:
     """Send a request, following redirects by hand; return the final response and URL.
 
-    ``credentials`` (Authorization, cookies, API keys) go only to ``auth_host``: a Hub or Civitai
-    redirect to a signed CDN URL on another host must not carry the user's token, and the
-    signed URL itself is the credential there. ``headers`` (Range, If-Range, User-Agent) go
-    everywhere. A 303 turns into a GET as browsers do.
+    ``credentials`` go only to their own origin (scheme, host and port): a redirect to another
+    host, to another port of the same host, or from https to http gets none. ``headers`` (Range,
+    If-Range, User-Agent) go everywhere. A 303 turns into a GET as browsers do. A redirect to
+    anything but an http(s) URL is the server's fault, not the user's: a DownloadError.
     """
-    auth_host = auth_host.lower() if auth_host else None  # host names compare in any case
+    target = parse_url(url)
     for _ in range(MAX_REDIRECTS + 1):
-        target = parse_url(url)
-        sent = {"User-Agent": "modelshelf", "Accept-Encoding": "identity", **(headers or {})}
-        if credentials and target.host == auth_host:
-            sent.update(credentials)
-        response = link.request(target, method, sent)
+        sent = {"User-Agent": "modelshelf", "Accept-Encoding": "identity", **(headers or {}),
+                **credentials.headers_for(url)}
+        response = conn.request(target, method, sent)
         if response.status not in REDIRECT_STATUSES:
             return response, url
         location = response.getheader("Location")
-        _discard(link, response)
+        _discard(conn, response)
         if not location:
-            raise DownloadError(f"{redact(url)}: HTTP {response.status} redirect without Location")
-        url = urljoin(url, location)
+            raise DownloadError(f"{redact_url(url)}: HTTP {response.status} redirect without "
+                                "Location")
+        url, target = _redirect_target(url, location)
         if response.status == 303:
             method = "GET"
-    raise DownloadError(f"{redact(url)}: more than {MAX_REDIRECTS} redirects")
+    raise DownloadError(f"{redact_url(url)}: more than {MAX_REDIRECTS} redirects")
 
 
-def _discard(link: Link, response: http.client.HTTPResponse) -> None:
+def _redirect_target(url: str, location: str) -> tuple[str, Target]:
+    """Where a redirect from ``url`` leads, or a DownloadError naming both (masked)."""
+    try:
+        following = urljoin(url, location)
+        return following, parse_url(following)
+    except (ValueError, UsageError):
+        raise DownloadError(f"{redact_url(url)}: the server redirected to "
+                            f"{redact_url(location)}, which is not an http(s) URL the download "
+                            "can follow") from None
+
+
+def _discard(conn: Connection, response: Response) -> None:
     """Drop a small body to keep the connection; close it rather than read a big one."""
     if response.length is not None and response.length <= _MESSAGE_BYTES:
         response.read()
     else:
-        link.close()
+        conn.close()
 
 
 class RetryableStatus(Exception):
@@ -306,18 +294,26 @@ class RetryableStatus(Exception):
         return status_error(self.status, self.url, self.message, f"after {tries} tries")
 
 
-def check_status(response: http.client.HTTPResponse, url: str, ok: tuple[int, ...]) -> None:
+def check_status(response: Response, url: str, ok: tuple[int, ...]) -> None:
     """Pass ``ok`` statuses; raise RetryableStatus for busy servers, a typed error otherwise."""
     if response.status in ok:
         return
-    message = read_message(response)
-    if response.status not in RETRYABLE_STATUSES:
-        raise status_error(response.status, url, message)
-    wait = retry_after(response.getheader("Retry-After"))
+    raise answer_error(response.status, url, read_message(response),
+                       response.getheader("Retry-After"))
+
+
+def answer_error(status: int, url: str, message: str,
+                 retry_after_header: str | None = None) -> ModelshelfError | RetryableStatus:
+    """What a non-ok status means: RetryableStatus for a busy server (with the wait it asks
+    for), a typed final error otherwise. Any HTTP client's answer goes through here (the
+    engine's http.client, the sources' httpx), so every caller retries the same statuses."""
+    if status not in RETRYABLE_STATUSES:
+        return status_error(status, url, message)
+    wait = retry_after(retry_after_header)
     if wait > MAX_RETRY_AFTER:  # an hour's ban: waiting silently through it helps nobody
-        raise status_error(response.status, url, message,
-                           f"the server asks to wait {wait:.0f} s: try again later")
-    raise RetryableStatus(response.status, url, message, wait)
+        return status_error(status, url, message,
+                            f"the server asks to wait {wait:.0f} s: try again later")
+    return RetryableStatus(status, url, message, wait)
 
 
 def retry_after(value: str | None) -> float:

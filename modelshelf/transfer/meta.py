@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import http.client
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelshelf.errors import BadContent
-from modelshelf.transfer.http import (
-    Link,
-    check_status,
-    host_of,
-    read_message,
-    redact,
-    request_following,
-)
+from modelshelf.secrets import redact_url
+from modelshelf.transfer.http import check_status, read_message, request_following
 from modelshelf.transfer.names import pick_filename
-from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
-from modelshelf.transfer.retry import Backoff
+from modelshelf.transfer.transport import Response
+
+if TYPE_CHECKING:
+    from modelshelf.transfer.policy import Endpoint, NetworkPolicy
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
 # An error page dressed as a 200: where a model was expected, these types mean "message".
@@ -67,7 +63,7 @@ def parse_content_range(value: str | None) -> ContentRange | None:
                         int(total) if total and total != "*" else None)
 
 
-def meta_from(response: http.client.HTTPResponse, final_url: str) -> RemoteMeta:
+def meta_from(response: Response, final_url: str) -> RemoteMeta:
     """Describe the file behind a 200/206/416 response."""
     crange = parse_content_range(response.getheader("Content-Range"))
     if crange is not None:
@@ -101,7 +97,7 @@ def same_file(a: RemoteMeta, b: RemoteMeta) -> bool:
     return True
 
 
-def reject_error_page(response: http.client.HTTPResponse, meta: RemoteMeta, url: str) -> None:
+def reject_error_page(response: Response, meta: RemoteMeta, url: str) -> None:
     """Raise BadContent when a 2xx body is an HTML/JSON message instead of the file.
 
     A ``.json`` file (a Hub ``config.json``) legitimately comes as application/json, so the type
@@ -114,25 +110,58 @@ def reject_error_page(response: http.client.HTTPResponse, meta: RemoteMeta, url:
     if name.endswith(suffixes):
         return
     message = read_message(response)
-    raise BadContent(f"{redact(url)}: the server sent a {meta.content_type} page instead of the "
+    raise BadContent(f"{redact_url(url)}: the server sent a {meta.content_type} page instead of the "
                      f"file: {message or '(empty)'}")
 
 
-def probe(url: str, *, headers: Mapping[str, str] | None = None, auth_host: str | None = None,
-          timeout: float = 30.0, verify_ssl: bool = True, proxies: ProxyRules = NO_PROXIES,
-          retries: int = 6, retry_base_delay: float = 0.5) -> RemoteMeta:
+class BadAnswer(http.client.HTTPException):
+    """An answer that contradicts itself (a 206 whose Content-Length is not its Content-Range's
+    span, a range past the total): retried like a broken connection, a bounded number of times,
+    then reported. Never written: such bytes cannot be trusted to sit where the range says."""
+
+
+def check_body(response: Response, url: str) -> None:
+    """Refuse a 200/206 body we could not store as the file.
+
+    A ``Content-Encoding`` (gzip, br...) despite our ``Accept-Encoding: identity`` means the
+    bytes are not the file's: http.client does not decode them, and ranges of an encoded body
+    cannot be decoded piece by piece. That is final (a server that does it once does it again).
+    A 206 must carry exactly the span its ``Content-Range`` names, inside the total.
+    """
+    encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise BadContent(f"{redact_url(url)}: the server sent the file {encoding}-encoded "
+                         "(Content-Encoding) although asked for the plain bytes; not stored")
+    if response.status != 206:
+        return
+    crange = parse_content_range(response.getheader("Content-Range"))
+    if crange is None or crange.start is None or crange.end is None:
+        return
+    span = crange.end - crange.start + 1
+    shown = response.getheader("Content-Range")
+    if span <= 0 or (crange.total is not None and crange.end >= crange.total):
+        raise BadAnswer(f"the server sent an impossible range ({shown})")
+    if response.length is not None and response.length != span:
+        raise BadAnswer(f"the server's Content-Length ({response.length}) disagrees with its "
+                        f"Content-Range ({shown})")
+
+
+def probe(endpoint: Endpoint | str, policy: NetworkPolicy | None = None) -> RemoteMeta:
     """Describe a remote file without downloading it (one request, redirects followed)."""
-    policy = Backoff(retries, retry_base_delay)
-    link = Link(timeout, verify_ssl, proxies)
+    from modelshelf.transfer.policy import NetworkPolicy, as_endpoint
+
+    endpoint, policy = as_endpoint(endpoint), policy or NetworkPolicy()
+    conn = policy.connection()
 
     def attempt() -> RemoteMeta:
         response, final_url = request_following(
-            link, url, headers={"Range": "bytes=0-0"}, credentials=headers,
-            auth_host=auth_host or host_of(url))
+            conn, endpoint.url, headers={"Range": "bytes=0-0"},
+            credentials=endpoint.credentials)
         check_status(response, final_url, ok=(200, 206, 416))
+        check_body(response, final_url)
         return meta_from(response, final_url)
 
     try:
-        return policy.run(attempt, url)
+        return policy.backoff.run(attempt, endpoint.url)
     finally:
-        link.close()
+        conn.close()

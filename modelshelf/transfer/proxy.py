@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
 
 from modelshelf.errors import AuthError, ConfigError
+from modelshelf.secrets import mask_userinfo
 
 # How http.client reports a CONNECT answered with anything but 200 (an OSError, no status field).
 _TUNNEL_FAILED = re.compile(r"Tunnel connection failed: (\d{3})\s*(.*)")
@@ -65,9 +66,10 @@ NO_PROXIES = ProxyRules()
 
 def parse_proxy(url: str) -> Proxy:
     """An ``http://[user:pass@]host[:port]`` proxy URL (scheme optional, as curl allows)."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    shown = f"{parts.scheme}://{'***@' if at else ''}{hostport}"
+    url = url if "://" in url else f"http://{url}"
+    parts = urlsplit(url)
+    userinfo, at, _hostport = parts.netloc.rpartition("@")
+    shown = mask_userinfo(url)
     try:
         port = parts.port
     except ValueError:

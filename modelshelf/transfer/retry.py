@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from modelshelf.errors import ModelshelfError
@@ -34,6 +34,7 @@ class Backoff:
 
     tries: int = 6
     base: float = 0.5
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def delay(self, failures: int) -> float:
         return min(MAX_DELAY, self.base * 2 ** max(0, failures - 1)) * (0.5 + random.random())
@@ -55,4 +56,4 @@ class Backoff:
                 failures += 1
                 if failures >= max(1, self.tries):
                     raise final_error(exc, url, failures) from None
-                time.sleep(self.pause(failures, exc))
+                self.sleep(self.pause(failures, exc))

@@ -9,19 +9,26 @@ retried here with backoff, and only a run of failures without progress gives up.
 
 from __future__ import annotations
 
-import http.client
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelshelf.errors import ModelshelfError, RemoteNotFound, SizeMismatch, TokenRequired
+from modelshelf.secrets import redact_url
 from modelshelf.transfer.disk import PartialFile
-from modelshelf.transfer.http import Link, check_status, redact, request_following
-from modelshelf.transfer.meta import RemoteMeta, meta_from, parse_content_range, same_file
+from modelshelf.transfer.http import check_status, request_following
+from modelshelf.transfer.meta import (
+    RemoteMeta,
+    check_body,
+    meta_from,
+    parse_content_range,
+    same_file,
+)
 from modelshelf.transfer.pieces import Piece, Scheduler
-from modelshelf.transfer.proxy import ProxyRules
-from modelshelf.transfer.retry import RETRYABLE, Backoff, final_error
+from modelshelf.transfer.policy import Endpoint, NetworkPolicy
+from modelshelf.transfer.retry import RETRYABLE, final_error
+from modelshelf.transfer.transport import Connection, Response
 
 # Per connection. Measured on loopback, 1 GiB: 64 KiB 0.92 s, 128 KiB 0.89 s, 256 KiB 0.84 s,
 # 512 KiB 0.82 s (fewer readinto/pwrite round trips through the GIL). It must not exceed half of
@@ -44,37 +51,31 @@ _RETRY_ON: tuple[type[BaseException], ...] = (_ShortBody, *RETRYABLE)
 
 @dataclass
 class Job:
-    """What the connections of one transfer share. ``final_url`` may be renewed (an expired
+    """What the workers of one transfer share. ``final_url`` may be renewed (an expired
     signed URL) by any of them, under ``refresh_lock``."""
 
-    url: str
+    endpoint: Endpoint
+    policy: NetworkPolicy
     final_url: str
     meta: RemoteMeta
     ranged: bool
     sched: Scheduler
     file: PartialFile
-    credentials: Mapping[str, str]
-    auth_host: str
-    backoff: Backoff
-    timeout: float
-    stall_seconds: float
-    verify_ssl: bool
-    proxies: ProxyRules
     buffer_size: int
     refresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class Connection:
-    """A worker thread's loop over one keep-alive connection."""
+class Worker:
+    """A thread's loop: take a piece, fetch it over its own keep-alive connection, repeat."""
 
-    def __init__(self, job: Job, link: Link | None = None) -> None:
+    def __init__(self, job: Job, conn: Connection | None = None) -> None:
         self.job = job
-        self.link = link or Link(job.timeout, job.verify_ssl, job.proxies)
+        self.conn = conn or job.policy.connection()
         self.received = 0  # bytes this connection fetched
         self.used = False
 
     def run(self, piece: Piece | None = None,
-            response: http.client.HTTPResponse | None = None) -> None:
+            response: Response | None = None) -> None:
         """Fetch pieces until none are left or someone failed (errors go to the scheduler)."""
         sched = self.job.sched
         view = memoryview(bytearray(self.job.buffer_size))
@@ -92,13 +93,13 @@ class Connection:
         except BaseException as exc:  # reported by the coordinating thread
             sched.fail(exc)
         finally:
-            self.link.close()
+            self.conn.close()
 
-    def _fetch(self, piece: Piece, response: http.client.HTTPResponse | None,
+    def _fetch(self, piece: Piece, response: Response | None,
                view: memoryview) -> None:
         """Fetch one piece, retrying with backoff; progress resets the count of failures."""
         job = self.job
-        failures, high_water = 0, piece.pos
+        failures, high_water, tries = 0, piece.pos, job.policy.backoff.tries
         while not piece.complete and not job.sched.stop.is_set():
             try:
                 if response is None:
@@ -107,17 +108,17 @@ class Connection:
             except ModelshelfError:
                 raise
             except _RETRY_ON as exc:
-                self.link.close()
+                self.conn.close()
                 # Only new ground counts as progress: a single stream restarts at byte 0.
                 failures = 0 if piece.pos > high_water else failures + 1
                 high_water = max(high_water, piece.pos)
-                if failures >= job.backoff.tries:
+                if failures >= tries:
                     raise self._give_up(exc, failures) from None
-                if job.sched.stop.wait(job.backoff.pause(failures, exc)):
+                if job.sched.stop.wait(job.policy.backoff.pause(failures, exc)):
                     return
             response = None
 
-    def _request(self, piece: Piece) -> http.client.HTTPResponse:
+    def _request(self, piece: Piece) -> Response:
         job = self.job
         headers: dict[str, str] = {}
         if job.ranged:
@@ -142,34 +143,33 @@ class Connection:
                           "(the file changed, If-Range)")
         return response
 
-    def _send(self, headers: Mapping[str, str]) -> http.client.HTTPResponse:
+    def _send(self, headers: Mapping[str, str]) -> Response:
         """One request for a piece; a signed URL that expired (401/403/404 on the redirect
         target) is renewed once from the original URL."""
         job = self.job
-        response, _ = request_following(self.link, job.final_url, headers=headers,
-                                        credentials=job.credentials, auth_host=job.auth_host)
+        credentials = job.endpoint.credentials
+        response, _ = request_following(self.conn, job.final_url, headers=headers,
+                                        credentials=credentials)
         try:
             check_status(response, job.final_url, ok=(200, 206, 416))
-            return response
         except (TokenRequired, RemoteNotFound):
-            if job.final_url == job.url:
+            if job.final_url == job.endpoint.url:
                 raise
-        with job.refresh_lock:
-            response, job.final_url = request_following(
-                self.link, job.url, headers=headers, credentials=job.credentials,
-                auth_host=job.auth_host)
-        check_status(response, job.final_url, ok=(200, 206, 416))
+            with job.refresh_lock:
+                response, job.final_url = request_following(
+                    self.conn, job.endpoint.url, headers=headers, credentials=credentials)
+            check_status(response, job.final_url, ok=(200, 206, 416))
+        check_body(response, job.final_url)
         return response
 
-    def _drain(self, piece: Piece, response: http.client.HTTPResponse,
+    def _drain(self, piece: Piece, response: Response,
                view: memoryview) -> None:
         """Receive into the fixed buffer and pwrite until the piece (which may shrink when
         another connection steals its tail) is complete. A silent socket for ``stall_seconds``
         raises TimeoutError: the connection is dropped and the piece retried."""
-        job, link = self.job, self.link
+        job, conn = self.job, self.conn
         stop, file = job.sched.stop, job.file
-        if link.sock is not None:
-            link.sock.settimeout(job.stall_seconds)
+        conn.set_timeout(job.policy.stall_seconds)
         known_length = job.ranged or response.length is not None
         began, start = time.monotonic(), piece.pos
         while not stop.is_set():
@@ -186,13 +186,13 @@ class Connection:
             piece.pos += n
             self.received += n
         if stop.is_set() or piece.end < piece.requested_end or not response.isclosed():
-            link.close()  # unread bytes left in this response: the connection can't be reused
-        elif link.sock is not None:
-            link.sock.settimeout(job.timeout)
+            conn.close()  # unread bytes left in this response: the connection can't be reused
+        else:
+            conn.set_timeout(job.policy.timeout)
         job.sched.observe(piece.pos - start, time.monotonic() - began, piece.rtt)
 
     def _give_up(self, exc: BaseException, tries: int) -> ModelshelfError:
         if isinstance(exc, _ShortBody):
-            return SizeMismatch(f"{redact(self.job.final_url)}: the server kept ending the "
+            return SizeMismatch(f"{redact_url(self.job.final_url)}: the server kept ending the "
                                 f"body early ({exc}) after {tries} tries")
         return final_error(exc, self.job.final_url, tries)

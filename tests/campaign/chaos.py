@@ -34,11 +34,7 @@ SEED_VARIABLE = "CAMPAIGN_SEED"
 # Fault kinds whose bugs are being fixed on other branches (issue 8): left out of the default
 # mix so the campaign stays green here; `CAMPAIGN_KNOWN_BUGS=1` (or known_bugs=True) puts them
 # back. Each has a minimal strict-xfail test in test_known_bugs.py.
-KNOWN_BUGS = {
-    "range-past-total": "fixed on branch transfer: a Content-Range ending past its total is "
-                        "accepted (blob committed, registration fails, orphan left)",
-    "gzip": "fixed on branch transfer: a gzip body sent despite identity is stored as the model",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -62,15 +62,11 @@ def test_short_206_ends(server: LocalServer, isolated_env: Path) -> None:
     _stored_right_or_one_clear_error(server, _DATA, isolated_env)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch transfer: a Content-Range ending past "
-                   "its total is accepted (blob committed, registration fails, orphan left)")
 def test_content_range_past_total_refused(server: LocalServer, isolated_env: Path) -> None:
     server.faults.bad_range = 10**6
     _stored_right_or_one_clear_error(server, _DATA, isolated_env)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch transfer: a gzip body sent despite "
-                   "identity is stored as the model")
 def test_gzip_body_not_stored(server: LocalServer, isolated_env: Path) -> None:
     server.faults.gzip_bodies = 10**6
     _stored_right_or_one_clear_error(server, _DATA, isolated_env)

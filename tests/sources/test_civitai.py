@@ -7,7 +7,6 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from modelshelf.errors import BadContent, NetworkError, RemoteNotFound, TokenReq
 from modelshelf.sources import civitai, resolve
 from modelshelf.sources.base import RemoteFile, ResolveOptions
 from modelshelf.testing.civitai import TOKEN, FakeCivitai, FakeFile, FakeVersion, tiny_png
+from modelshelf.testing.server import LocalServer
 
 WITH_TOKEN = ResolveOptions(token=TOKEN)
 
@@ -35,11 +35,12 @@ def _authorization(civ: FakeCivitai, path_prefix: str) -> list[str | None]:
 
 
 def _fetch_like_the_engine(remote: RemoteFile) -> httpx.Response:
-    """Follow the redirect chain sending ``headers`` only to ``auth_host``, as the engine does."""
+    """Follow the redirect chain sending the credentials only to their origin, as the engine
+    does."""
     url = str(remote.url)
     with httpx.Client() as client:
         for _ in range(5):
-            send = remote.headers if urlsplit(url).hostname == remote.auth_host else {}
+            send = remote.credentials.headers_for(url)
             response = client.get(url, headers=dict(send))
             if not response.is_redirect:
                 return response
@@ -132,8 +133,8 @@ def test_token_goes_to_the_api_host_only(civitai_server: FakeCivitai,
                                          civitai_settings: Settings) -> None:
     res = resolve("civitai:2001", civitai_settings, WITH_TOKEN)
     (file,) = res.files
-    assert file.headers == {"Authorization": f"Bearer {TOKEN}"}
-    assert file.auth_host == "127.0.0.1"
+    assert file.credentials.headers == {"Authorization": f"Bearer {TOKEN}"}
+    assert file.credentials.origin == f"http://127.0.0.1:{civitai_server.port}"
     response = _fetch_like_the_engine(file)
     assert response.status_code == 200
     assert hashlib.sha256(response.content).hexdigest() == file.sha256
@@ -150,7 +151,7 @@ def test_token_from_environment_and_ranges_on_storage(civitai_server: FakeCivita
     monkeypatch.setenv("CIVITAI_API_TOKEN", TOKEN)
     (file,) = resolve("civitai:2001", load_settings()).files
     with httpx.Client(follow_redirects=True) as client:
-        part = client.get(str(file.url), headers={**file.headers, "Range": "bytes=10-19"})
+        part = client.get(str(file.url), headers={**file.credentials.headers, "Range": "bytes=10-19"})
     assert part.status_code == 206
     assert part.content == civitai_server.primary_bytes(2001)[10:20]
 
@@ -160,11 +161,27 @@ def test_transfer_engine_keeps_the_token_off_the_storage_host(
 ) -> None:
     transfer = pytest.importorskip("modelshelf.transfer")
     (file,) = resolve("civitai:2001", civitai_settings, WITH_TOKEN).files
-    result = transfer.download(str(file.url), tmp_path, expected_sha256=file.sha256,
-                               headers=dict(file.headers), auth_host=file.auth_host,
-                               connections=2)
+    result = transfer.download(
+        transfer.Endpoint(str(file.url), file.credentials, file.sha256), tmp_path,
+        transfer.NetworkPolicy(connections=2))
     assert result.sha256 == file.sha256
     assert set(_authorization(civitai_server, "/storage/")) == {None}
+
+
+def test_token_never_reaches_storage_on_another_port_of_the_api_host(
+        civitai_server: FakeCivitai, civitai_settings: Settings, tmp_path: Path) -> None:
+    """Credentials are scoped by origin: the same host name on another port is someone else."""
+    from modelshelf.transfer import Endpoint, NetworkPolicy, download
+
+    with LocalServer() as storage:
+        civitai_server.storage = storage
+        (file,) = resolve("civitai:2001", civitai_settings, WITH_TOKEN).files
+        assert file.url is not None
+        result = download(Endpoint(file.url, file.credentials, file.sha256), tmp_path,
+                          NetworkPolicy(connections=2, retry_base_delay=0.01))
+        assert result.sha256 == file.sha256
+        assert set(_authorization(storage, "/storage/")) == {None}
+    assert set(_authorization(civitai_server, "/api/download/")) == {f"Bearer {TOKEN}"}
 
 
 def test_gated_model_without_token(civitai_settings: Settings) -> None:
@@ -226,7 +243,7 @@ def test_long_retry_after_is_reported_not_waited(civitai_server: FakeCivitai,
                                                  civitai_settings: Settings,
                                                  waits: list[float]) -> None:
     civitai_server.rate_limit(1, retry_after="3600")
-    with pytest.raises(NetworkError, match="retry in 3600 s"):
+    with pytest.raises(NetworkError, match="wait 3600 s"):
         resolve("civitai:1001", civitai_settings)
     assert waits == []
 
@@ -296,4 +313,4 @@ def test_retry_after_as_an_http_date(civitai_server: FakeCivitai, civitai_settin
     civitai_server.rate_limit(1, retry_after=later)
     civitai_server.rate_limit(1, retry_after="soon-ish")  # malformed: our own backoff
     assert resolve("civitai:1001", civitai_settings).revision == "1001"
-    assert 0 < waits[0] <= 5 and waits[1] == 1.0
+    assert 0 < waits[0] <= 5 and 0.5 <= waits[1] < 1.5  # the backoff's jitter

@@ -63,8 +63,7 @@ def test_whole_repo_pins_every_file_to_the_commit(hub_server: FakeHub):
     assert config.sha256 is None  # small git files: the Hub publishes no sha256
     assert config.etag == hub_server.file("org/tiny", "config.json").blob_id
     assert res.metadata["etags"]["config.json"] == config.etag
-    assert all(f.headers == {} for f in res.files)  # no token anywhere, none sent
-    assert {f.auth_host for f in res.files} == {"127.0.0.1"}
+    assert all(f.credentials.headers == {} for f in res.files)  # no token anywhere, none sent
 
 
 def test_include_and_exclude_use_hub_globs(hub_server: FakeHub):
@@ -135,8 +134,9 @@ def test_private_repo_needs_a_token(hub_server: FakeHub):
     assert "\n" not in str(info.value)
     res = resolve(ref("org/private"), settings, ResolveOptions(token=HUB_TOKEN))
     (only,) = res.files
-    assert only.headers == {"Authorization": f"Bearer {HUB_TOKEN}"}
-    assert only.auth_host == "127.0.0.1"  # LFS bytes are redirected to localhost: no token there
+    assert only.credentials.headers == {"Authorization": f"Bearer {HUB_TOKEN}"}
+    # LFS bytes are redirected to localhost: no token there
+    assert only.credentials.origin == f"http://127.0.0.1:{hub_server.port}"
 
 
 def test_token_precedence_flag_env_stored(hub_server: FakeHub, hub_no_stored_token: Path):
@@ -221,3 +221,28 @@ def test_verify_ssl_false_reaches_a_self_signed_hub(tls_context, tmp_path, monke
             assert resolve("hf:org/tls", relaxed).files[0].path == "config.json"
         finally:
             set_client_factory(default_client_factory)
+
+
+def test_verify_ssl_false_is_undone_after_our_call(tls_context, tmp_path):
+    """`verify_ssl = false` for the Hub source must not leave huggingface_hub's process-wide
+    client unverified: a later Hub call in the same process (ours or the program's) checks
+    certificates again."""
+    import ssl
+
+    from huggingface_hub.utils import get_session
+
+    from modelshelf.config import load_settings
+    from modelshelf.sources import resolve
+    from modelshelf.testing.hub import FakeHub
+
+    with FakeHub(tls=tls_context) as hub:
+        hub.add_repo("org/tls", {"config.json": b"{}"})
+        endpoint = f"https://127.0.0.1:{hub.port}"
+        config = tmp_path / "tls.toml"
+        config.write_text(f'[sources.hf]\nendpoint = "{endpoint}"\nverify_ssl = false\n')
+        assert resolve("hf:org/tls", load_settings({"MODELSHELF_CONFIG": str(config)})).files
+        session = get_session()
+        assert session._transport._pool._ssl_context.verify_mode == ssl.CERT_REQUIRED
+        strict = load_settings({"HF_ENDPOINT": endpoint, "MODELSHELF_CONFIG": os.devnull})
+        with pytest.raises(NetworkError):  # the self-signed certificate is refused again
+            resolve("hf:org/tls", strict)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from modelshelf.config import load_settings
+from modelshelf.secrets import public_url
 from modelshelf.sources import parse, resolve
-from modelshelf.sources.url import public_url
 from modelshelf.testing.hub import FakeHub
 
 

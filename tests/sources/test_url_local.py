@@ -9,9 +9,10 @@ import pytest
 
 from modelshelf.config import load_settings
 from modelshelf.errors import NotFoundError
+from modelshelf.naming import file_name
 from modelshelf.sources import resolve
 from modelshelf.sources.base import ResolveOptions
-from modelshelf.sources.url import file_name_from_url, safe_filename
+from modelshelf.sources.url import url_file_name
 from modelshelf.testing.server import LocalServer
 
 
@@ -23,15 +24,15 @@ def test_direct_url_is_one_file_named_after_the_url(server: LocalServer) -> None
     assert (res.source, res.name, res.source_url) == ("url", "my model", url)
     assert (file.path, file.url, file.size, file.sha256) == ("my model.safetensors", url,
                                                              None, None)
-    assert file.headers == {} and file.auth_host is None
+    assert file.credentials.headers == {} and file.credentials.origin is None
     assert server.log == []  # nothing asked of the server: the engine probes it
 
 
-def test_direct_url_token_is_scoped_to_its_host() -> None:
+def test_direct_url_token_is_scoped_to_its_origin() -> None:
     res = resolve("https://files.example.com/a.bin", load_settings(), ResolveOptions(token="t0k"))
     (file,) = res.files
-    assert file.headers == {"Authorization": "Bearer t0k"}
-    assert file.auth_host == "files.example.com"
+    assert file.credentials.headers == {"Authorization": "Bearer t0k"}
+    assert file.credentials.origin == "https://files.example.com:443"
 
 
 @pytest.mark.parametrize(("url", "name"), [
@@ -44,13 +45,13 @@ def test_direct_url_token_is_scoped_to_its_host() -> None:
     ("https://host.example/", "host.example"),
 ])
 def test_names_from_urls_are_safe(url: str, name: str) -> None:
-    assert file_name_from_url(url) == name
+    assert url_file_name(url) == name
 
 
-def test_safe_filename_bounds_length_and_keeps_suffix() -> None:
-    name = safe_filename("a" * 500 + ".safetensors")
-    assert len(name) <= 200 and name.endswith(".safetensors")
-    assert safe_filename("...") == "download" and safe_filename("\x00\x01") == "__"
+def test_file_name_bounds_length_and_keeps_suffix() -> None:
+    name = file_name("a" * 500 + ".safetensors")
+    assert name is not None and len(name) <= 200 and name.endswith(".safetensors")
+    assert file_name("...") is None and file_name("\x00\x01") is None
 
 
 def test_local_file(tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from modelshelf.staging import ResumeState
 from modelshelf.testing.server import LocalServer
+from modelshelf.transfer import NetworkPolicy
 
 MIB = 2**20
 
@@ -30,10 +30,10 @@ def staging(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fast() -> dict[str, Any]:
-    """Download options for tests: small pieces, short backoff, short stall timeout."""
-    return {"min_piece": 256 * 1024, "retry_base_delay": 0.01, "timeout": 5.0,
-            "stall_seconds": 5.0, "connections": 8}
+def fast() -> NetworkPolicy:
+    """The network policy for tests: small pieces, short backoff, short stall timeout."""
+    return NetworkPolicy(min_piece=256 * 1024, retry_base_delay=0.01, timeout=5.0,
+                         stall_seconds=5.0, connections=8)
 
 
 def sha(data: bytes) -> str:
@@ -86,7 +86,7 @@ class _Abort(Exception):
     pass
 
 
-def interrupt_download(server: LocalServer, staging: Path, options: dict[str, Any]) -> None:
+def interrupt_download(server: LocalServer, staging: Path, options: NetworkPolicy) -> None:
     """Run a download of ``/m.bin`` until a bit more than 1 MiB is done, then stop it (like
     Ctrl-C), leaving resume state behind."""
     from modelshelf.transfer import download
@@ -98,5 +98,5 @@ def interrupt_download(server: LocalServer, staging: Path, options: dict[str, An
             raise _Abort
 
     with pytest.raises(_Abort):
-        download(server.url + "/m.bin", staging, progress=stop_midway, **options)
+        download(server.url + "/m.bin", staging, options, progress=stop_midway)
     server.faults.rate_per_connection = None

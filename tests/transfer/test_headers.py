@@ -7,18 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelshelf.naming import file_name, file_name_from_url
 from modelshelf.transfer.http import retry_after
-from modelshelf.transfer.names import (
-    filename_from_disposition,
-    filename_from_url,
-    sanitize_filename,
-)
+from modelshelf.transfer.names import filename_from_disposition
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
 def test_sanitised_names_are_safe_single_components(name: str) -> None:
-    safe = sanitize_filename(name)
+    safe = file_name(name)
     if safe is None:
         return
     assert safe and safe not in (".", "..")
@@ -51,11 +48,11 @@ def test_content_disposition(header: str | None, expected: str | None) -> None:
     ("https://h/%2E%2E", None),
 ])
 def test_url_names(url: str, expected: str | None) -> None:
-    assert filename_from_url(url) == expected
+    assert file_name_from_url(url) == expected
 
 
 def test_long_names_keep_their_extension() -> None:
-    name = sanitize_filename("x" * 600 + ".safetensors")
+    name = file_name("x" * 600 + ".safetensors")
     assert name is not None and name.endswith(".safetensors") and len(name.encode()) <= 255
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf.testing.server import LocalServer
-from modelshelf.transfer import download
+from modelshelf.transfer import Endpoint, NetworkPolicy, download
 from modelshelf.transfer.hasher import PrefixHasher
 from modelshelf.transfer.pieces import Scheduler
 from modelshelf.transfer.ramp import CPU_BOUND, Ramp
@@ -84,12 +84,12 @@ def test_long_round_trips_lengthen_the_window() -> None:
 
 
 def test_capped_server_gets_every_connection(server: LocalServer, payload: bytes,
-                                             staging: Path, fast: dict[str, Any]) -> None:
+                                             staging: Path, fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
     server.faults.rate_per_connection = 2e6  # far from CPU-bound: more connections pay
-    result = download(server.url + "/m.bin", staging, expected_sha256=sha(payload), **fast)
+    result = download(Endpoint(server.url + "/m.bin", expected_sha256=sha(payload)), staging, fast)
     assert result.path.read_bytes() == payload
-    assert result.connections_used == fast["connections"]
+    assert result.connections_used == fast.connections
 
 
 def test_receivers_wait_for_a_lagging_hasher() -> None:

@@ -9,10 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from modelshelf.testing.server import LocalServer
-from modelshelf.transfer import download
+from modelshelf.transfer import Endpoint, NetworkPolicy, download
 from modelshelf.transfer.ranges import merge
 
 from .conftest import MIB, interrupt_download, parse_range, saved_state, settled_bytes_served, sha
@@ -20,9 +19,10 @@ from .conftest import MIB, interrupt_download, parse_range, saved_state, settled
 _CHILD = """
 import sys
 from pathlib import Path
-from modelshelf.transfer import download
-download(sys.argv[1], Path(sys.argv[2]), expected_sha256=sys.argv[3], connections=4,
-         min_piece=256 * 1024, retry_base_delay=0.01)
+from modelshelf.transfer import Endpoint, NetworkPolicy, download
+from modelshelf.transfer import Endpoint, NetworkPolicy
+download(Endpoint(sys.argv[1], expected_sha256=sys.argv[3]), Path(sys.argv[2]),
+         NetworkPolicy(connections=4, min_piece=256 * 1024, retry_base_delay=0.01))
 """
 
 
@@ -52,8 +52,8 @@ def test_kill_9_then_resume_fetches_only_missing_ranges(
     server.faults.rate_per_connection = None
     settled_bytes_served(server, "/m.bin")
     server.clear_log()
-    result = download(server.url + "/m.bin", staging, connections=4, min_piece=256 * 1024,
-                      expected_sha256=sha(payload))
+    result = download(Endpoint(server.url + "/m.bin", expected_sha256=sha(payload)), staging,
+                      NetworkPolicy(connections=4, min_piece=256 * 1024))
     assert result.sha256 == sha(payload) and result.path.read_bytes() == payload
     assert result.resumed
     assert result.bytes_downloaded == len(payload) - state.bytes_done()
@@ -64,44 +64,44 @@ def test_kill_9_then_resume_fetches_only_missing_ranges(
 
 
 def test_interrupted_download_resumes(
-        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
     interrupt_download(server, staging, fast)
     done = saved_state(staging).bytes_done()
     assert done > MIB
-    result = download(server.url + "/m.bin", staging, **fast)
+    result = download(server.url + "/m.bin", staging, fast)
     assert result.path.read_bytes() == payload
     assert result.resumed and result.restarted_reason is None
     assert result.bytes_downloaded == len(payload) - done
 
 
 def test_changed_remote_between_runs_starts_over(
-        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
     interrupt_download(server, staging, fast)
     new = os.urandom(len(payload) - 1000)
     server.replace_file("/m.bin", new)
-    result = download(server.url + "/m.bin", staging, **fast)
+    result = download(server.url + "/m.bin", staging, fast)
     assert result.path.read_bytes() == new  # never old bytes mixed with new ones
     assert result.restarted_reason and "changed" in result.restarted_reason
     assert result.bytes_downloaded == len(new)
 
 
 def test_finished_but_unclaimed_file_is_returned_without_network(
-        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
-    first = download(server.url + "/m.bin", staging, expected_sha256=sha(payload), **fast)
+    first = download(Endpoint(server.url + "/m.bin", expected_sha256=sha(payload)), staging, fast)
     server.clear_log()
-    again = download(server.url + "/m.bin", staging, expected_sha256=sha(payload), **fast)
+    again = download(Endpoint(server.url + "/m.bin", expected_sha256=sha(payload)), staging, fast)
     assert again.path == first.path and again.sha256 == sha(payload)
     assert again.bytes_downloaded == 0
     assert server.log == []
 
 
 def test_claimed_file_is_downloaded_again(
-        server: LocalServer, payload: bytes, staging: Path, fast: dict[str, Any]) -> None:
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
-    first = download(server.url + "/m.bin", staging, **fast)
+    first = download(server.url + "/m.bin", staging, fast)
     first.path.rename(staging.parent / "store-blob")  # what the store does with it
-    again = download(server.url + "/m.bin", staging, **fast)
+    again = download(server.url + "/m.bin", staging, fast)
     assert again.bytes_downloaded == len(payload) and again.path.read_bytes() == payload

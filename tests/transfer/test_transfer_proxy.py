@@ -4,8 +4,8 @@ NO_PROXY, proxy credentials that reach the proxy alone and never show up in an e
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,7 +13,7 @@ from modelshelf.config import load_settings
 from modelshelf.errors import AuthError, ConfigError, NetworkError
 from modelshelf.testing.proxy import ForwardProxy
 from modelshelf.testing.server import LocalServer
-from modelshelf.transfer import ProxyRules, download, open_remote
+from modelshelf.transfer import Endpoint, NetworkPolicy, ProxyRules, download, open_remote
 
 from .conftest import interrupt_download, sha
 
@@ -46,10 +46,10 @@ def through(proxy_url: str, no_proxy: str = "") -> ProxyRules:
 
 def test_http_download_is_forwarded_by_the_proxy(
         server: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
-    result = download(server.url + "/m.bin", staging, expected_sha256=sha(payload),
-                      proxies=ProxyRules({"http": proxy.url}), **fast)
+    result = download(Endpoint(server.url + "/m.bin", expected_sha256=sha(payload)), staging,
+                      replace(fast, proxies=ProxyRules({"http": proxy.url})))
     assert result.path.read_bytes() == payload and result.connections_used > 1
     assert {(r.method, r.target) for r in proxy.log} == {("GET", server.url + "/m.bin")}
     assert len(proxy.log) == len(server.requests_for("/m.bin"))  # every request went through it
@@ -57,10 +57,10 @@ def test_http_download_is_forwarded_by_the_proxy(
 
 def test_https_download_goes_through_a_connect_tunnel(
         tls_server: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     tls_server.add_file("/m.bin", payload)
-    result = download(tls_server.url + "/m.bin", staging, expected_sha256=sha(payload),
-                      verify_ssl=False, proxies=ProxyRules({"https": proxy.url}), **fast)
+    result = download(Endpoint(tls_server.url + "/m.bin", expected_sha256=sha(payload)), staging,
+                      replace(fast, verify_ssl=False, proxies=ProxyRules({"https": proxy.url})))
     assert result.path.read_bytes() == payload and result.connections_used > 1
     assert {(r.method, r.target) for r in proxy.log} == {("CONNECT", f"127.0.0.1:{tls_server.port}")}
     gets = tls_server.requests_for("/m.bin")
@@ -69,20 +69,20 @@ def test_https_download_goes_through_a_connect_tunnel(
 
 def test_tunnelled_https_still_checks_the_certificate(
         tls_server: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     tls_server.add_file("/m.bin", payload)
     with pytest.raises(NetworkError, match="certificate"):
-        download(tls_server.url + "/m.bin", staging, proxies=through(proxy.url), **fast)
+        download(tls_server.url + "/m.bin", staging, replace(fast, proxies=through(proxy.url)))
     assert [r.method for r in proxy.log] == ["CONNECT"]
     assert tls_server.requests_for("/m.bin") == []
 
 
 def test_all_proxy_is_the_fallback_for_either_scheme(
         origin: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     origin.add_file("/m.bin", payload)
-    result = download(origin.url + "/m.bin", staging, verify_ssl=False,
-                      proxies=ProxyRules({"all": proxy.url}), **fast)
+    result = download(origin.url + "/m.bin", staging,
+                      replace(fast, verify_ssl=False, proxies=ProxyRules({"all": proxy.url})))
     assert result.path.read_bytes() == payload
     assert proxy.log
 
@@ -90,31 +90,30 @@ def test_all_proxy_is_the_fallback_for_either_scheme(
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "*", "localhost, 127.0.0.1", "{port}"])
 def test_no_proxy_goes_direct(
         origin: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any], no_proxy: str) -> None:
+        fast: NetworkPolicy, no_proxy: str) -> None:
     origin.add_file("/m.bin", payload)
     bypass = no_proxy.format(port=f"127.0.0.1:{origin.port}")
-    result = download(origin.url + "/m.bin", staging, verify_ssl=False,
-                      proxies=through(proxy.url, bypass), **fast)
+    result = download(origin.url + "/m.bin", staging,
+                      replace(fast, verify_ssl=False, proxies=through(proxy.url, bypass)))
     assert result.path.read_bytes() == payload
     assert proxy.log == []
 
 
 def test_no_proxy_for_another_host_keeps_the_proxy(
         server: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
-    download(server.url + "/m.bin", staging, proxies=through(proxy.url, "example.com,127.0.0.2"),
-             **fast)
+    download(server.url + "/m.bin", staging,
+             replace(fast, proxies=through(proxy.url, "example.com,127.0.0.2")))
     assert proxy.log
 
 
 def test_proxy_credentials_reach_the_proxy_and_never_the_origin(
         origin: LocalServer, auth_proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     origin.add_file("/m.bin", payload)
-    result = download(origin.url + "/m.bin", staging, expected_sha256=sha(payload),
-                      verify_ssl=False, proxies=through(auth_proxy.url_with("alice", SECRET)),
-                      **fast)
+    result = download(Endpoint(origin.url + "/m.bin", expected_sha256=sha(payload)), staging,
+                      replace(fast, verify_ssl=False, proxies=through(auth_proxy.url_with("alice", SECRET))))
     assert result.path.read_bytes() == payload
     assert auth_proxy.log and all(r.proxy_auth and r.status != 407 for r in auth_proxy.log)
     sent_to_origin = [key.lower() for r in origin.log for key in r.headers]
@@ -125,11 +124,12 @@ def test_proxy_credentials_reach_the_proxy_and_never_the_origin(
                                              (None, "asks for credentials")])
 def test_407_is_one_final_error_naming_the_proxy_without_secrets(
         origin: LocalServer, auth_proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any], user: str | None, cause: str) -> None:
+        fast: NetworkPolicy, user: str | None, cause: str) -> None:
     origin.add_file("/m.bin", payload)
     url = auth_proxy.url if user is None else auth_proxy.url.replace("//", f"//{user}@")
     with pytest.raises(AuthError) as caught:
-        download(origin.url + "/m.bin", staging, verify_ssl=False, proxies=through(url), **fast)
+        download(origin.url + "/m.bin", staging,
+                 replace(fast, verify_ssl=False, proxies=through(url)))
     message = str(caught.value)
     shown = f"http://{'***@' if user else ''}127.0.0.1:{auth_proxy.port}"
     assert message.startswith(f"proxy {shown}: HTTP 407") and cause in message
@@ -140,11 +140,11 @@ def test_407_is_one_final_error_naming_the_proxy_without_secrets(
 
 def test_refusing_proxy_is_named_in_the_error(
         server: LocalServer, unused_port: int, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
     dead = f"http://alice:{SECRET}@127.0.0.1:{unused_port}"
     with pytest.raises(NetworkError) as caught:
-        download(server.url + "/m.bin", staging, proxies=through(dead), **fast)
+        download(server.url + "/m.bin", staging, replace(fast, proxies=through(dead)))
     message = str(caught.value)
     assert f"proxy http://***@127.0.0.1:{unused_port}: connection refused" in message
     assert SECRET not in message
@@ -154,20 +154,20 @@ def test_refusing_proxy_is_named_in_the_error(
 @pytest.mark.parametrize("url", ["socks5://alice:" + SECRET + "@127.0.0.1:1080",
                                  "http://alice:" + SECRET + "@127.0.0.1:notaport"])
 def test_unusable_proxy_url_is_a_config_error_without_secrets(
-        server: LocalServer, staging: Path, fast: dict[str, Any], url: str) -> None:
+        server: LocalServer, staging: Path, fast: NetworkPolicy, url: str) -> None:
     server.add_file("/m.bin", b"x" * 1000)
     with pytest.raises(ConfigError, match=r"proxy \w+://\*\*\*@127\.0\.0\.1") as caught:
-        download(server.url + "/m.bin", staging, proxies=ProxyRules({"all": url}), **fast)
+        download(server.url + "/m.bin", staging, replace(fast, proxies=ProxyRules({"all": url})))
     assert SECRET not in str(caught.value)
 
 
 def test_resume_through_the_proxy_fetches_only_what_is_missing(
         server: LocalServer, proxy: ForwardProxy, payload: bytes, staging: Path,
-        fast: dict[str, Any]) -> None:
+        fast: NetworkPolicy) -> None:
     server.add_file("/m.bin", payload)
-    proxied = {**fast, "proxies": through(proxy.url)}
+    proxied = replace(fast, proxies=through(proxy.url))
     interrupt_download(server, staging, proxied)
-    result = download(server.url + "/m.bin", staging, **proxied)
+    result = download(server.url + "/m.bin", staging, proxied)
     assert result.resumed and 0 < result.bytes_downloaded < len(payload)
     assert result.path.read_bytes() == payload
     assert len(proxy.log) == len(server.requests_for("/m.bin"))
@@ -176,8 +176,8 @@ def test_resume_through_the_proxy_fetches_only_what_is_missing(
 def test_header_reads_go_through_the_proxy(tls_server: LocalServer, proxy: ForwardProxy,
                                            payload: bytes) -> None:
     tls_server.add_file("/m.bin", payload)
-    with open_remote(tls_server.url + "/m.bin", verify_ssl=False,
-                     proxies=through(proxy.url), retry_base_delay=0.01) as reader:
+    policy = NetworkPolicy(verify_ssl=False, proxies=through(proxy.url), retry_base_delay=0.01)
+    with open_remote(tls_server.url + "/m.bin", policy) as reader:
         assert reader.read_at(10, 20) == payload[10:30]
     assert proxy.log and all(r.method == "CONNECT" for r in proxy.log)
 
