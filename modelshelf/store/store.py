@@ -307,21 +307,6 @@ class Store:
                       created=time.time(), apply=self._apply_gc,
                       unaccounted_blobs=tuple(unaccounted))
 
-    def plan_to_fit(self, incoming_bytes: int, max_size: int,
-                    keep: Sequence[str] = ()) -> GcPlan:
-        """Evictions (least recently used unpinned models not matching ``keep``) that make room
-        for ``incoming_bytes`` more under ``max_size`` (``[gc] max_size``): what ``pull`` asks
-        before fetching. Only evictions, no orphan or partial deletions. ``plan.fits`` False
-        means even all of them are not enough (pinned/kept models, or a file larger than the
-        limit): refuse, naming ``plan.evictions``. ``plan.max_size`` is the room left for the
-        store's current models, ``max_size - incoming_bytes`` (negative if it cannot fit)."""
-        target = max_size - incoming_bytes
-        with self._registry.read() as conn:
-            models = self._registry.models(conn)
-        evictions, before, after = plan_evictions(models, max(0, target), keep)
-        return GcPlan((), (), tuple(evictions), target, before, after, created=time.time(),
-                      apply=self._apply_gc)
-
     def save_meta(self, name: str, filename: str, data: bytes) -> Path:
         """Keep a source snapshot (e.g. ``civitai.json``) beside the model, written atomically."""
         check_name(name)

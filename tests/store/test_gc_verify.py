@@ -163,15 +163,3 @@ def test_verify_detects_a_corrupted_blob(store: Store, add_blob: AddBlob) -> Non
     store.blob_path(good.sha256).unlink()
     assert store.verify(["good"]).failed[0].actual == "missing"
 
-
-def test_plan_to_fit_makes_room_for_a_pull(store: Store, add_blob: AddBlob) -> None:
-    _shelf(store, add_blob)  # 4 kB referenced: a (shared), b, c, d
-    plan = store.plan_to_fit(2 * KB, max_size=4 * KB)
-    assert [e.name for e in plan.evictions] == ["b", "c"] and plan.fits
-    assert plan.orphan_blobs == () and plan.stale_partials == ()
-    store.pin("b")
-    assert [e.name for e in store.plan_to_fit(2 * KB, max_size=4 * KB).evictions] == ["c", "d"]
-    too_big = store.plan_to_fit(5 * KB, max_size=4 * KB)
-    assert not too_big.fits
-    assert store.plan_to_fit(0, max_size=4 * KB).evictions == ()
-    assert plan.execute() == KB  # b is pinned since: only c goes
