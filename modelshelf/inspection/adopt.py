@@ -4,10 +4,16 @@ Plan, then apply: :func:`plan_adopt` decides names and what collapses onto one b
 changing anything (``--dry-run`` prints it); :meth:`AdoptPlan.execute` applies it.
 
 Crash safety comes from the store's ``import_file(mode="move")``: the file is hard-linked into the
-store, then replaced in one rename by a link to the blob, so its bytes exist under the user's
-path at every instant. A crash between importing and registering leaves an unregistered blob that
-the user's path still links to: a rerun finds the file (not yet referenced by any model) and
-registers it. Identical files become links to one blob, registered once.
+store, then replaced in one rename by a symbolic link to the blob (why a symlink: see
+``BlobStore.import_file``), so its bytes exist under the user's path at every instant. A crash
+between importing and registering leaves an unregistered blob that the user's path links to: a
+rerun finds the link (to a blob no model references) and registers it. Identical files become
+links to one blob, registered once.
+
+Nothing outside the scanned folder is touched: an entry is adopted only if the folder holding it
+resolves inside the scanned folder (a symlinked directory leading out is not followed), and a
+symlinked file is adopted only if it already points at one of the store's blobs (any other
+target is someone else's file).
 """
 
 from __future__ import annotations
@@ -57,9 +63,12 @@ class AdoptOutcome:
 class AdoptPlan:
     items: tuple[AdoptItem, ...]
     already: tuple[str, ...]  # paths that already are links to registered blobs
+    root: str = ""  # the scanned folder: nothing outside it is touched
+    outside: tuple[str, ...] = ()  # found through a symlink leading out: left alone
 
     def to_json(self) -> dict[str, Any]:
-        return {"adopt": [i.to_json() for i in self.items], "already": list(self.already)}
+        return {"adopt": [i.to_json() for i in self.items], "already": list(self.already),
+                "outside": list(self.outside)}
 
     def execute(self, store: Store) -> AdoptOutcome:
         """Apply item by item; one failure is reported and does not stop the others."""
@@ -67,7 +76,7 @@ class AdoptPlan:
         failed: list[tuple[str, str]] = []
         for item in self.items:
             try:
-                _apply(item, store)
+                _apply(item, store, self.root)
             except (ModelshelfError, OSError) as exc:
                 failed.append((item.paths[0], str(exc)))
             else:
@@ -76,13 +85,17 @@ class AdoptPlan:
         return AdoptOutcome(tuple(adopted), tuple(failed))
 
 
-def _apply(item: AdoptItem, store: Store) -> None:
+def _apply(item: AdoptItem, store: Store, root: str) -> None:
+    for origin in item.paths:  # re-checked: the tree may have changed since the plan
+        if not _inside(origin, root):
+            raise ModelshelfError(f"{origin}: not inside {root} (reached through a symbolic "
+                                  "link); left alone")
     if item.is_dir:
-        root = Path(item.paths[0])
+        root_dir = Path(item.paths[0])
         files = []
-        for path in _folder_files(root):
+        for path in _folder_files(root_dir, store):
             rec = store.import_file(path, mode="move")
-            files.append(replace(rec, path=path_from(path.relative_to(root).as_posix())))
+            files.append(replace(rec, path=path_from(path.relative_to(root_dir).as_posix())))
     else:
         first = store.import_file(Path(item.paths[0]), mode="move",
                                   expected_sha256=item.sha256)
@@ -97,16 +110,35 @@ def _apply(item: AdoptItem, store: Store) -> None:
         ))
 
 
-def _folder_files(root: Path) -> list[Path]:
-    """Regular files of a model folder (symlinks inside are left alone: not ours to move)."""
+def _folder_files(root: Path, store: Store) -> list[Path]:
+    """Regular files of a model folder, and links to the store's blobs (an earlier adopt cut
+    short); other symlinks are left alone: not ours to move. ``os.walk`` does not follow
+    symlinked directories, so nothing outside the folder is reached."""
     out = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
             path = Path(folder, name)
-            if not name.startswith(".") and path.is_file() and not path.is_symlink():
+            if name.startswith(".") or not path.is_file():
+                continue
+            if not path.is_symlink() or _links_to_blob(str(path), store):
                 out.append(path)
     return sorted(out)
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether the directory entry ``path`` lives inside ``root`` once symlinks are resolved
+    (the entry itself may be a symlink: replacing it changes nothing it points at)."""
+    parent = os.path.realpath(os.path.dirname(path))
+    real_root = os.path.realpath(root)
+    return parent == real_root or parent.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _links_to_blob(path: str, store: Store) -> bool:
+    """A symlink to one of the store's blobs: what adopt leaves behind."""
+    target = Path(os.path.realpath(path))
+    return (os.path.islink(path) and len(target.name) == 64
+            and target.parent.parent == Path(os.path.realpath(store.blobs_dir)) / "sha256")
 
 
 def _source_ref(path: str) -> str:
@@ -151,10 +183,14 @@ def plan_adopt(result: ScannedFiles, store: Store) -> AdoptPlan:
     names = _Names(m.name for m in models)
     items: list[AdoptItem] = []
     already: list[str] = []
+    outside: list[str] = []
     by_digest: dict[str, list[ScannedFile]] = {}
     for f in result.files:
-        if f.error or os.path.islink(f.path):
-            continue  # broken: not ours to fix; symlink: its target is what would be adopted
+        if not _inside(f.path, result.root):
+            outside.append(f.path)
+            continue
+        if f.error or (os.path.islink(f.path) and not _links_to_blob(f.path, store)):
+            continue  # broken: not ours to fix; symlink: its target is not ours to replace
         if f.is_dir:
             if store.find_by_source(_source_ref(f.path)) is not None:
                 already.append(f.path)
@@ -172,7 +208,7 @@ def plan_adopt(result: ScannedFiles, store: Store) -> AdoptPlan:
             paths = tuple(f.path for f in todo)
             name = "" if done else names.claim(_base_name(paths[0], False))
             items.append(_item(todo[0], paths, name, not done))
-    return AdoptPlan(tuple(items), tuple(sorted(already)))
+    return AdoptPlan(tuple(items), tuple(sorted(already)), result.root, tuple(outside))
 
 
 def _item(f: ScannedFile, paths: tuple[str, ...], name: str, register: bool) -> AdoptItem:

@@ -52,7 +52,10 @@ class ScannedFile(NamedTuple):
 
 
 class ScannedFiles(Protocol):
-    """What adoption needs of a scan result: the files it found."""
+    """What adoption needs of a scan result: the folder scanned and the files it found."""
+
+    @property
+    def root(self) -> str: ...
 
     @property
     def files(self) -> tuple[ScannedFile, ...]: ...

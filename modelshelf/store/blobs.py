@@ -94,13 +94,28 @@ class BlobStore:
 
         ``link`` shares the user's inode with the blob (no copy; the file becomes read-only)
         and falls back to copying across filesystems. ``move`` (``scan --adopt``) ends with
-        ``src`` being a link to the blob; at every instant the bytes exist at ``src`` or in the
-        store, so a crash mid-way loses nothing. ``repair``: as for :meth:`commit`.
+        ``src`` being a symbolic link to the blob; at every instant the bytes exist at ``src``
+        or in the store, so a crash mid-way loses nothing. ``repair``: as for :meth:`commit`.
+
+        Why ``move`` leaves a symlink, not a hard link: a hard link *is* the blob, one inode
+        with one set of permission bits, so the user's file would turn read-only (blobs are, so
+        that nothing writes into bytes the registry vouches for), or, left writable, an edit in
+        place would silently change every model sharing the blob. A symlink has no bits of its
+        own: ``ls -l`` shows it as the link it is, reading works as before, and a write fails
+        loudly instead of corrupting the store. The blob keeps the file's read bits (a private
+        ``0600`` file becomes a ``0400`` blob, never a world-readable one). A file with other
+        hard links is copied, not linked: taking its inode would change those other names too
+        (perhaps outside the folder being adopted).
         """
         expected = parse_sha256(expected_sha256) if expected_sha256 else None
         src = Path(src)
+        ours = self._blob_behind(src) if mode == "move" else None
+        if ours is not None and expected in (None, ours.name):  # adopted before: nothing to do
+            return FileRecord(src.name, ours.name, ours.stat().st_size)
+        before = os.stat(src)
         staged = self._temp()
-        linked = mode != "copy" and _try_link(src, staged)
+        share = mode == "link" or (mode == "move" and before.st_nlink == 1)
+        linked = share and _try_link(src, staged)
         try:
             digest = sha256_file(staged) if linked else _copy_hashing(src, staged)
             if expected and digest != expected:
@@ -109,11 +124,20 @@ class BlobStore:
             blob = self.commit(staged, digest, repair=repair)
         finally:
             staged.unlink(missing_ok=True)
-        if mode == "move" and not _same_inode(src, blob):
-            # Cross-filesystem (the blob is a copy) or the digest was already stored: either
-            # way src is replaced, in one rename, by a link to the blob.
-            place_link(blob, src, relative_symlink=False)
+        if mode == "move":
+            after = blob.stat()
+            if (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino):
+                os.chmod(blob, (before.st_mode & READ_ONLY) | stat.S_IRUSR)  # the user's inode
+            place_link(blob, src, relative_symlink=False, symlink=True)
         return FileRecord(src.name, digest, size)
+
+    def _blob_behind(self, src: Path) -> Path | None:
+        """The blob a symlink ``src`` points at, if it points at one of ours."""
+        if not src.is_symlink():
+            return None
+        target = src.resolve()
+        return target if target.parent.parent == self.root.resolve() and target.is_file() \
+            else None
 
     def _temp(self) -> Path:
         return import_temp(self.staging_dir)
@@ -140,11 +164,6 @@ def _copy_hashing(src: Path, dest: Path) -> str:
             fout.write(view[:n])
         os.fsync(fout.fileno())
     return digest.hexdigest()
-
-
-def _same_inode(a: Path, b: Path) -> bool:
-    sa, sb = os.stat(a, follow_symlinks=False), os.stat(b)
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def _refresh(blob: Path) -> None:

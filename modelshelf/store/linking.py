@@ -15,26 +15,24 @@ from pathlib import Path
 from typing import Literal
 
 LinkKind = Literal["hardlink", "symlink"]
+_NAME_MAX = 255  # bytes in one file name on every filesystem we meet
 # errno values meaning "no hard link here", as opposed to real failures (ENOENT, ENOSPC, ...).
 NO_HARDLINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
                          errno.EOPNOTSUPP, errno.EACCES})
 
 
-def place_link(target: Path, link: Path, *, relative_symlink: bool = True) -> LinkKind:
+def place_link(target: Path, link: Path, *, relative_symlink: bool = True,
+               symlink: bool = False) -> LinkKind:
     """Atomically make ``link`` show ``target`` (replacing whatever ``link`` was); say how.
 
-    The link is made under a temporary name beside ``link`` and renamed over it, so readers
-    see either the old entry or the new one, never a missing file.
+    A hard link where the filesystem allows, unless ``symlink`` asks for a symbolic link. The
+    link is made under a temporary name beside ``link`` and renamed over it, so readers see
+    either the old entry or the new one, never a missing file.
     """
     link.parent.mkdir(parents=True, exist_ok=True)
-    temp = link.with_name(f".{link.name}.{secrets.token_hex(4)}.tmp")
-    kind: LinkKind = "hardlink"
-    try:
-        os.link(target, temp)
-    except OSError as exc:
-        if exc.errno not in NO_HARDLINK:
-            raise
-        kind = "symlink"
+    temp = link.with_name(temp_name(link.name))
+    kind: LinkKind = "symlink" if symlink else _hard_link(target, temp)
+    if kind == "symlink":
         pointer = os.path.relpath(target, link.parent) if relative_symlink else target.absolute()
         os.symlink(pointer, temp)
     try:
@@ -43,6 +41,26 @@ def place_link(target: Path, link: Path, *, relative_symlink: bool = True) -> Li
         temp.unlink(missing_ok=True)
         raise
     return kind
+
+
+def temp_name(name: str) -> str:
+    """A hidden, unique name to build ``name`` under before renaming it into place, cut to fit
+    the 255 bytes a file name may have (``name`` itself may be near that limit)."""
+    room = _NAME_MAX - len(".") - len(".12345678.tmp")
+    short = os.fsencode(name)[:room].decode("utf-8", "ignore") if len(os.fsencode(name)) > room \
+        else name
+    return f".{short}.{secrets.token_hex(4)}.tmp"
+
+
+def _hard_link(target: Path, temp: Path) -> LinkKind:
+    """``"hardlink"`` if one was made, ``"symlink"`` where none can be made here."""
+    try:
+        os.link(target, temp)
+    except OSError as exc:
+        if exc.errno not in NO_HARDLINK:
+            raise
+        return "symlink"
+    return "hardlink"
 
 
 def shows(link: Path, target: Path) -> bool:

@@ -95,6 +95,14 @@ class Registry:
                                       "views/") from exc
             raise ModelshelfError(f"{self.path}: the registry cannot be used ({exc})") from exc
 
+    def healthy(self) -> bool:
+        """SQLite's own consistency check (``quick_check``): a file can open and migrate yet
+        hold damaged pages that fail a later query."""
+        try:
+            return bool(self.connection().execute("PRAGMA quick_check").fetchone()[0] == "ok")
+        except sqlite3.DatabaseError:
+            return False
+
     # -- models ---------------------------------------------------------------------------------
     def find(self, conn: sqlite3.Connection, name: str) -> ModelRecord | None:
         rows = self._models(conn, "WHERE name = ?", (name,))

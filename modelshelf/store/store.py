@@ -103,9 +103,12 @@ class Store:
         self._rebuilt = False
         try:
             self._registry = Registry(registry_file, init_lock, has_data=self._has_blobs)
+            damaged = rebuild_registry and not self._registry.healthy()
         except RegistryDamaged:
             if not rebuild_registry:
                 raise
+            damaged = True
+        if damaged:
             self._moved_aside = set_aside(registry_file)
             self._registry = Registry(registry_file, init_lock)
             self._rebuilt = True

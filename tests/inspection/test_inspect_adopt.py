@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,17 @@ def test_crash_mid_adopt_loses_nothing_and_a_rerun_finishes(
     def crash(*args: object, **kw: object) -> None:
         raise OSError(5, "simulated crash")
 
-    # Relinking a duplicate fails after its blob exists; registering another model fails after
-    # its file was imported: the two windows where a crash could lose a file.
-    monkeypatch.setattr(blobs_mod, "place_link", crash)
+    # Relinking the first file fails after its blob exists; registering another model fails
+    # after its file was imported: the two windows where a crash could lose a file.
+    links = {"n": 0}
+
+    def link_once_then_crash(*args: object, **kw: object) -> object:
+        links["n"] += 1
+        if links["n"] == 1:
+            crash()
+        return real_link(*args, **kw)
+
+    monkeypatch.setattr(blobs_mod, "place_link", link_once_then_crash)
     calls = {"n": 0}
 
     def add_then_crash(self: Store, new: object, **kw: object) -> object:
@@ -145,3 +154,37 @@ def test_a_copy_of_a_registered_model_is_linked_not_registered_again(
     assert result.adopted == () and not result.adopt_failed
     assert [m.name for m in store.list()] == ["a"]
     assert os.path.samefile(copy, a)  # both paths now show the one blob
+
+
+def test_nothing_outside_the_scanned_folder_is_touched(tmp_path: Path, store: Store) -> None:
+    """A symlinked directory leading out, and a hard link whose other name is outside."""
+    elsewhere = write_st(tmp_path / "elsewhere" / "far.safetensors", {"w": (8, 8)}, seed=4)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "shortcut").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    twin_outside = write_st(tmp_path / "elsewhere2" / "twin.safetensors", {"w": (4, 4)}, seed=5)
+    twin_inside = tmp_path / "m" / "twin.safetensors"
+    os.link(twin_outside, twin_inside)
+    before = {p: (os.lstat(p).st_ino, os.lstat(p).st_mode) for p in (elsewhere, twin_outside)}
+    result = scan(tmp_path / "m", store=store, adopt=True)
+    assert not result.adopt_failed
+    assert result.adopt_plan is not None
+    assert result.adopt_plan.outside == (str(tmp_path / "m" / "shortcut" / "far.safetensors"),)
+    assert [m.name for m in store.list()] == ["twin"]
+    assert {p: (os.lstat(p).st_ino, os.lstat(p).st_mode) for p in before} == before
+    assert twin_inside.is_symlink() and twin_inside.read_bytes() == twin_outside.read_bytes()
+
+
+def test_adopted_files_keep_what_the_user_sees(tmp_path: Path, store: Store) -> None:
+    """A link in place whose reads work as before, never a file turned read-only under the
+    user, and a private file's bytes never made readable by others through the store."""
+    private = write_st(tmp_path / "m" / "private.safetensors", {"w": (8, 8)}, seed=6)
+    os.chmod(private, 0o640)
+    data = private.read_bytes()
+    scan(tmp_path / "m", store=store, adopt=True)
+    (model,) = store.list()
+    blob = store.blob_path(model.sha256)
+    assert private.is_symlink() and os.path.samefile(private, blob)
+    assert private.read_bytes() == data
+    assert stat.S_IMODE(os.stat(blob).st_mode) == 0o440  # the file's read bits, no write bits
+    # The user's path is not the store's inode: it has no read-only bits of its own to show.
+    assert os.lstat(private).st_ino != os.stat(blob).st_ino

@@ -162,3 +162,4 @@ def test_verify_detects_a_corrupted_blob(store: Store, add_blob: AddBlob) -> Non
     assert failure["expected"] == bad.main_file.sha256 and failure["actual"] != failure["expected"]
     store.blob_path(good.sha256).unlink()
     assert store.verify(["good"]).failed[0].actual == "missing"
+

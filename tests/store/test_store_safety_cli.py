@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -136,3 +137,26 @@ def test_gc_keeps_blobs_views_still_show_unless_forced(
     forced = cli("gc", "--force", "--json")
     assert forced.code == 0 and forced.json["bytes_freed"] > 0
     assert _blob_count(isolated_env) == 0
+
+
+def test_repair_rebuilds_a_registry_with_damaged_pages(
+        isolated_env: Path, cli: Callable[..., object]) -> None:
+    """A registry that still opens, but whose pages are garbage: SQLite's quick_check says so."""
+
+    def stock() -> None:
+        store = _stocked(isolated_env)
+        for i in range(60):  # enough rows for the tables to span several pages
+            store.add_model(new_model(f"extra-{i:02d}", store.get("one").files[0]))
+
+    _in_thread(stock)
+    registry = isolated_env / "registry.sqlite3"
+    assert not Path(f"{registry}-wal").exists()  # checkpointed: every row is in the file
+    data = bytearray(registry.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    data[2 * page:len(data)] = os.urandom(len(data) - 2 * page)  # keep header and schema page
+    registry.write_bytes(bytes(data))
+    repaired = cli("repair", "--json")
+    assert repaired.code == 0 and repaired.json["registry_rebuilt"] is True
+    assert len(repaired.json["from_snapshots"]) == 62
+    assert len(Store(isolated_env).list()) == 62
