@@ -97,3 +97,14 @@ def test_unknown_counts_as_unsafe_unless_no_file_can_carry_code(status, fmt, pat
     alone = {"a/model.pt": "safe"}  # what inspecting one file by itself says
     verdict = judge(_info(status, fmt), files, lambda f: alone.get(f.path, "unknown"))
     assert verdict.linkable is linkable
+
+
+def test_ensure_gives_no_path_for_a_model_kept_out_of_views(home, tmp_path: Path):
+    import modelshelf
+    from modelshelf.errors import UnsafeFile
+
+    evil = _evil_ckpt(tmp_path / "evil.ckpt")
+    shelf = modelshelf.Shelf()
+    with pytest.raises(UnsafeFile, match="modelshelf trust evil"):
+        shelf.ensure(str(evil))
+    assert shelf.ensure(str(evil), allow_unsafe=True).read_bytes() == evil.read_bytes()
