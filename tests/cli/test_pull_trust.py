@@ -108,3 +108,15 @@ def test_ensure_gives_no_path_for_a_model_kept_out_of_views(home, tmp_path: Path
     with pytest.raises(UnsafeFile, match="modelshelf trust evil"):
         shelf.ensure(str(evil))
     assert shelf.ensure(str(evil), allow_unsafe=True).read_bytes() == evil.read_bytes()
+
+
+def test_verify_and_repair_keep_an_untrusted_model_out_of_views(cli, home, tmp_path: Path):
+    assert cli("pull", str(_evil_ckpt(tmp_path / "evil.ckpt"))).code == 0
+    assert cli("verify").code == 0  # no view is expected, so none is "missing"
+    for lost in home.glob("registry.sqlite3*"):
+        lost.unlink()
+    repaired = cli("repair")
+    assert repaired.code == 0, repaired.err
+    (model,) = cli("ls", "--json").json["models"]
+    assert (model["name"], model["linked"]) == ("evil", False)
+    assert _views(home) == []
