@@ -268,9 +268,12 @@ class Puller:
 
     def _check_name_free(self, key: str, resolution: Resolution,
                          expected: dict[str, str | None]) -> None:
-        """A ``--name`` another model holds is refused before any byte moves, unless the pull
-        updates that very model or brings exactly its bytes (then nothing clashes)."""
+        """A name another model holds is refused before any byte moves, unless the pull
+        updates that very model or brings exactly its bytes (then nothing clashes). The default
+        name counts too when the source gives it now (a URL's server names its file later)."""
         name = self.options.name
+        if name is None and not traits(resolution.source).server_names_file:
+            name = name_from(resolution.name)
         other = self.store.find(name) if name and not self.options.force else None
         if other is None or other.source_ref == key:
             return
