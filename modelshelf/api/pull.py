@@ -223,6 +223,9 @@ class Puller:
         if self.options.allow_unsafe and not record.linked:
             record = self._set_linked(record.name)
             notes.append("linked into views/ (--allow-unsafe)")
+        elif not record.linked:  # still kept from apps: say so on every pull, not only the first
+            notes.append(f"not linked into views/ or app folders (safety "
+                         f"{record.metadata.get('safety', 'unknown')}); {trust_hint(name)}")
         if (name, model_type) == (record.name, record.type):
             try:
                 self.store.touch(record.name)

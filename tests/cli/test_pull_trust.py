@@ -62,6 +62,8 @@ def test_allow_unsafe_links_it_and_a_repull_with_it_links_a_stored_one(cli, home
     url = server.url + "/models/evil.ckpt"
     assert cli("pull", url).code == 0
     assert _views(home) == []
+    present = cli("pull", url)  # already stored: still says it is kept from apps
+    assert present.code == 0 and "modelshelf trust evil" in present.err
     again = cli("pull", url, "--allow-unsafe", "--json")
     assert again.code == 0, again.err
     (item,) = again.json["results"]
