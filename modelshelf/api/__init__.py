@@ -199,8 +199,9 @@ class Shelf:
         return lock_path(manifest), results
 
     def ensure(self, ref: str, *, options: PullOptions | None = None, **fields: Any) -> Path:
-        """The path of the model, pulled first if it is not in the store."""
-        return self.pull(ref, options=options, **fields).path
+        """The path of the model, pulled first if it is not in the store; a model kept out of
+        views/ (unsafe or unknown, not trusted) has none: :class:`UnsafeFile` says so."""
+        return self.path(self.pull(ref, options=options, **fields).name)
 
     # -- the registry -----------------------------------------------------------------------------
     def get(self, name: str) -> Model:

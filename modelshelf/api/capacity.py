@@ -10,6 +10,7 @@ have cost the user models.
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -46,10 +47,11 @@ def plan_room(store: Store, limit: int, needed: int, ref: str, *,
 
 
 def evict_to_fit(store: Store, limit: int, keep: Sequence[str]) -> list[str]:
-    """Evict least recently used unpinned models (never ``keep``) until the store fits
+    """Evict least recently used unpinned models (never those named in ``keep``) until it fits
     ``limit``; returns the names evicted. Only evictions: unreferenced blobs and partials are
     ``gc``'s business (a concurrent pull may be about to claim them)."""
-    plan = store.gc_plan(max_size=limit, keep=keep)
+    # gc's keep list holds globs: a name such as "lora[v2]" must match only itself.
+    plan = store.gc_plan(max_size=limit, keep=[glob.escape(name) for name in keep])
     if not plan.evictions:
         return []
     replace(plan, orphan_blobs=(), stale_partials=()).execute()

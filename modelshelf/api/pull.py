@@ -23,6 +23,7 @@ from typing import Any
 
 from modelshelf.api.capacity import evict_to_fit, plan_room
 from modelshelf.api.models import PlannedFile
+from modelshelf.api.names import check_name_free, register
 from modelshelf.api.trust import judge, trust_hint
 from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
@@ -32,7 +33,6 @@ from modelshelf.errors import (
     InsufficientSpace,
     LockMismatch,
     ModelNotFound,
-    NameConflict,
     OfflineError,
     UsageError,
     os_error_text,
@@ -234,6 +234,9 @@ class Puller:
         if self.options.allow_unsafe and not record.linked:
             record = self._set_linked(record.name)
             notes.append("linked into views/ (--allow-unsafe)")
+        elif not record.linked:  # still kept from apps: say so on every pull, not only the first
+            notes.append(f"not linked into views/ or app folders (safety "
+                         f"{record.metadata.get('safety', 'unknown')}); {trust_hint(name)}")
         if (name, model_type) == (record.name, record.type):
             try:
                 self.store.touch(record.name)
@@ -249,7 +252,7 @@ class Puller:
         renamed = NewModel(**{**fields, "name": name, "type": model_type, "files": chosen})
         # Same name, other type: the user re-files that model. Other name: a second name for
         # the same blobs, which must not clobber a different model already called that.
-        added = self._register(renamed, force=name == record.name, ref=record.source_ref)
+        added = register(self.store, renamed, force=name == record.name, ref=record.source_ref)
         notes[0] = f"{note}; registered as {name} ({model_type})"
         return PullOutcome(added, notes=notes)
 
@@ -259,36 +262,16 @@ class Puller:
         except ModelNotFound:
             raise _Vanished from None
 
-    def _register(self, new: NewModel, *, force: bool, ref: str) -> ModelRecord:
-        """``add_model`` with a name clash told as the user can act on it: another name that
-        is free (``--force`` would delete the other model). The bytes stay in the store."""
-        try:
-            return self.store.add_model(new, force=force)
-        except NameConflict as exc:
-            clash = str(exc).split("; ")[0]  # the store's advice (--force) would delete the other
-            raise NameConflict(f"{ref}: {clash}; choose another --name, e.g. "
-                               f"{self._free_name(new.name)} (the verified bytes are kept in "
-                               "the store)") from None
-
-    def _free_name(self, name: str) -> str:
-        """``name-2``, ``name-3``, ...: the first such name no model has."""
-        n = 2
-        while self.store.find(f"{name}-{n}") is not None:
-            n += 1
-        return f"{name}-{n}"
-
     def _check_name_free(self, key: str, resolution: Resolution,
                          expected: dict[str, str | None]) -> None:
-        """A ``--name`` another model holds is refused before any byte moves, unless the pull
-        updates that very model or brings exactly its bytes (then nothing clashes)."""
+        """A name another model holds is refused before any byte moves. The default name
+        counts too when the source gives it now (a URL's server names its file later)."""
         name = self.options.name
-        other = self.store.find(name) if name and not self.options.force else None
-        if other is None or other.source_ref == key:
-            return
-        if {(f.path, expected[f.path], f.size) for f in resolution.files} == other.content():
-            return
-        raise NameConflict(f"{resolution.ref}: model {name} exists (from {other.source_ref}); "
-                           f"choose another --name, e.g. {self._free_name(other.name)}")
+        if name is None and not traits(resolution.source).server_names_file:
+            name = name_from(resolution.name)
+        if name and not self.options.force:
+            check_name_free(self.store, name, key, resolution.ref,
+                            {(f.path, expected[f.path], f.size) for f in resolution.files})
 
     # -- verification inputs ----------------------------------------------------------------------
     def _expected_digests(self, resolution: Resolution) -> dict[str, str | None]:
@@ -365,7 +348,7 @@ class Puller:
                                       "architecture": info.architecture,
                                       "confidence": info.confidence,
                                       "evidence": list(info.evidence)}
-        record = self._register(NewModel(
+        record = register(self.store, NewModel(
             name=name, type=model_type, architecture=architecture,
             format=info.format if info else "unknown", source=resolution.source,
             source_ref=key, source_url=resolution.source_url, revision=resolution.revision,

@@ -42,25 +42,17 @@ class Source:
     traits: SourceTraits
 
 
+# Why: a Hub branch moves (resolved again unless the reference names a commit sha); a Civitai
+# version id, a URL and torchvision weights name fixed content; a local file changes in place
+# (compared by its stat fingerprint); only a plain URL's server names the file.
+_T = SourceTraits
+#       networked, immutable_refs, versioned, revision_in_ref, selectable, server_names_file
 SOURCES: Mapping[SourceName, Source] = {
-    # A branch moves, so a Hub reference is resolved again unless it names a commit sha.
-    SourceName.HF: Source(_lazy("hf"), SourceTraits(
-        networked=True, immutable_refs=False, versioned=True, revision_in_ref=True,
-        selectable=True, server_names_file=False)),
-    # A version id names a file that never changes.
-    SourceName.CIVITAI: Source(_lazy("civitai"), SourceTraits(
-        networked=True, immutable_refs=True, versioned=True, revision_in_ref=False,
-        selectable=False, server_names_file=False)),
-    SourceName.URL: Source(_lazy("url"), SourceTraits(
-        networked=True, immutable_refs=True, versioned=False, revision_in_ref=False,
-        selectable=False, server_names_file=True)),
-    SourceName.TORCHVISION: Source(_lazy("torchvision"), SourceTraits(
-        networked=True, immutable_refs=True, versioned=True, revision_in_ref=False,
-        selectable=False, server_names_file=False)),
-    # A file on disk changes in place: compared by its stat fingerprint on every pull.
-    SourceName.LOCAL: Source(_lazy("local"), SourceTraits(
-        networked=False, immutable_refs=False, versioned=False, revision_in_ref=False,
-        selectable=True, server_names_file=False)),
+    SourceName.HF: Source(_lazy("hf"), _T(True, False, True, True, True, False)),
+    SourceName.CIVITAI: Source(_lazy("civitai"), _T(True, True, True, False, False, False)),
+    SourceName.URL: Source(_lazy("url"), _T(True, True, False, False, False, True)),
+    SourceName.TORCHVISION: Source(_lazy("torchvision"), _T(True, True, True, False, False, False)),
+    SourceName.LOCAL: Source(_lazy("local"), _T(False, False, False, False, True, False)),
 }
 RESOLVERS: Mapping[SourceName, Resolver] = {name: s.resolve for name, s in SOURCES.items()}
 #: Sources that must reach a server to resolve (everything but local files).

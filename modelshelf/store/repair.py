@@ -58,7 +58,7 @@ def snapshot_bytes(record: ModelRecord) -> bytes:
             "source": record.source, "source_ref": record.source_ref,
             "source_url": record.source_url, "revision": record.revision,
             "metadata": dict(record.metadata), "created": record.created,
-            "pinned": record.pinned,
+            "pinned": record.pinned, "linked": record.linked,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in record.files]}
     return json.dumps(data, indent=1, sort_keys=True).encode()
 
@@ -77,7 +77,7 @@ def read_snapshot(path: Path) -> ModelRecord | None:
             source_ref=str(raw["source_ref"]), source_url=raw.get("source_url"),
             revision=raw.get("revision"), files=files, metadata=dict(raw.get("metadata") or {}),
             created=float(raw.get("created") or 0.0), last_used=float(raw.get("created") or 0.0),
-            pinned=bool(raw.get("pinned")))
+            pinned=bool(raw.get("pinned")), linked=bool(raw.get("linked", True)))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 

@@ -258,6 +258,7 @@ class Store:
                 self._views.build(record, self.blob_path)
             else:
                 self._views.remove(record)
+        self._snapshot(record)  # `repair` must not link an untrusted model again
         return record
 
     def view_path(self, record: NewModel) -> Path:

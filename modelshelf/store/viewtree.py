@@ -36,17 +36,17 @@ class ViewTree:
         return folder / name
 
     def entries(self, model: NewModel) -> dict[Path, str]:
-        """View path -> sha256, for every file of the model."""
+        """View path -> sha256, for every file of the model; none for a model not linked
+        (unsafe or unknown until trusted), so nothing builds, repairs or verifies them."""
+        if not model.linked:
+            return {}
         base = self.path(model)
         if model.is_single_file:
             return {base: model.files[0].sha256}
         return {base.joinpath(*f.path.split("/")): f.sha256 for f in model.files}
 
     def build(self, model: NewModel, blob_path: BlobPath) -> dict[Path, LinkKind]:
-        """Create or repair every entry of the model; entries already right are left alone.
-        A model not linked (unsafe or unknown until trusted) has no entries to build."""
-        if not model.linked:
-            return {}
+        """Create or repair every entry of the model; entries already right are left alone."""
         made: dict[Path, LinkKind] = {}
         for entry, sha256 in self.entries(model).items():
             blob = blob_path(sha256)

@@ -62,6 +62,8 @@ def test_allow_unsafe_links_it_and_a_repull_with_it_links_a_stored_one(cli, home
     url = server.url + "/models/evil.ckpt"
     assert cli("pull", url).code == 0
     assert _views(home) == []
+    present = cli("pull", url)  # already stored: still says it is kept from apps
+    assert present.code == 0 and "modelshelf trust evil" in present.err
     again = cli("pull", url, "--allow-unsafe", "--json")
     assert again.code == 0, again.err
     (item,) = again.json["results"]
@@ -97,3 +99,26 @@ def test_unknown_counts_as_unsafe_unless_no_file_can_carry_code(status, fmt, pat
     alone = {"a/model.pt": "safe"}  # what inspecting one file by itself says
     verdict = judge(_info(status, fmt), files, lambda f: alone.get(f.path, "unknown"))
     assert verdict.linkable is linkable
+
+
+def test_ensure_gives_no_path_for_a_model_kept_out_of_views(home, tmp_path: Path):
+    import modelshelf
+    from modelshelf.errors import UnsafeFile
+
+    evil = _evil_ckpt(tmp_path / "evil.ckpt")
+    shelf = modelshelf.Shelf()
+    with pytest.raises(UnsafeFile, match="modelshelf trust evil"):
+        shelf.ensure(str(evil))
+    assert shelf.ensure(str(evil), allow_unsafe=True).read_bytes() == evil.read_bytes()
+
+
+def test_verify_and_repair_keep_an_untrusted_model_out_of_views(cli, home, tmp_path: Path):
+    assert cli("pull", str(_evil_ckpt(tmp_path / "evil.ckpt"))).code == 0
+    assert cli("verify").code == 0  # no view is expected, so none is "missing"
+    for lost in home.glob("registry.sqlite3*"):
+        lost.unlink()
+    repaired = cli("repair")
+    assert repaired.code == 0, repaired.err
+    (model,) = cli("ls", "--json").json["models"]
+    assert (model["name"], model["linked"]) == ("evil", False)
+    assert _views(home) == []

@@ -47,3 +47,16 @@ def test_a_pull_past_max_size_is_refused_before_transferring(
     too_big = hub_pull("hf:org/tiny/unet/diffusion_pytorch_model.safetensors")
     assert too_big.code == 1 and "more than the store may hold" in too_big.err
     assert [r for r in hub_server.log if r.path.startswith("/lfs/")] == []
+
+
+def test_a_default_name_another_model_holds_is_refused_before_transferring(
+        hub_pull, hub_server: FakeHub):
+    hub_server.add_repo("other/tiny", {"config.json": b"{}", "weights.safetensors": b"x" * 5000})
+    assert hub_pull("hf:org/tiny", "--include", "*.json").code == 0  # registered as "tiny"
+    hub_server.clear_log()
+    result = hub_pull("hf:other/tiny")
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()
+    assert "model tiny exists (from hf:org/tiny)" in line and "tiny-2" in line
+    assert [r for r in hub_server.log if r.path.startswith("/lfs/")] == []
+    assert hub_pull("hf:other/tiny", "--name", "tiny-2").code == 0
