@@ -17,10 +17,12 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
@@ -194,7 +196,8 @@ class ScanCache:
         try:
             self.store.scan_cache_put_many(table)
         except UnicodeEncodeError:  # the transaction rolled back: write the storable rows
-            self.store.scan_cache_put_many([row for row in table if _storable(row[0])])
+            self.store.scan_cache_put_many([row for row in table
+                                            if _storable(row[0]) and _storable(row[4])])
 
     def get_many(self, keys: Mapping[str, Key]) -> dict[str, tuple[dict[str, Any], str | None]]:
         """``{path: (facts, sha256)}`` for the paths whose cached row is of this version of them."""
@@ -231,13 +234,23 @@ class ScanCache:
 
 # -- folder summaries --------------------------------------------------------------------------
 _FOLDER_MARK = os.sep  # a scan-cache path ending so is a folder summary: no file path does
-_SUMMARY_SEP = "\x1e"  # between signature and index; repr() escapes it inside names
+_SUMMARY_SEP = "\x1e"  # between signature and index (a name holding one: not summarised)
+_STAT_KEY = attrgetter("st_size", "st_mtime_ns", "st_ino")
+_NAME = attrgetter("name")
+_SIZE = attrgetter("size")
+_SHA256 = attrgetter("sha256")
+# ScannedFile from all its fields without the NamedTuple's Python-level __new__: a rescan
+# makes one per model file, and that frame cost a tenth of the whole rescan.
+_new_scanned = partial(tuple.__new__, ScannedFile)
 
 
 def _signature(listing: Listing) -> str:
-    """A folder's files as a scan saw them: every name with its (size, mtime_ns, inode). The
-    same text means the same files, unchanged; ``repr`` builds it in C."""
-    return repr([(name, st.st_size, st.st_mtime_ns, st.st_ino) for name, _p, st in listing.files])
+    """A folder's files as a scan saw them: the hash of every file's (size, mtime_ns, inode),
+    then the names (``/`` cannot occur in one). Equal text, the same files unchanged (a changed
+    file whose numbers hash the same: odds of 2**-61). Ints hash alike in every process, unlike
+    strings; ``map`` and ``attrgetter`` keep the per-file work in C."""
+    stats = tuple(map(_STAT_KEY, map(os.DirEntry.stat, listing.files)))
+    return f"{hash(stats):x}/" + "/".join(map(_NAME, listing.files))
 
 
 def _index_line(f: ScannedFile | None) -> str | None:
@@ -254,15 +267,20 @@ def _index_line(f: ScannedFile | None) -> str | None:
 def _from_summary(listing: Listing, lines: list[str], out: list[ScannedFile]) -> int:
     """Append the summarised folder's model files to ``out``; return how many were none."""
     skipped = 0
-    for (_name, path, st), line in zip(listing.files, lines, strict=True):
+    append, new = out.append, _new_scanned  # locals: this loop is most of a rescan's own work
+    for entry, line in zip(listing.files, lines, strict=True):
         if not line:
             skipped += 1
             continue
         fmt, arch, kind, broken, details = line.split("\t", 4)
-        error = json.loads(details).get("error") if broken else None
-        out.append(ScannedFile(path, fmt, arch, kind, st.st_size, None, False,
-                               (st.st_dev, st.st_ino), details, error))
+        st = entry.stat()
+        append(new((entry.path, fmt, arch, kind, st.st_size, None, False, (st.st_dev, st.st_ino),
+                    details, json.loads(details).get("error") if broken else None)))
     return skipped
+
+
+def _file_unit(entry: os.DirEntry[str]) -> Unit:
+    return Unit(entry.path, False, entry.stat())
 
 
 def _scanned(unit: Unit, size: int, facts: dict[str, Any], digest: str | None) -> ScannedFile | None:
@@ -276,8 +294,11 @@ def _scanned(unit: Unit, size: int, facts: dict[str, Any], digest: str | None) -
 
 
 # -- the scan ----------------------------------------------------------------------------------
-def _duplicate_groups(files: Iterable[ScannedFile]) -> list[list[ScannedFile]]:
+def _duplicate_groups(files: Sequence[ScannedFile]) -> list[list[ScannedFile]]:
     """Files sharing a size with another file of a different inode: the only dup candidates."""
+    sizes = list(map(_SIZE, files))
+    if len(set(sizes)) == len(sizes):  # the common case, decided in C: every size unique
+        return []
     by_size: dict[int, list[ScannedFile]] = {}
     for f in files:
         if not f.is_dir and f.size > 0 and not f.error:
@@ -325,6 +346,8 @@ def _hash_candidates(files: list[ScannedFile], cache: ScanCache, want_all: bool)
 
 
 def _duplicates(files: list[ScannedFile]) -> tuple[tuple[str, ...], ...]:
+    if not any(map(_SHA256, files)):  # nothing was hashed: no duplicates known (checked in C)
+        return ()
     groups: dict[str, list[ScannedFile]] = {}
     for f in files:
         if f.sha256 and not f.is_dir:
@@ -376,9 +399,8 @@ def _identify_all(
         signatures = {i.folder: _signature(i) for i in batch if isinstance(i, Listing)}
         summaries = cache.get_folders(signatures)
         units = [i for i in batch if isinstance(i, Unit)]
-        units += [Unit(path, False, st) for i in batch
-                  if isinstance(i, Listing) and i.folder not in summaries
-                  for _name, path, st in i.files]
+        units += [_file_unit(e) for i in batch
+                  if isinstance(i, Listing) and i.folder not in summaries for e in i.files]
         facts, hits = _unit_facts(units, cache)
         cached += hits
         learnt: list[tuple[str, str, list[str]]] = []
@@ -388,8 +410,7 @@ def _identify_all(
                 cached += len(item.files)
                 continue
             lines: list[str | None] = []
-            for unit in [item] if isinstance(item, Unit) else [
-                    Unit(path, False, st) for _name, path, st in item.files]:
+            for unit in [item] if isinstance(item, Unit) else map(_file_unit, item.files):
                 key, unit_facts, digest = facts[unit.path]
                 found = _scanned(unit, key[0], unit_facts, digest)
                 lines.append(_index_line(found))
@@ -397,7 +418,8 @@ def _identify_all(
                     skipped += 1
                 else:
                     files.append(found)
-            if isinstance(item, Listing) and None not in lines:
+            if isinstance(item, Listing) and None not in lines and \
+                    not any(_SUMMARY_SEP in e.name for e in item.files):
                 learnt.append((item.folder, signatures[item.folder], cast(list[str], lines)))
         cache.put_folders(learnt)
         if progress is not None:

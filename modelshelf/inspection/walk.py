@@ -38,7 +38,8 @@ class Listing(NamedTuple):
     """
 
     folder: str
-    files: list[tuple[str, str, os.stat_result]]  # (name, path, stat)
+    # Entries whose ``stat()`` the walk has called: it is cached on them, so no tuple per file.
+    files: list[os.DirEntry[str]]
 
 
 def walk_listings(
@@ -62,21 +63,21 @@ def walk_listings(
             entries = sorted(os.scandir(folder), key=_NAME)
         except OSError:
             continue  # unreadable or vanished: nothing of ours to report there
-        if any(e.name in FOLDER_MARKERS for e in entries) and \
+        if not FOLDER_MARKERS.isdisjoint(map(_NAME, entries)) and \
                 detect_folder(Path(folder)) in FOLDER_FORMATS:
             yield Unit(folder, True, st)
             continue
         subdirs: list[str] = []
-        files: list[tuple[str, str, os.stat_result]] = []
+        files: list[os.DirEntry[str]] = []
         for entry in entries:
-            name = entry.name
-            if name[0] == ".":
+            if entry.name[0] == ".":
                 continue
             try:
                 if entry.is_dir():
                     subdirs.append(entry.path)
                 elif entry.is_file():
-                    files.append((name, entry.path, entry.stat()))
+                    entry.stat()
+                    files.append(entry)
             except OSError:
                 continue  # dangling symlink, symlink loop (ELOOP), raced deletion
         if files:
