@@ -50,20 +50,20 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=10), database=
                                        HealthCheck.function_scoped_fixture])
 # Crashes the fuzzing found, in code other branches own: routed in the campaign's report.
 KNOWN = {
-    "config": "bug: config.py: a [sources] or [sources.X] that is not a table crashes "
-              "(AttributeError) instead of a ConfigError",
-    "refs/url-bad-ipv6": "bug: sources/refs.py: a URL with an unclosed IPv6 bracket raises "
+    "config": "bug: config.py: a [transfer], [sources] or [sources.X] that is not a table "
+              "crashes (AttributeError) instead of a ConfigError",
+    "refs": "bug: sources/refs.py: a URL with an unclosed IPv6 bracket raises "
                          "ValueError instead of BadReference",
-    "hub-json": "bug: sources/hf.py: a malformed Hub API answer (info a list, sha null, "
-                "siblings/tree not lists) escapes as TypeError/KeyError, not BadContent",
-    "civitai-json": "bug: sources/civitai.py: a malformed Civitai answer (non-string fields) "
-                    "escapes as TypeError, not BadContent",
+    "hub-json": "bug: sources/hf.py: a malformed Hub API answer (info null or a list, sha "
+                "null, siblings/tree not lists) escapes as TypeError/KeyError, not BadContent",
+    "civitai-json": "bug: sources/civitai.py: a malformed Civitai answer (e.g. baseModel an "
+                    "object) escapes as TypeError, not BadContent",
 }
 
 
 def known(name: str) -> Any:
     """The strict-xfail mark for a known crash (by parser or by corpus case), else no mark."""
-    reason = KNOWN.get(name) or KNOWN.get(name.split("/")[0])
+    reason = KNOWN.get(name.split("/")[0])
     return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
 _SCRATCH = Path(tempfile.mkdtemp(prefix="modelshelf-fuzz-"))
 
@@ -130,13 +130,9 @@ def _corpus_cases() -> Iterator[Any]:
 
 
 def _corpus_mark(name: str) -> Any:
-    """Corpus cases of a known crash: only those that still crash are strict xfails."""
-    return known(name) if name in _STILL_CRASHING else []
-
-
-_STILL_CRASHING = {"config/source-not-table", "config/sources-not-table", "hub-json/info-list",
-                   "hub-json/sha-null", "hub-json/siblings-int", "hub-json/tree-object",
-                   "refs/url-bad-ipv6"}
+    """A case named ``crash-*`` still crashes (a known bug): a strict xfail, so the fix shows;
+    then rename it without the prefix and it guards against the bug's return."""
+    return known(name) if name.split("/")[-1].startswith("crash-") else []
 
 
 @pytest.mark.parametrize(("parser", "case"), list(_corpus_cases()))
@@ -291,7 +287,9 @@ class FakeApis:
 
     def resolve(self, parser: str, body: bytes) -> object:
         """``hub-json``/``civitai-json`` corpus files hold ``{"<answer key>": <JSON>, ...}``;
-        the answers not named stay well-formed."""
+        the answers not named stay well-formed. ``{server}`` in them stands for this server's
+        URL (so a saved case replays against any port)."""
+        body = body.replace(b"{server}", self.server.url.encode())
         self.answers = {**good_answers(self.server.url), **{
             k: json.dumps(v).encode() for k, v in _json_or(body).items()}}
         return self.resolve_now("hf" if parser == "hub-json" else "civitai")
@@ -340,9 +338,9 @@ def api() -> Iterator[FakeApis]:
         yield FakeApis(server)
 
 
-def _api_case(draw: Any, keys: tuple[str, ...], url: str) -> bytes:
+def _api_case(draw: Any, keys: tuple[str, ...]) -> bytes:
     """A corpus-shaped case: one or two of ``keys`` answered with a mutation of the good JSON."""
-    good = {k: json.loads(v) for k, v in good_answers(url).items()}
+    good = {k: json.loads(v) for k, v in good_answers("{server}").items()}
     chosen = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True))
     return json.dumps({k: mutated(good[k], draw) for k in chosen}).encode()
 
@@ -351,7 +349,7 @@ def _api_case(draw: Any, keys: tuple[str, ...], url: str) -> bytes:
 @FUZZ
 @given(st.data())
 def test_hub_json(api: FakeApis, data: st.DataObject) -> None:
-    case = _api_case(data.draw, ("hub-info", "hub-tree"), api.server.url)
+    case = _api_case(data.draw, ("hub-info", "hub-tree"))
     survives("hub-json", lambda d: api.resolve("hub-json", d), case)
 
 
@@ -359,7 +357,7 @@ def test_hub_json(api: FakeApis, data: st.DataObject) -> None:
 @FUZZ
 @given(st.data())
 def test_civitai_json(api: FakeApis, data: st.DataObject) -> None:
-    case = _api_case(data.draw, ("civitai-version",), api.server.url)
+    case = _api_case(data.draw, ("civitai-version",))
     survives("civitai-json", lambda d: api.resolve("civitai-json", d), case)
 
 
