@@ -322,7 +322,14 @@ class Shelf:
             return inspect_path(Path(target), hashes=hashes)
         record = self.store.find(str(target))
         if record is not None:
-            return inspect_path(self.store.view_path(record), hashes=hashes)
+            info = inspect_path(self.store.view_path(record), hashes=hashes)
+            if record.source != "civitai":
+                return info
+            # the Civitai version record names the base model and trigger words best
+            from modelshelf.inspection.training import training
+
+            civitai = record.metadata.get("source") or {}
+            return replace(info, training={**info.training, **training({}, civitai)})
         return inspect(target, settings=self.settings, hashes=hashes)
 
     def scan(self, directory: str | os.PathLike[str], *, adopt: bool = False,
