@@ -12,7 +12,7 @@ import difflib
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,24 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 _SOURCE_KEYS = frozenset({"enabled", "timeout_seconds", "verify_ssl", "endpoint", "token"})
 # Every table and key config.toml may hold, as data: a key outside it is a typo (warned about,
 # with the closest known key) rather than a setting silently ignored.
+class _AnyName:
+    """The schema of a table whose keys are the user's own names ([aliases], [presets])."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+
 CONFIG_SCHEMA: Mapping[str, Any] = {
     "store": frozenset({"root"}),
     "transfer": frozenset({"connections", "retries", "stall_seconds"}),
     "gc": frozenset({"max_size"}),
     "sources": {name: _SOURCE_KEYS for name in SOURCE_NAMES},
+    "load": frozenset({"max_memory"}),
+    "aliases": _AnyName(),
+    "presets": _AnyName(),
 }
 
 
@@ -87,6 +100,11 @@ class Settings:
     # One line per config.toml key nobody reads (a typo): the CLI prints them on stderr,
     # ``Shelf()`` raises them as Python warnings.
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # [load] max_memory: bytes per device ("*" = every device not named); [aliases] NAME = REF;
+    # [presets] NAME = [REF, ...] or "path/to/manifest.toml" (relative to the config file).
+    load_max_memory: Mapping[str, int] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    presets: Mapping[str, tuple[str, ...] | Path] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
@@ -117,6 +135,10 @@ class Settings:
                 "stall_seconds": self.transfer.stall_seconds,
             },
             "gc": {"max_size": self.gc_max_size},
+            "load": {"max_memory": dict(self.load_max_memory)},
+            "aliases": dict(self.aliases),
+            "presets": {name: str(p) if isinstance(p, Path) else list(p)
+                        for name, p in self.presets.items()},
             "proxies": self.proxies.to_json(),
             "sources": {
                 name: {
@@ -271,6 +293,42 @@ def _proxies(env: Mapping[str, str]) -> ProxySettings:
                          found.get("no", ""))
 
 
+def _max_memory(value: Any) -> dict[str, int]:
+    """``max_memory = "20GB"`` (every device) or ``max_memory = {cpu = "32GB", "cuda:0" = "20GB"}``."""
+    where = "config [load] max_memory"
+    if value is None:
+        return {}
+    sizes = value if isinstance(value, dict) else {"*": value}
+    for device, size in sizes.items():
+        if not isinstance(size, str | int) or isinstance(size, bool):
+            raise ConfigError(f"{where} {device}: expected a size such as \"20GB\", got {size!r}")
+    return {str(device): parse_size(size) for device, size in sizes.items()}
+
+
+def _aliases(table: Any) -> dict[str, str]:
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ConfigError("config [aliases]: expected NAME = \"REFERENCE\" lines")
+    return {str(k).lower(): v for k, v in table.items()}
+
+
+def _presets(table: Any, config_file: Path) -> dict[str, tuple[str, ...] | Path]:
+    """Manifests in ``presets/`` beside config.toml (``presets/NAME.toml``), then the
+    ``[presets]`` table, which replaces a file's preset of the same name."""
+    if not isinstance(table, dict):
+        raise ConfigError("config [presets]: expected NAME = [REF, ...] or NAME = \"MANIFEST\"")
+    presets: dict[str, tuple[str, ...] | Path] = {
+        path.stem: path for path in sorted((config_file.parent / "presets").glob("*.toml"))}
+    for name, value in table.items():
+        if isinstance(value, str):
+            presets[str(name)] = config_file.parent / Path(value).expanduser()
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            presets[str(name)] = tuple(value)
+        else:
+            raise ConfigError(f"config [presets] {name}: expected a list of references "
+                              "or a manifest file name")
+    return presets
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -314,4 +372,7 @@ def load_settings(
         gc_max_size=parse_size(max_size) if max_size is not None else None,
         config_file=config_file if config_file.exists() else None,
         warnings=unknown_keys(data, config_file),
+        load_max_memory=_max_memory(data.get("load", {}).get("max_memory")),
+        aliases=_aliases(data.get("aliases", {})),
+        presets=_presets(data.get("presets", {}), config_file),
     )

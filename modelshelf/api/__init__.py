@@ -14,6 +14,7 @@ local file goes through :class:`Shelf` too, and must start in well under 0.3 s.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import os
 import threading
@@ -25,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelshelf.api.loaded import LoadedCache, LoadedModel
 from modelshelf.api.models import Model, PlannedFile, PullResult, PullStatus
 from modelshelf.api.trust import trust_hint
 from modelshelf.config import Settings, load_settings
@@ -41,15 +43,17 @@ from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store
 from modelshelf.views.hfcache import forget_blob
 
 if TYPE_CHECKING:
+    from modelshelf.api.presets import Preset, PresetSize
     from modelshelf.api.pull import ProgressFactory, PullOptions
     from modelshelf.convert import ConvertResult
     from modelshelf.convert.stream import Progress as ConvertProgress
+    from modelshelf.formats.tensors import TensorMap
     from modelshelf.inspection import Report, ScanResult
     from modelshelf.inspection.scanner import Progress as ScanProgress
     from modelshelf.manifest import ManifestEntry
     from modelshelf.views.plan import LinkPlan
 
-__all__ = ["Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
+__all__ = ["LoadedModel", "Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
 
 _LAZY = {"PullOptions": "modelshelf.api.pull", "ProgressFactory": "modelshelf.api.pull"}
 
@@ -59,6 +63,16 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'modelshelf.api' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def _presets() -> Any:
+    """Presets resolve through the pull pipeline: imported on first use too."""
+    return importlib.import_module("modelshelf.api.presets")
+
+
+def _load() -> Any:
+    """The load module (numpy, format readers), imported on first use."""
+    return importlib.import_module("modelshelf.api.load")
 
 
 def _pull() -> Any:
@@ -78,6 +92,7 @@ class Shelf:
         elif home is not None:
             settings = replace(settings, home=Path(home).absolute())
         self.settings = settings
+        self._loaded = LoadedCache(settings.load_max_memory)
 
     @cached_property
     def store(self) -> Store:
@@ -198,6 +213,19 @@ class Shelf:
         write_lock(lock_path(manifest), LockFile(tuple(locked)))
         return lock_path(manifest), results
 
+    def pull_preset(self, name: str, *, jobs: int = 4, progress: ProgressFactory | None = None,
+                    base: PullOptions | None = None) -> builtins.list[PullResult]:
+        """Install a named model set (see :mod:`modelshelf.api.presets`)."""
+        return _presets().pull_preset(  # type: ignore[no-any-return]
+            self, name, jobs=jobs, progress=progress, base=base)
+
+    def presets(self) -> dict[str, Preset]:
+        return _presets().all_presets(self.settings)  # type: ignore[no-any-return]
+
+    def preset_size(self, preset: Preset) -> PresetSize:
+        """Total bytes from the preset's lock, else resolved remotely, else unknown (offline)."""
+        return _presets().preset_size(self, preset)  # type: ignore[no-any-return]
+
     def ensure(self, ref: str, *, options: PullOptions | None = None, **fields: Any) -> Path:
         """The path of the model, pulled first if it is not in the store; a model kept out of
         views/ (unsafe or unknown, not trusted) has none: :class:`UnsafeFile` says so."""
@@ -251,6 +279,42 @@ class Shelf:
     def _model(self, record: ModelRecord) -> Model:
         return Model.from_record(record, self.store.view_path(record))
 
+    # -- loading (api/load.py, imported on first use: numpy, formats) ------------------------------
+    def load(self, ref_or_name: str, *, framework: str = "numpy", device: str = "cpu",
+             dtype: Any = None, lazy: bool = True, trust: bool = False) -> TensorMap:
+        """The model's tensors as a mapping, memory-mapped and read when touched.
+
+        A path on disk loads in place; a registered name or reference is pulled first if it is
+        missing (an error offline). ``framework="torch"`` needs the torch extra; pickles need it
+        too, load with ``weights_only=True``, and one judged unsafe only with ``trust=True``.
+        Loaded models are cached (see :meth:`loaded`, :meth:`unload`, ``[load] max_memory``).
+        """
+        load = _load()
+        return load.load(self, self._loaded, ref_or_name,  # type: ignore[no-any-return]
+                         load.LoadOptions(framework, device, dtype, lazy, trust))
+
+    def tensor(self, ref_or_name: str, key: str, *, framework: str = "numpy",
+               device: str = "cpu", dtype: Any = None) -> Any:
+        """One tensor, read by itself (no other tensor's bytes are read, nothing stays mapped)."""
+        load = _load()
+        return load.read_tensor(load.locate(self, ref_or_name).path, key,
+                                load.LoadOptions(framework, device, dtype))
+
+    def load_model(self, ref_or_name: str, *, device: str = "cpu", dtype: Any = None) -> Any:
+        """The framework object the model implies: a torchvision network with its weights, a
+        transformers ``AutoModel``, a diffusers pipeline (each needs its extra)."""
+        load = _load()
+        return load.load_model(self, self._loaded, ref_or_name,
+                               load.LoadOptions("torch", device, dtype))
+
+    def unload(self, name: str) -> bool:
+        """Forget what was loaded for ``name`` (freeing the CUDA cache); False if nothing was."""
+        return bool(self._loaded.unload(_load().locate_name(self, name)))
+
+    def loaded(self) -> builtins.list[LoadedModel]:  # ``list`` is a method here
+        """What the cache holds, least recently used first."""
+        return self._loaded.loaded()
+
     # -- inspection -------------------------------------------------------------------------------
     def inspect(self, target: str | os.PathLike[str], *, hashes: bool = False) -> Info:
         """A file or folder on disk, else a registered name, else a remote reference (its header
@@ -259,7 +323,14 @@ class Shelf:
             return inspect_path(Path(target), hashes=hashes)
         record = self.store.find(str(target))
         if record is not None:
-            return inspect_path(self.store.view_path(record), hashes=hashes)
+            info = inspect_path(self.store.view_path(record), hashes=hashes)
+            if record.source != "civitai":
+                return info
+            # the Civitai version record names the base model and trigger words best
+            from modelshelf.inspection.training import training
+
+            civitai = record.metadata.get("source") or {}
+            return replace(info, training={**info.training, **training({}, civitai)})
         return inspect(target, settings=self.settings, hashes=hashes)
 
     def scan(self, directory: str | os.PathLike[str], *, adopt: bool = False,

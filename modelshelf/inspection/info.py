@@ -20,6 +20,7 @@ from modelshelf.formats import read_model
 from modelshelf.formats.base import ModelHeader, TensorInfo
 from modelshelf.hashing import a1111_legacy_hash, autov2, sha256_file
 from modelshelf.identify import Identification, identify
+from modelshelf.inspection.training import training
 
 # Metadata can be huge (a GGUF tokenizer vocabulary has 150k entries, kohya stores tag counts
 # as JSON strings): Info keeps it readable and bounded by abbreviating long values.
@@ -50,6 +51,7 @@ class Info:
     quantization: str | None = None  # GGUF general.file_type, by name
     context_length: int | None = None  # GGUF <arch>.context_length
     missing: tuple[str, ...] = ()  # declared parts not on disk (components, shards)
+    training: Mapping[str, Any] = field(default_factory=dict)  # see inspection/training.py
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,7 +63,7 @@ class Info:
             "confidence": self.confidence, "evidence": list(self.evidence),
             "fingerprints": dict(self.fingerprints),
             "quantization": self.quantization, "context_length": self.context_length,
-            "missing": list(self.missing),
+            "missing": list(self.missing), "training": dict(self.training),
         }
 
 
@@ -177,7 +179,7 @@ def inspect_header(
                                              if is_gguf else None),
         context_length=header.context_length or (_gguf_context_length(header.metadata)
                                                  if is_gguf else None),
-        missing=header.missing,
+        missing=header.missing, training=training(header.metadata),
     )
 
 

@@ -66,7 +66,7 @@ def traits(source: SourceName) -> SourceTraits:
 def parse(text: str, settings: Settings, *, cwd: Path | None = None) -> Ref:
     """:func:`parse_ref` that also knows the configured endpoints (a local Hub, a mirror)."""
     endpoints = {name: settings.source(name).endpoint for name in ("hf", "civitai")}
-    return parse_ref(text, cwd=cwd, endpoints=endpoints)
+    return parse_ref(text, cwd=cwd, endpoints=endpoints, aliases=settings.aliases)
 
 
 def resolve(ref: Ref | str, settings: Settings,

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from modelshelf.errors import BadReference, DownloadError
 from modelshelf.secrets import redact_url
+from modelshelf.sources.aliases import lookup
 from modelshelf.sources.base import Ref, SourceName
 
 ACCEPTED_FORMS = """accepted reference forms:
@@ -35,7 +36,9 @@ ACCEPTED_FORMS = """accepted reference forms:
   https://civitai.com/models/ID[?modelVersionId=V], https://civitai.com/api/download/models/V
   torchvision:NAME[@WEIGHTS]     torchvision's default (or named) weights, e.g. torchvision:resnet18
   http(s)://...                  any other URL: a direct download
-  file:PATH or an existing path  import a local file or folder"""
+  file:PATH or an existing path  import a local file or folder
+  NAME                           a short name: gpt2, bert-base-uncased, resnet18, [aliases] in config
+  huggingface:..., url:URL       the same as hf:... and the URL itself (spellings of other tools)"""
 
 HF_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co"})
 CIVITAI_HOSTS = frozenset({"civitai.com", "www.civitai.com", "civitai.green", "www.civitai.green"})
@@ -47,7 +50,8 @@ _HF_BODY = re.compile(
     rf"(?P<repo>{_REPO_PART}/{_REPO_PART})(?:@(?P<rev>{_REVISION}))?(?:/(?P<path>.*))?")
 _HF_LEGACY = re.compile(rf"(?P<repo>{_REPO_PART})(?:@(?P<rev>[^/@\s]+))?")  # hf:gpt2
 _HF_BARE = re.compile(rf"(?P<repo>{_REPO_PART}/{_REPO_PART})(?:@(?P<rev>{_REVISION}))?")
-_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<body>.*)", re.DOTALL)
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+._-]*):(?P<body>.*)", re.DOTALL)
+_WORD = re.compile(r"[A-Za-z0-9][\w.+-]*")  # a bare word: maybe a short name (see aliases.py)
 _TORCHVISION = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:@(?P<weights>[A-Za-z0-9_]+))?")
 # torch.hub's "owner/repo[:ref]" + entry point: "pytorch/vision:v0.10.0:resnet18" and the like.
 _TORCH_HUB = re.compile(r"[\w.-]+/[\w.-]+(?::[\w.-]+)+")
@@ -68,13 +72,15 @@ Parser = Callable[[str, str, Path, Mapping[str, str]], Ref]
 
 
 def parse_ref(text: str, *, cwd: Path | None = None,
-              endpoints: Mapping[str, str | None] | None = None) -> Ref:
+              endpoints: Mapping[str, str | None] | None = None,
+              aliases: Mapping[str, str] | None = None) -> Ref:
     """Parse one reference; raise :class:`BadReference` (exit 2) listing the forms if none fits.
 
     ``cwd`` anchors relative local paths (default: the process's working directory).
     ``endpoints`` maps ``"hf"``/``"civitai"`` to extra base URLs whose links count as that source
     (``HF_ENDPOINT``, ``MODELSHELF_CIVITAI_ENDPOINT``); :func:`modelshelf.sources.parse` fills it
-    from the settings.
+    from the settings. ``aliases`` is the user's ``[aliases]`` table; a bare word is looked up
+    there and in the built-in tables (:mod:`.aliases`) unless it is an existing local path.
     """
     raw = text.strip()
     if not raw:
@@ -90,6 +96,10 @@ def parse_ref(text: str, *, cwd: Path | None = None,
             return parser(raw, match["body"], base, hosts)
         if not _exists(raw, base):
             raise _bad(raw, f"unknown scheme {match['scheme']!r}")
+    if _WORD.fullmatch(raw) and not _exists(raw, base):
+        target = lookup(raw, aliases or {})
+        if target is not None:  # a full reference: parsed without aliases, so no loop
+            return parse_ref(target, cwd=cwd, endpoints=endpoints)
     return _parse_bare(raw, base)
 
 
@@ -141,10 +151,24 @@ def _parse_torchvision(raw: str, body: str, base: Path, hosts: Mapping[str, str]
 
 
 def _refuse_torch_hub(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
+    repo, _, rest = body.partition(":")
+    if not rest and "/" not in repo:  # pytorch_hub:resnet18
+        repo, rest = "", repo
+    entry = rest.rpartition(":")[2] or "NAME"
+    instead = (f"torchvision:{entry.lower()} (torchvision's weights, no code)"
+               if repo.lower() in ("pytorch/vision", "") else
+               f"the weights alone: the Hub repo (hf:ORG/REPO) or torchvision:{entry.lower()} "
+               "if torchvision has it, or the released weight files by URL")
     raise BadReference(
         f"{raw}: Torch Hub repositories are refused on purpose: loading one runs its hubconf.py, "
-        "code downloaded from the internet. Use torchvision:NAME for torchvision's weights, or "
-        "the repository's released weight files by URL")
+        f"code downloaded from the internet. Use {instead}")
+
+
+def _parse_url_alias(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
+    """``url:https://...``: the URL itself (some download scripts spell it so)."""
+    if not body.lower().startswith(("http://", "https://")):
+        raise _bad(raw, "expected url:http(s)://...")
+    return _parse_url(body, body, base, hosts)
 
 
 def _parse_file(raw: str, body: str, base: Path, hosts: Mapping[str, str]) -> Ref:
@@ -187,6 +211,10 @@ _SCHEMES: dict[str, Parser] = {
     "urn": _parse_air,
     "torchvision": _parse_torchvision,
     "torchhub": _refuse_torch_hub,
+    "torch_hub": _refuse_torch_hub,
+    "pytorch_hub": _refuse_torch_hub,
+    "huggingface": _parse_hf,
+    "url": _parse_url_alias,
     "file": _parse_file,
     "http": _parse_url,
     "https": _parse_url,

@@ -18,6 +18,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     pull.add_argument("refs", nargs="*", metavar="REF",
                       help="hf:ORG/REPO[@REV][/PATH], civitai:ID, URL, file:PATH, ...")
     pull.add_argument("-f", "--file", type=Path, metavar="MANIFEST", help="a models.toml")
+    pull.add_argument("--preset", metavar="NAME",
+                      help="a named model set: basic, vision, nlp, all, or your own (see presets)")
     pull.add_argument("--name", help="register under this name (one reference only)")
     pull.add_argument("--type", help="override the identified type (SPEC vocabulary)")
     pull.add_argument("--include", action="append", default=[], metavar="GLOB")
@@ -52,9 +54,9 @@ def _options(args: argparse.Namespace) -> Any:
 
 def run_pull(ctx: Context) -> int:
     args = ctx.args
-    if not args.refs and not args.file:
-        raise UsageError("pull: give at least one reference or -f MANIFEST")
-    if args.name and len(args.refs) + (1 if args.file else 0) > 1:
+    if not args.refs and not args.file and not args.preset:
+        raise UsageError("pull: give at least one reference, -f MANIFEST or --preset NAME")
+    if args.name and (len(args.refs) + (1 if args.file else 0) > 1 or args.preset):
         raise UsageError("pull: --name needs exactly one reference")
     if args.jobs < 1:
         raise UsageError("pull: --jobs must be at least 1")
@@ -64,6 +66,9 @@ def run_pull(ctx: Context) -> int:
         if args.file:
             results += ctx.shelf.pull_manifest(args.file, jobs=args.jobs, progress=progress,
                                                base=options)
+        if args.preset:
+            results += ctx.shelf.pull_preset(args.preset, jobs=args.jobs, progress=progress,
+                                             base=options)
         if args.refs:
             results += ctx.shelf.pull_many(args.refs, jobs=args.jobs, progress=progress,
                                            options=options)

@@ -85,6 +85,9 @@ def run_info(ctx: Context) -> int:
         for key, label in (("quantization", "quantization"), ("context_length", "context")):
             if payload.get(key) is not None:  # what an LLM user picks a GGUF by
                 ctx.say(f"  {label:<13} {payload[key]}")
+        for key, value in (payload.get("training") or {}).items():  # base model, steps, ...
+            shown = ", ".join(value) if isinstance(value, list) else str(value)
+            ctx.say(f"  {key.replace('_', ' '):<13} {printable(shown)}")
         if payload.get("shards"):
             ctx.say(f"  {'shards':<13} {len(payload['shards'])}")
         if payload.get("missing"):
