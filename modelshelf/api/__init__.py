@@ -322,6 +322,8 @@ class Shelf:
         if Path(target).exists():
             return inspect_path(Path(target), hashes=hashes)
         record = self.store.find(str(target))
+        if record is not None and not record.linked:  # no view to read: its blobs, then
+            return _pull().inspect_stored(self.store, record.files, hashes=hashes)
         if record is not None:
             info = inspect_path(self.store.view_path(record), hashes=hashes)
             if record.source != "civitai":

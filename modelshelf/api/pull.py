@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -524,18 +524,8 @@ class Puller:
 
     # -- identification ---------------------------------------------------------------------------
     def _identify(self, files: tuple[FileRecord, ...]) -> Info | None:
-        """Inspect the model as apps will see it: one file, or a folder of links to the blobs."""
-        if not files:
-            return None
         try:
-            if len(files) == 1:
-                return inspect_path(self.store.blob_path(files[0].sha256))
-            with tempfile.TemporaryDirectory(dir=self.store.staging_dir, prefix="inspect-") as tmp:
-                for f in files:
-                    target = Path(tmp, *PurePosixPath(f.path).parts)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.symlink(self.store.blob_path(f.sha256), target)
-                return inspect_path(Path(tmp))
+            return inspect_stored(self.store, files) if files else None
         except FormatError:
             return None
 
@@ -558,6 +548,19 @@ class Puller:
                              f"using {found}")
         model_type = self.options.type or found_type or resolution.type_hint or ModelType.OTHER
         return model_type, found_arch or resolution.architecture_hint or "unknown"
+
+
+def inspect_stored(store: Store, files: Sequence[FileRecord], *, hashes: bool = False) -> Info:
+    """Inspect a model from its blobs, as apps would see it: one file, or a folder of links to
+    the blobs (needed when it has no view: before registration, or kept out until trusted)."""
+    if len(files) == 1:
+        return inspect_path(store.blob_path(files[0].sha256), hashes=hashes)
+    with tempfile.TemporaryDirectory(dir=store.staging_dir, prefix="inspect-") as tmp:
+        for f in files:
+            target = Path(tmp, *PurePosixPath(f.path).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(store.blob_path(f.sha256), target)
+        return inspect_path(Path(tmp), hashes=hashes)
 
 
 def _matches_git_blob_id(path: Path, sha256: str | None, blob_id: str | None) -> bool:

@@ -122,3 +122,10 @@ def test_verify_and_repair_keep_an_untrusted_model_out_of_views(cli, home, tmp_p
     (model,) = cli("ls", "--json").json["models"]
     assert (model["name"], model["linked"]) == ("evil", False)
     assert _views(home) == []
+
+
+def test_info_of_a_model_kept_out_of_views_reads_its_blob(cli, home, tmp_path: Path):
+    assert cli("pull", str(_evil_ckpt(tmp_path / "evil.ckpt"))).code == 0
+    result = cli("info", "evil", "--json")
+    assert result.code == 0, result.err
+    assert result.json["safety"]["status"] == "unsafe"
