@@ -110,14 +110,17 @@ def blob_of(entry: Path, index: Mapping[tuple[int, int], str]) -> str | None:
     return index.get((st.st_dev, st.st_ino))
 
 
-def shown_digests(views_dir: Path, index: Mapping[tuple[int, int], str]) -> set[str]:
-    """The blobs some entry under ``views/`` shows: what apps read, whatever the registry says."""
-    shown = set()
+def view_entries(views_dir: Path,
+                 index: Mapping[tuple[int, int], str]) -> dict[str, list[Path]]:
+    """sha256 -> the entries under ``views/`` that show that blob: what apps read, whatever
+    the registry says."""
+    shown: dict[str, list[Path]] = {}
     for root, _dirs, names in os.walk(views_dir):
         for name in names:
-            sha = blob_of(Path(root, name), index)
+            entry = Path(root, name)
+            sha = blob_of(entry, index)
             if sha is not None:
-                shown.add(sha)
+                shown.setdefault(sha, []).append(entry)
     return shown
 
 

@@ -49,6 +49,7 @@ from modelshelf.store.gc import (
     find_orphans,
     plan_evictions,
 )
+from modelshelf.store.linking import prune_empty_dirs
 from modelshelf.store.records import (
     FileRecord,
     ModelRecord,
@@ -62,9 +63,9 @@ from modelshelf.store.repair import (
     RepairReport,
     inode_index,
     models_from_views,
-    shown_digests,
     snapshot_bytes,
     snapshots,
+    view_entries,
 )
 from modelshelf.store.usage import DiskUsage, disk_usage
 from modelshelf.store.verify import VerifyReport, verify_models
@@ -390,7 +391,7 @@ class Store:
     def _claimed_on_disk(self) -> set[str]:
         """Digests a view entry shows or a model snapshot names, whatever the registry says."""
         index = inode_index({p.name: p for p in self._blobs})
-        claimed = shown_digests(self.views_dir, index)
+        claimed = set(view_entries(self.views_dir, index))
         claimed.update(f.sha256 for r in snapshots(self.meta_dir) for f in r.files)
         return claimed
 
@@ -467,10 +468,19 @@ class Store:
             with contextlib.suppress(ModelPinned, ModelNotFound):  # ... or in this instant
                 freed += self.remove(eviction.name)
         with self._registry.write() as conn:
-            for sha in sorted(self._registry.unreferenced(
-                    conn, (b.sha256 for b in plan.orphan_blobs))):
-                if not _touched_since(self.blob_path(sha), plan.created):
-                    freed += self._delete_blob(sha)
+            doomed = [sha for sha in sorted(self._registry.unreferenced(
+                conn, (b.sha256 for b in plan.orphan_blobs)))
+                if not _touched_since(self.blob_path(sha), plan.created)]
+            # View entries still showing a blob no model references (only ``gc --force``
+            # plans such blobs) belong to no model: they go too, or they keep its bytes.
+            shown = view_entries(self.views_dir, inode_index(
+                {sha: self.blob_path(sha) for sha in doomed})) if doomed else {}
+            for sha in doomed:
+                for entry in shown.get(sha, ()):
+                    entry.unlink(missing_ok=True)
+                    type_folder = self.views_dir / entry.relative_to(self.views_dir).parts[0]
+                    prune_empty_dirs(entry.parent, type_folder)
+                freed += self._delete_blob(sha)
         for partial in plan.stale_partials:
             freed += delete_partial(partial)
         return freed

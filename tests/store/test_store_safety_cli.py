@@ -135,8 +135,10 @@ def test_gc_keeps_blobs_views_still_show_unless_forced(
     assert "modelshelf repair" in kept.err and "--force" in kept.err
     assert _blob_count(isolated_env) == 3
     forced = cli("gc", "--force", "--json")
-    assert forced.code == 0 and forced.json["bytes_freed"] > 0
+    assert forced.code == 0 and forced.json["freed_bytes"] == 6002  # the views' links went too
     assert _blob_count(isolated_env) == 0
+    assert not (isolated_env / "views" / "checkpoints" / "two").exists()
+    assert (isolated_env / "views" / "checkpoints").is_dir()  # type folders always stay
 
 
 def test_repair_rebuilds_a_registry_with_damaged_pages(
