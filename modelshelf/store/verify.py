@@ -80,6 +80,8 @@ def verify_models(models: Iterable[ModelRecord], blob_path: Callable[[str], Path
                 ok += 1
             else:
                 failed.append(VerifyFailure(model.name, f.path, f.sha256, actual_of[f.sha256]))
+        if not model.linked:
+            continue  # kept out of views until trusted: no entries to check
         for entry, sha256 in view_entries(model).items():
             if actual_of[sha256] == MISSING:
                 continue  # already reported: no blob for the view to show

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,24 @@ def test_repair_rebuilds_a_registry_with_damaged_pages(
     assert repaired.code == 0 and repaired.json["registry_rebuilt"] is True
     assert len(repaired.json["from_snapshots"]) == 62
     assert len(Store(isolated_env).list()) == 62
+
+
+def test_a_model_kept_out_of_views_stays_out_through_verify_and_repair(
+        isolated_env: Path, cli: Callable[..., object]) -> None:
+    """An untrusted (unsafe/unknown) model has no view entries: verify must not call them
+    missing, and a rebuilt registry must not link it into the folders apps read."""
+
+    def stock() -> None:
+        store = _stocked(isolated_env)
+        blob = put_blob(store, b"pretend pickle" * 100, "evil.ckpt")
+        store.add_model(replace(new_model("evil", blob, type="checkpoints"), linked=False))
+
+    _in_thread(stock)
+    assert cli("verify", "--json").json["views_failed"] == []
+    (isolated_env / "registry.sqlite3").unlink()
+    for extra in ("-wal", "-shm"):
+        Path(f"{isolated_env / 'registry.sqlite3'}{extra}").unlink(missing_ok=True)
+    assert cli("repair").code == 0
+    assert Store(isolated_env).get("evil").linked is False
+    assert not list((isolated_env / "views" / "checkpoints").glob("evil*"))
+    assert cli("verify").code == 0
