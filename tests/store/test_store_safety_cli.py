@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from modelshelf.store import ModelRecord, Store
+from modelshelf.store.repair import read_snapshot
 from modelshelf.testing.models import new_model, put_blob
 
 
@@ -181,6 +182,9 @@ def test_a_model_kept_out_of_views_stays_out_through_verify_and_repair(
     for extra in ("-wal", "-shm"):
         Path(f"{isolated_env / 'registry.sqlite3'}{extra}").unlink(missing_ok=True)
     assert cli("repair").code == 0
-    assert Store(isolated_env).get("evil").linked is False
+    store = Store(isolated_env)
+    assert store.get("evil").linked is False
     assert not list((isolated_env / "views" / "checkpoints").glob("evil*"))
     assert cli("verify").code == 0
+    store.set_linked("evil")  # trusted later: a later repair remembers that too
+    assert read_snapshot(isolated_env / "meta" / "evil" / "registry.json").linked is True
