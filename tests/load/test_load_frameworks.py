@@ -115,6 +115,26 @@ def test_an_unsafe_pickle_stays_refused_with_torch_unless_trusted(tmp_path: Path
 
 
 @needs_torch
+def test_trust_true_is_the_only_way_to_a_full_unpickle(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    calls: list[bool] = []
+
+    def fake_load(path: Path, **kwargs: object) -> dict[str, object]:
+        calls.append(bool(kwargs["weights_only"]))
+        return {"w": torch.zeros(1)}
+
+    monkeypatch.setattr(torch, "load", fake_load)  # nothing is really unpickled here
+    path = malicious_pickle(tmp_path / "evil.pt", tmp_path / "pwned")
+    assert list(Shelf().load(str(path), framework="torch", trust=True)) == ["w"]
+    safe = tmp_path / "safe.pt"
+    safe.write_bytes(b"\x80\x02}q\x00.")  # an empty dict, protocol 2
+    Shelf().load(str(safe), framework="torch")
+    assert calls == [False, True]  # trusted: full unpickle; otherwise weights_only
+
+
+@needs_torch
 @pytest.mark.skipif(importlib.util.find_spec("transformers") is None, reason="no transformers")
 def test_load_model_builds_a_transformers_model(tmp_path: Path) -> None:  # pragma: no cover
     import transformers
