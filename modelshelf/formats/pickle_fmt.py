@@ -9,9 +9,10 @@ Three containers carry pickles:
 * any other pickle (``.pkl``, joblib, ...): only its safety is judged.
 
 Safety comes from the globals the opcodes would import (:mod:`pickle_policy`); tensors come from
-the symbolic machine (:mod:`pickle_vm`). Every pickle a loader would unpickle is judged — all
-five of a legacy stream, every ``.pkl`` of a zip — and the file is as safe as the worst of them. For local sources the byte offset of each tensor is
-computed (zip local header + name + extra), so convert can stream tensors without torch.
+the symbolic machine (:mod:`pickle_vm`). Every pickle a loader would unpickle is judged (all
+five of a legacy stream, every ``.pkl`` of a zip): the file is as safe as the worst of them.
+For local sources the byte offset of each tensor is computed (zip local header + name + extra),
+so convert can stream tensors without torch.
 """
 
 from __future__ import annotations
