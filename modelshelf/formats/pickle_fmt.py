@@ -234,9 +234,15 @@ def _other_pickles(
         name = info.filename
         if name == root + "data.pkl" or name.startswith(root + "data/") or info.is_dir():
             continue
-        if name.endswith(".pkl") or info.file_size <= MAX_PICKLE:
-            data = _zip_member(src, zf, name, MAX_PICKLE, doubts)
-            if name.endswith(".pkl") or looks_like_pickle(data[:2]):
+        if name.endswith(".pkl"):
+            yield name, _zip_member(src, zf, name, MAX_PICKLE, doubts)
+        elif info.file_size <= MAX_PICKLE:
+            try:
+                data = _zip_member(src, zf, name, MAX_PICKLE, doubts)
+            except FormatError as exc:  # not torch's to load: what we cannot read, we doubt
+                doubts.append(f"zip entry {name} cannot be read ({exc})")
+                continue
+            if looks_like_pickle(data[:2]):
                 yield name, data
 
 
