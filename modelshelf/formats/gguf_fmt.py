@@ -33,6 +33,7 @@ MAX_TENSORS = 250_000  # real models have hundreds to a few thousand; beyond thi
 MAX_KV = 65_536  # real files have a few dozen keys
 MAX_ARRAY = 1 << 24  # elements; the longest real arrays are vocabularies of ~260k tokens
 MAX_ARRAY_NESTING = 4
+MAX_ARRAY_OF_ARRAYS = 65_536  # no real file nests arrays; each inner one costs a Python call
 # Smallest possible encodings, used to bound counts by the bytes left in the file.
 MIN_KV = 8 + 4 + 1  # key length, value type, 1-byte value
 MIN_TENSOR_INFO = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
@@ -223,7 +224,8 @@ def _value(cur: _Cursor, vtype: int, key: str, depth: int) -> Any:
     min_each = {vt.STRING: 8, vt.ARRAY: 12}.get(etype)
     if min_each is None:
         raise cur.src.error(f"GGUF key {key!r}: unknown array element type {etype}")
-    n = cur.count(f"key {key!r} array", min_each, MAX_ARRAY)
+    n = cur.count(f"key {key!r} array", min_each,
+                  MAX_ARRAY_OF_ARRAYS if etype == vt.ARRAY else MAX_ARRAY)
     if n > KEEP_ARRAY and etype == vt.STRING:
         cur.skip_strings(n, key)
         return _stub(vt(etype).name, n)

@@ -9,8 +9,10 @@ Three containers carry pickles:
 * any other pickle (``.pkl``, joblib, ...): only its safety is judged.
 
 Safety comes from the globals the opcodes would import (:mod:`pickle_policy`); tensors come from
-the symbolic machine (:mod:`pickle_vm`). For local sources the byte offset of each tensor is
-computed (zip local header + name + extra), so convert can stream tensors without torch.
+the symbolic machine (:mod:`pickle_vm`). Every pickle a loader would unpickle is judged (all
+five of a legacy stream, every ``.pkl`` of a zip): the file is as safe as the worst of them.
+For local sources the byte offset of each tensor is computed (zip local header + name + extra),
+so convert can stream tensors without torch.
 """
 
 from __future__ import annotations
@@ -203,13 +205,10 @@ def _read_zip(src: Budget, locate: bool) -> ModelHeader:
         _zip_member(src, zf, root + "byteorder", 16, doubts).strip() == b"big"
     )
     globals_, problems = list(result.globals), list(result.problems)
-    # torch.jit.load unpickles constants.pkl too; any other pickle in the archive is judged
-    # alike: a file is as safe as the worst pickle in it
-    for name in zf.namelist():
-        if name.endswith(".pkl") and name != root + "data.pkl":
-            other = _run_or_flag(src, _zip_member(src, zf, name, MAX_PICKLE, doubts), name, {})
-            globals_ += other.globals
-            problems += [f"{name}: {p}" for p in other.problems]
+    for name, data in _other_pickles(src, zf, root, doubts):
+        other = _run_or_flag(src, data, name, {})
+        globals_ += other.globals
+        problems += [f"{name}: {p}" for p in other.problems]
     safety = pickle_policy.judge(globals_, problems, doubts)
     tensors: dict[str, TensorInfo] = {}
     if safety.status != "unsafe":
@@ -222,6 +221,29 @@ def _read_zip(src: Budget, locate: bool) -> ModelHeader:
         safety=safety,
         byteorder="big" if big else "little",
     )
+
+
+def _other_pickles(
+    src: Budget, zf: zipfile.ZipFile, root: str, doubts: list[str]
+) -> Iterator[tuple[str, bytes]]:
+    """The archive's pickles besides data.pkl: ``constants.pkl`` (``torch.jit.load`` unpickles
+    it), and any entry that is a pickle under another name (``extra/config.p``: picklescan's
+    CVE-2025-1889 looked at ``.pkl`` names only), for whatever code may load it later. Tensor
+    storages (``data/``) are raw bytes, never pickles, and are not read."""
+    for info in zf.infolist():
+        name = info.filename
+        if name == root + "data.pkl" or name.startswith(root + "data/") or info.is_dir():
+            continue
+        if name.endswith(".pkl"):
+            yield name, _zip_member(src, zf, name, MAX_PICKLE, doubts)
+        elif info.file_size <= MAX_PICKLE:
+            try:
+                data = _zip_member(src, zf, name, MAX_PICKLE, doubts)
+            except FormatError as exc:  # not torch's to load: what we cannot read, we doubt
+                doubts.append(f"zip entry {name} cannot be read ({exc})")
+                continue
+            if looks_like_pickle(data[:2]):
+                yield name, data
 
 
 def _zip_kind(zf: zipfile.ZipFile, root: str) -> str:

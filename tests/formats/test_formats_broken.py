@@ -124,6 +124,12 @@ def test_gguf_array_length_and_key_count_are_capped(monkeypatch: pytest.MonkeyPa
     data = gguf_raw(3, 0, 1, gguf_string("k") + u8_array)
     assert "count 101 is more than the limit (100)" in _error(data, "long.gguf")
 
+    monkeypatch.setattr(gguf_fmt, "MAX_ARRAY_OF_ARRAYS", 2)
+    empty_u8_array = struct.pack("<I", 0) + struct.pack("<Q", 0)
+    nested = struct.pack("<II", 9, 9) + struct.pack("<Q", 3) + empty_u8_array * 3
+    assert "count 3 is more than the limit (2)" in _error(
+        gguf_raw(3, 0, 1, gguf_string("k") + nested), "nested.gguf")
+
     monkeypatch.setattr(gguf_fmt, "MAX_KV", 2)
     kv = gguf_string("k") + struct.pack("<IB", 0, 1)  # key "k": UINT8 1
     assert "limits" in _error(gguf_raw(3, 0, 3, kv * 3), "keys.gguf")

@@ -333,3 +333,14 @@ def test_every_pickle_of_a_legacy_file_is_judged(tmp_path: Path) -> None:
     assert not marker.exists()
     assert h.safety.status == "unsafe"
     assert "imports posix.system (would run code)" in h.safety.findings
+
+
+def test_an_unreadable_extra_entry_is_a_doubt_not_a_broken_checkpoint(tmp_path: Path) -> None:
+    sd, storages = state_dict({"w": np.zeros(4, np.float32)})
+    path = torch_zip(tmp_path / "m.pt", sd, storages)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_BZIP2) as zf:  # a method torch never writes
+        zf.writestr("archive/extra/notes.bin", b"\x80\x02" + b"x" * 100)
+    h = read_header(path)
+    assert h.safety.status == "unknown"
+    assert any("archive/extra/notes.bin cannot be read" in f for f in h.safety.findings)
+    assert list(h.tensors) == ["w"]
