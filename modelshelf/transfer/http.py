@@ -282,6 +282,12 @@ def _discard(conn: Connection, response: Response) -> None:
         conn.close()
 
 
+class BadAnswer(http.client.HTTPException):
+    """An answer that contradicts itself (a 206 whose Content-Length is not its Content-Range's
+    span, a range past the total): retried like a broken connection, a bounded number of times,
+    then reported. Never written: such bytes cannot be trusted to sit where the range says."""
+
+
 class RetryableStatus(Exception):
     """A 5xx/429-like answer: worth another try after a pause."""
 

@@ -7,14 +7,13 @@ in the same round trip.
 
 from __future__ import annotations
 
-import http.client
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelshelf.errors import BadContent
 from modelshelf.secrets import redact_url
-from modelshelf.transfer.http import check_status, read_message, request_following
+from modelshelf.transfer.http import BadAnswer, check_status, read_message, request_following
 from modelshelf.transfer.names import pick_filename
 from modelshelf.transfer.transport import Response
 
@@ -112,12 +111,6 @@ def reject_error_page(response: Response, meta: RemoteMeta, url: str) -> None:
     message = read_message(response)
     raise BadContent(f"{redact_url(url)}: the server sent a {meta.content_type} page instead of the "
                      f"file: {message or '(empty)'}")
-
-
-class BadAnswer(http.client.HTTPException):
-    """An answer that contradicts itself (a 206 whose Content-Length is not its Content-Range's
-    span, a range past the total): retried like a broken connection, a bounded number of times,
-    then reported. Never written: such bytes cannot be trusted to sit where the range says."""
 
 
 def check_body(response: Response, url: str) -> None:

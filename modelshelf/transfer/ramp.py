@@ -32,7 +32,8 @@ then only governs links whose connections are fast but few fill them. The first 
 CPU and the per-connection rate only, so it is the shortest (two round trips of the first
 request: a connection still waiting for its answer makes the others look slower, which errs
 towards the jump); later ones are longer, and never shorter than a few round trips, so the gain
-test sees new connections' bytes rather than their request latency. Connections once started are kept: they all steal the tail.
+test sees new connections' bytes rather than their request latency. Connections once started
+are kept: they all steal the tail.
 """
 
 from __future__ import annotations

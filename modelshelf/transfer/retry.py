@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from modelshelf.errors import ModelshelfError
-from modelshelf.transfer.http import TRANSIENT_ERRORS, RetryableStatus, network_error
+from modelshelf.errors import DownloadError, ModelshelfError
+from modelshelf.secrets import redact_url
+from modelshelf.transfer.http import TRANSIENT_ERRORS, BadAnswer, RetryableStatus, network_error
 
 T = TypeVar("T")
 MAX_DELAY = 30.0
@@ -25,6 +26,8 @@ def final_error(exc: BaseException, url: str, tries: int) -> ModelshelfError:
     """The typed error once ``tries`` attempts all ended in ``exc`` (one of :data:`RETRYABLE`)."""
     if isinstance(exc, RetryableStatus):
         return exc.final(tries)
+    if isinstance(exc, BadAnswer):  # the server answered, wrongly: not a network failure
+        return DownloadError(f"{redact_url(url)}: {exc} ({tries} tries)")
     return network_error(url, exc, tries)
 
 
