@@ -55,8 +55,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=10), database=
 KNOWN = {
     "config": "bug: config.py: a [transfer], [sources] or [sources.X] that is not a table "
               "crashes (AttributeError) instead of a ConfigError",
-    "refs": "bug: sources/refs.py: a URL with an unclosed IPv6 bracket raises "
-                         "ValueError instead of BadReference",
     "hub-json": "bug: sources/hf.py: a malformed Hub API answer (info null or a list, sha "
                 "null, siblings/tree not lists) escapes as TypeError/KeyError, not BadContent",
     "civitai-json": "bug: sources/civitai.py: a malformed Civitai answer (e.g. baseModel an "
