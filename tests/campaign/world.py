@@ -12,14 +12,13 @@ import hashlib
 import json
 import os
 import random
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelshelf.testing.civitai import FakeCivitai, FakeFile, FakeVersion
 from modelshelf.testing.hub import FakeHub
-from modelshelf.testing.server import Faults, LocalServer, changed_bytes
+from modelshelf.testing.server import Faults, LocalServer
 
 # Small enough that a step is quick, big enough for several ranged pieces per file.
 MIN_SIZE, MAX_SIZE = 96 * 1024, 1200 * 1024
@@ -178,17 +177,3 @@ class World:
                 original = self._originals[(id(item.server), path)]
                 if current != original:
                     item.files[name].add(sha256(current))
-
-    def allowed_digests(self) -> set[str]:
-        return {d for item in self.items for digests in item.files.values() for d in digests}
-
-    def expected_changed(self, item: Item) -> set[str]:
-        """The one content a change fault turns an item's (single) file into."""
-        return {sha256(changed_bytes(self._originals[(id(item.server), p)]))
-                for p in item.served.values()}
-
-
-@contextmanager
-def world(seed: int, root: Path) -> Iterator[World]:
-    with World(seed, root) as w:
-        yield w
