@@ -201,6 +201,15 @@ def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
+def _table(parent: Mapping[str, Any], key: str, prefix: str) -> Mapping[str, Any]:
+    """``parent[key]`` as a table (empty when absent); ``hf = "on"`` where ``[sources.hf]``
+    belongs is a ConfigError naming it, not a crash."""
+    value = parent.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config [{prefix}{key}]: expected a table, got {value!r}")
+    return value
+
+
 def unknown_keys(data: Mapping[str, Any], path: Path) -> tuple[str, ...]:
     """One warning per key of ``data`` that :data:`CONFIG_SCHEMA` does not know, naming the
     file and, when a known key is close, the key that was probably meant."""
@@ -340,10 +349,10 @@ def load_settings(
     env = os.environ if env is None else env
     config_file = default_config_file(env)
     data = _read_toml(config_file, explicit=bool(env.get("MODELSHELF_CONFIG")))
-    store_table = data.get("store", {})
-    transfer_table = data.get("transfer", {})
-    gc_table = data.get("gc", {})
-    sources_table = data.get("sources", {})
+    store_table = _table(data, "store", "")
+    transfer_table = _table(data, "transfer", "")
+    gc_table = _table(data, "gc", "")
+    sources_table = _table(data, "sources", "")
 
     store_root = home or env.get("MODELSHELF_HOME") or store_table.get("root")
     if not store_root:
@@ -366,7 +375,8 @@ def load_settings(
         home=Path(store_root).expanduser().absolute(),
         hf_cache=_hf_cache(env).absolute(),
         offline=is_offline if offline is None else offline,
-        sources={n: _source_from(n, sources_table.get(n, {}), env) for n in SOURCE_NAMES},
+        sources={n: _source_from(n, _table(sources_table, n, "sources."), env)
+                 for n in SOURCE_NAMES},
         transfer=transfer,
         proxies=_proxies(env),
         gc_max_size=parse_size(max_size) if max_size is not None else None,

@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
-from itertools import islice
+from itertools import compress, islice, repeat
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 from modelshelf.errors import FormatError, NotFoundError, UsageError
 from modelshelf.formats import detect_format, read_header
@@ -215,30 +215,37 @@ class ScanCache:
         """Cache ``(path, key, facts, sha256)`` rows in one transaction."""
         self._put([(path, *key, sha256 or "", facts) for path, key, facts, sha256 in rows])
 
-    def get_folders(self, signatures: Mapping[str, str]) -> dict[str, list[str]]:
-        """``{folder: index lines}`` for the folders whose summary has this signature."""
-        found: dict[str, list[str]] = {}
+    def get_folders(self, signatures: Mapping[str, str]) -> dict[str, Summary]:
+        """``{folder: summary}`` for the folders whose summary has this signature."""
+        found: dict[str, Summary] = {}
         for path, row in self._rows([f + _FOLDER_MARK for f in signatures]).items():
             folder = path[:-len(_FOLDER_MARK)]
-            signature, _, index = row["sha256"].partition(_SUMMARY_SEP)
-            if signature == signatures[folder] and row["info"].get("v") == CACHE_VERSION:
-                found[folder] = index.split("\n")
+            signature, _, text = row["sha256"].partition(_SUMMARY_SEP)
+            if signature == signatures[folder] and row["info"].get("v") == CACHE_VERSION \
+                    and row["info"].get("layout") == SUMMARY_LAYOUT:
+                summary = Summary.parse(text)
+                if summary is not None:
+                    found[folder] = summary
         return found
 
-    def put_folders(self, summaries: Iterable[tuple[str, str, list[str]]]) -> None:
-        """Cache ``(folder, signature, index lines)`` summaries in one transaction."""
-        self._put([(folder + _FOLDER_MARK, len(lines), 0, 0,
-                    signature + _SUMMARY_SEP + "\n".join(lines), {"v": CACHE_VERSION})
-                   for folder, signature, lines in summaries])
+    def put_folders(self, summaries: Iterable[tuple[str, str, str]]) -> None:
+        """Cache ``(folder, signature, summary text)`` rows in one transaction."""
+        self._put([(folder + _FOLDER_MARK, 0, 0, 0, signature + _SUMMARY_SEP + text,
+                    {"v": CACHE_VERSION, "layout": SUMMARY_LAYOUT})
+                   for folder, signature, text in summaries])
 
 
 # -- folder summaries --------------------------------------------------------------------------
 _FOLDER_MARK = os.sep  # a scan-cache path ending so is a folder summary: no file path does
+SUMMARY_LAYOUT = 2  # bump when the summary text changes shape
 _SUMMARY_SEP = "\x1e"  # between signature and index (a name holding one: not summarised)
 _STAT_KEY = attrgetter("st_size", "st_mtime_ns", "st_ino")
 _NAME = attrgetter("name")
 _SIZE = attrgetter("size")
 _SHA256 = attrgetter("sha256")
+_PATH = attrgetter("path")
+_ST_SIZE = attrgetter("st_size")
+_DEV_INO = attrgetter("st_dev", "st_ino")
 # ScannedFile from all its fields without the NamedTuple's Python-level __new__: a rescan
 # makes one per model file, and that frame cost a tenth of the whole rescan.
 _new_scanned = partial(tuple.__new__, ScannedFile)
@@ -253,30 +260,63 @@ def _signature(listing: Listing) -> str:
     return f"{hash(stats):x}/" + "/".join(map(_NAME, listing.files))
 
 
-def _index_line(f: ScannedFile | None) -> str | None:
-    """A file's line in its folder summary: empty for a file in no model format; None when a
-    value could break the line apart (then the folder is not summarised)."""
-    if f is None:
-        return ""
-    fields = (f.format, f.architecture, f.model_type)
-    if any("\t" in x or "\n" in x for x in fields):  # an architecture named by a GGUF file
-        return None
-    return "\t".join((*fields, "E" if f.error else "", f.details))
+class Summary(NamedTuple):
+    """What a scan learnt about a folder's files, column by column, so that rebuilding the
+    results is a few C-level ``map``/``zip`` passes rather than Python work per file.
 
+    ``mask`` has a ``1`` per model file and a ``0`` per other file, in listing order; the other
+    columns list the model files only. Stored as text: the mask, then the four short columns
+    tab-joined, one per line, then one line of facts per model file (JSON has no raw newline).
+    """
 
-def _from_summary(listing: Listing, lines: list[str], out: list[ScannedFile]) -> int:
-    """Append the summarised folder's model files to ``out``; return how many were none."""
-    skipped = 0
-    append, new = out.append, _new_scanned  # locals: this loop is most of a rescan's own work
-    for entry, line in zip(listing.files, lines, strict=True):
-        if not line:
-            skipped += 1
-            continue
-        fmt, arch, kind, broken, details = line.split("\t", 4)
-        st = entry.stat()
-        append(new((entry.path, fmt, arch, kind, st.st_size, None, False, (st.st_dev, st.st_ino),
-                    details, json.loads(details).get("error") if broken else None)))
-    return skipped
+    mask: str
+    formats: list[str]
+    architectures: list[str]
+    model_types: list[str]
+    broken: list[str]  # "E" where the file is broken, "" elsewhere
+    details: list[str]  # facts_text() per model file
+
+    @classmethod
+    def of(cls, found: Sequence[ScannedFile | None]) -> str | None:
+        """The text for a folder's results (None per file in no model format); None when a
+        value holds a tab or newline (an architecture a GGUF file names), which the text
+        cannot carry: that folder is then not summarised."""
+        models = [f for f in found if f is not None]
+        columns = ([f.format for f in models], [f.architecture for f in models],
+                   [f.model_type for f in models])
+        if any("\t" in x or "\n" in x for column in columns for x in column):
+            return None
+        mask = "".join("0" if f is None else "1" for f in found)
+        flags = ["E" if f.error else "" for f in models]
+        return "\n".join([mask, *("\t".join(c) for c in (*columns, flags)),
+                          *(f.details for f in models)])
+
+    @classmethod
+    def parse(cls, text: str) -> Summary | None:
+        """The summary in ``text``; None if it is not one (then the folder is read again)."""
+        mask, *lines = text.split("\n")
+        count = mask.count("1")
+        if len(lines) != 4 + count:
+            return None
+        formats, architectures, model_types, broken = (
+            line.split("\t") if count else [] for line in lines[:4])
+        if any(len(c) != count for c in (formats, architectures, model_types, broken)):
+            return None
+        return cls(mask, formats, architectures, model_types, broken, lines[4:])
+
+    def extend(self, listing: Listing, out: list[ScannedFile]) -> int:
+        """Append the listing's model files to ``out``; return how many files were none."""
+        entries = list(compress(listing.files, map(int, self.mask)))
+        stats = list(map(os.DirEntry.stat, entries))
+        errors: Iterable[str | None] = repeat(None)
+        if "E" in self.broken:
+            errors = [json.loads(d).get("error") if b else None
+                      for d, b in zip(self.details, self.broken, strict=True)]
+        out.extend(map(_new_scanned, zip(
+            map(_PATH, entries), self.formats, self.architectures, self.model_types,
+            map(_ST_SIZE, stats), repeat(None), repeat(False), map(_DEV_INO, stats),
+            self.details, errors)))
+        return len(listing.files) - len(entries)
 
 
 def _file_unit(entry: os.DirEntry[str]) -> Unit:
@@ -396,31 +436,31 @@ def _identify_all(
     files: list[ScannedFile] = []
     skipped = cached = n = 0
     for batch in _batches(items):
-        signatures = {i.folder: _signature(i) for i in batch if isinstance(i, Listing)}
-        summaries = cache.get_folders(signatures)
+        listings = {i.folder: i for i in batch if isinstance(i, Listing)}
+        signatures = {folder: _signature(i) for folder, i in listings.items()}
+        summaries = {folder: summary for folder, summary in cache.get_folders(signatures).items()
+                     if len(summary.mask) == len(listings[folder].files)}
         units = [i for i in batch if isinstance(i, Unit)]
         units += [_file_unit(e) for i in batch
                   if isinstance(i, Listing) and i.folder not in summaries for e in i.files]
         facts, hits = _unit_facts(units, cache)
         cached += hits
-        learnt: list[tuple[str, str, list[str]]] = []
+        learnt: list[tuple[str, str, str]] = []
         for item in batch:
             if isinstance(item, Listing) and item.folder in summaries:
-                skipped += _from_summary(item, summaries[item.folder], files)
+                skipped += summaries[item.folder].extend(item, files)
                 cached += len(item.files)
                 continue
-            lines: list[str | None] = []
+            found: list[ScannedFile | None] = []
             for unit in [item] if isinstance(item, Unit) else map(_file_unit, item.files):
                 key, unit_facts, digest = facts[unit.path]
-                found = _scanned(unit, key[0], unit_facts, digest)
-                lines.append(_index_line(found))
-                if found is None:
-                    skipped += 1
-                else:
-                    files.append(found)
-            if isinstance(item, Listing) and None not in lines and \
-                    not any(_SUMMARY_SEP in e.name for e in item.files):
-                learnt.append((item.folder, signatures[item.folder], cast(list[str], lines)))
+                found.append(_scanned(unit, key[0], unit_facts, digest))
+            skipped += found.count(None)
+            files += [f for f in found if f is not None]
+            if isinstance(item, Listing) and not any(_SUMMARY_SEP in e.name for e in item.files):
+                text = Summary.of(found)
+                if text is not None:
+                    learnt.append((item.folder, signatures[item.folder], text))
         cache.put_folders(learnt)
         if progress is not None:
             for _ in range(sum(len(i.files) if isinstance(i, Listing) else 1 for i in batch)):

@@ -55,3 +55,14 @@ def test_shelf_raises_config_typos_as_python_warnings(tmp_path: Path) -> None:
 def test_missing_default_config_is_no_configuration(tmp_path: Path) -> None:
     settings = load_settings({"XDG_CONFIG_HOME": str(tmp_path)}, home=tmp_path)
     assert settings.config_file is None and settings.warnings == ()
+
+
+@pytest.mark.parametrize(("text", "named"), [("transfer = 4\n", "[transfer]"),
+                                             ("[sources]\nhf = 'on'\n", "[sources.hf]")])
+def test_a_value_where_a_table_belongs_is_one_line(text: str, named: str, tmp_path: Path,
+                                                   cli: Any) -> None:
+    (tmp_path / "config.toml").write_text(text)
+    result = cli("config")
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "expected a table" in lines[0]

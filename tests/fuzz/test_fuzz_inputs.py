@@ -53,8 +53,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=10), database=
                                        HealthCheck.function_scoped_fixture])
 # Crashes the fuzzing found, in code other branches own: routed in the campaign's report.
 KNOWN = {
-    "config": "bug: config.py: a [transfer], [sources] or [sources.X] that is not a table "
-              "crashes (AttributeError) instead of a ConfigError",
     "hub-json": "bug: sources/hf.py: a malformed Hub API answer (info null or a list, sha "
                 "null, siblings/tree not lists) escapes as TypeError/KeyError, not BadContent",
     "civitai-json": "bug: sources/civitai.py: a malformed Civitai answer (e.g. baseModel an "
@@ -263,7 +261,6 @@ def test_lock(data: st.DataObject) -> None:
     survives("lock", PARSERS["lock"], _toml(data.draw, _LOCK))
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["config"])
 @FUZZ
 @given(st.data())
 def test_config(data: st.DataObject) -> None:

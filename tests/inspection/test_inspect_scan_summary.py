@@ -104,3 +104,13 @@ def test_known_digests_are_not_paid_for_twice(tmp_path: Path, store: Store,
     monkeypatch.setattr(scan_mod, "sha256_file", counting)
     second = scan(root, store=store)
     assert hashed == [] and second.duplicates == first.duplicates and len(second.duplicates) == 1
+
+
+def test_a_damaged_summary_means_reading_the_folder_again(tree: Path, store: Store) -> None:
+    first = scan(tree, store=store)
+    folder = str(tree / "loras") + os.sep
+    row = store.scan_cache_get_many([folder])[folder]
+    signature = row["sha256"].partition("\x1e")[0]
+    for junk in ("", "1\n\n", "11\na\tb\nc\nd\ne\n{}"):
+        store.scan_cache_put_many([(folder, 0, 0, 0, signature + "\x1e" + junk, row["info"])])
+        assert scan(tree, store=store).files == first.files
