@@ -382,7 +382,7 @@ def load_settings(
         gc_max_size=parse_size(max_size) if max_size is not None else None,
         config_file=config_file if config_file.exists() else None,
         warnings=unknown_keys(data, config_file),
-        load_max_memory=_max_memory(data.get("load", {}).get("max_memory")),
+        load_max_memory=_max_memory(_table(data, "load", "").get("max_memory")),
         aliases=_aliases(data.get("aliases", {})),
         presets=_presets(data.get("presets", {}), config_file),
     )

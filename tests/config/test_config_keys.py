@@ -58,7 +58,8 @@ def test_missing_default_config_is_no_configuration(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "named"), [("transfer = 4\n", "[transfer]"),
-                                             ("[sources]\nhf = 'on'\n", "[sources.hf]")])
+                                             ("[sources]\nhf = 'on'\n", "[sources.hf]"),
+                                             ("load = 3\n", "[load]")])
 def test_a_value_where_a_table_belongs_is_one_line(text: str, named: str, tmp_path: Path,
                                                    cli: Any) -> None:
     (tmp_path / "config.toml").write_text(text)
