@@ -43,6 +43,7 @@ from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store
 from modelshelf.views.hfcache import forget_blob
 
 if TYPE_CHECKING:
+    from modelshelf.api.bundle import ExportResult, ImportResult
     from modelshelf.api.presets import Preset, PresetSize
     from modelshelf.api.pull import ProgressFactory, PullOptions
     from modelshelf.convert import ConvertResult
@@ -230,6 +231,21 @@ class Shelf:
         """The path of the model, pulled first if it is not in the store; a model kept out of
         views/ (unsafe or unknown, not trusted) has none: :class:`UnsafeFile` says so."""
         return self.path(self.pull(ref, options=options, **fields).name)
+
+    # -- offline bundles (api/bundle.py) -----------------------------------------------------------
+    def export_bundle(self, names: Sequence[str], output: str | os.PathLike[str]) -> ExportResult:
+        """Write the named models and their blobs to one plain tar for an air-gapped machine."""
+        from modelshelf.api.bundle import export_bundle
+
+        return export_bundle(self.store, names, Path(output))
+
+    def import_bundle(self, bundle: str | os.PathLike[str], *,
+                      allow_unsafe: bool = False) -> ImportResult:
+        """Verify, dedupe and register a bundle's models; never touches the network, and a
+        re-run after an interruption finishes the job re-using the blobs already committed."""
+        from modelshelf.api.bundle import import_bundle
+
+        return import_bundle(self.store, Path(bundle), allow_unsafe=allow_unsafe)
 
     # -- the registry -----------------------------------------------------------------------------
     def get(self, name: str) -> Model:

@@ -1,0 +1,54 @@
+"""``export`` / ``import``: offline bundles for machines with no network (see api/bundle.py)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from modelshelf.cli.context import Context, printable
+from modelshelf.config import format_size
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    export = commands.add_parser(
+        "export", parents=[common], help="write models and their blobs to one tar bundle",
+        description="Write NAME... (manifest, lock pinning every file, blobs by sha256) to a "
+                    "plain tar that `modelshelf import` installs on another machine, offline.")
+    export.add_argument("names", nargs="+", metavar="NAME")
+    export.add_argument("-o", "--output", required=True, metavar="BUNDLE.tar")
+    export.set_defaults(handler=run_export)
+    imp = commands.add_parser(
+        "import", parents=[common], help="install the models of a bundle (no network needed)",
+        description="Verify every blob of BUNDLE.tar by sha256, skip those already stored, and "
+                    "register its models as a pull would. Re-run to finish an interrupted import.")
+    imp.add_argument("bundle", metavar="BUNDLE.tar")
+    imp.add_argument("--allow-unsafe", action="store_true",
+                     help="link models judged unsafe/unknown into views and apps all the same")
+    imp.set_defaults(handler=run_import)
+
+
+def run_export(ctx: Context) -> int:
+    result = ctx.shelf.export_bundle(ctx.args.names, ctx.args.output)
+    ctx.emit(result.to_json(), lambda: ctx.say(
+        f"wrote {printable(str(result.path))}: {len(result.models)} model(s), {result.blobs} "
+        f"blob(s), {format_size(result.bytes)}"))
+    return 0
+
+
+def run_import(ctx: Context) -> int:
+    result = ctx.shelf.import_bundle(ctx.args.bundle, allow_unsafe=ctx.args.allow_unsafe)
+    models = [ctx.shelf.get(r.name) for r in result.records]
+    for note in result.notes:
+        ctx.warn(note)
+
+    def human() -> None:
+        for m in models:
+            ctx.say(f"{printable(m.name)}: {m.type}, {m.architecture}, "
+                    + ("linked" if m.linked else "not linked (still in the store)"))
+        ctx.say(f"{result.blobs_written} blob(s) written ({format_size(result.bytes_written)}), "
+                f"{result.blobs_skipped} already present")
+
+    ctx.emit({"models": [m.to_json() for m in models], "blobs_written": result.blobs_written,
+              "blobs_skipped": result.blobs_skipped, "bytes_written": result.bytes_written,
+              "notes": result.notes}, human)
+    return 0
