@@ -48,6 +48,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
     "load": frozenset({"max_memory"}),
     "aliases": _AnyName(),
     "presets": _AnyName(),
+    "mirror": frozenset({"tokens"}),
 }
 
 
@@ -105,6 +106,8 @@ class Settings:
     load_max_memory: Mapping[str, int] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     presets: Mapping[str, tuple[str, ...] | Path] = field(default_factory=dict)
+    # [mirror] tokens: bearer tokens `serve --mirror` accepts (none: it answers everyone).
+    mirror_tokens: tuple[Secret, ...] = ()
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
@@ -113,6 +116,7 @@ class Settings:
         """Every credential this configuration holds, from any layer (config.toml, environment):
         the sources' tokens and the proxies' passwords, so output can be scrubbed of them."""
         values = [s.token.reveal() for s in self.sources.values() if s.token]
+        values += [t.reveal() for t in self.mirror_tokens]
         for url in self.proxies.urls.values():
             password = proxy_password(url.reveal())
             if password:
@@ -140,6 +144,7 @@ class Settings:
             "presets": {name: str(p) if isinstance(p, Path) else list(p)
                         for name, p in self.presets.items()},
             "proxies": self.proxies.to_json(),
+            "mirror": {"tokens": [MASK for _ in self.mirror_tokens]},
             "sources": {
                 name: {
                     "enabled": s.enabled,
@@ -338,6 +343,12 @@ def _presets(table: Any, config_file: Path) -> dict[str, tuple[str, ...] | Path]
     return presets
 
 
+def _mirror_tokens(value: Any) -> tuple[Secret, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError("config [mirror] tokens: expected a list of non-empty strings")
+    return tuple(Secret(v.strip()) for v in value)
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -385,4 +396,5 @@ def load_settings(
         load_max_memory=_max_memory(_table(data, "load", "").get("max_memory")),
         aliases=_aliases(data.get("aliases", {})),
         presets=_presets(data.get("presets", {}), config_file),
+        mirror_tokens=_mirror_tokens(data.get("mirror", {}).get("tokens", [])),
     )

@@ -24,6 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from modelshelf.server.hubapi import (
+    HubFile,
+    digest,
+    error_headers,
+    git_blob_id,
+    hub_file,
+    is_lfs_path,
+    model_info,
+    tree_listing,
+)
 from modelshelf.testing.server import (
     Blob,
     LocalServer,
@@ -33,47 +43,8 @@ from modelshelf.testing.server import (
     query_value,
 )
 
-LFS_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".ckpt", ".onnx", ".msgpack",
-                ".h5", ".pkl", ".zip")
-LFS_MIN_SIZE = 10 * 2**20  # the Hub's git rejects plain files above 10 MB
 _REPO = r"(?P<repo>[^/]+/[^/]+)"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
-_CREATED = "2024-01-01T00:00:00.000Z"
-
-
-@dataclass(frozen=True)
-class HubFile:
-    """One file of one commit, with the identifiers the Hub publishes for it."""
-
-    path: str
-    data: bytes | Path
-    size: int
-    sha256: str
-    blob_id: str  # git blob sha1 (of the LFS pointer for LFS files), the tree's "oid"
-    lfs: bool
-    pointer_size: int
-
-    @property
-    def etag(self) -> str:
-        """What the Hub sends as (linked) ETag — and so the Hub cache's blob file name."""
-        return self.sha256 if self.lfs else self.blob_id
-
-    def tree_entry(self) -> dict[str, object]:
-        entry: dict[str, object] = {"type": "file", "oid": self.blob_id, "size": self.size,
-                                    "path": self.path}
-        if self.lfs:
-            entry["lfs"] = {"oid": self.sha256, "size": self.size, "pointerSize": self.pointer_size}
-        return entry
-
-    def sibling(self, blobs: bool) -> dict[str, object]:
-        if not blobs:
-            return {"rfilename": self.path}
-        entry: dict[str, object] = {"rfilename": self.path, "size": self.size,
-                                    "blobId": self.blob_id}
-        if self.lfs:
-            entry["lfs"] = {"sha256": self.sha256, "size": self.size,
-                            "pointerSize": self.pointer_size}
-        return entry
 
 
 @dataclass
@@ -93,41 +64,14 @@ class HubRepo:
         return revision if _COMMIT.fullmatch(revision) and revision in self.commits else None
 
 
-def git_blob_id(data: bytes) -> str:
-    """The sha1 git gives a blob: ``sha1(b"blob <size>\\0" + data)``."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _digest(data: bytes | Path) -> tuple[int, str, str]:
-    """(size, sha256, git blob id) streaming over files so large shards never sit in memory."""
-    if isinstance(data, bytes):
-        return len(data), hashlib.sha256(data).hexdigest(), git_blob_id(data)
-    size = data.stat().st_size
-    sha256, sha1 = hashlib.sha256(), hashlib.sha1(b"blob %d\0" % size)
-    with data.open("rb") as fh:
-        while chunk := fh.read(4 * 2**20):
-            sha256.update(chunk)
-            sha1.update(chunk)
-    return size, sha256.hexdigest(), sha1.hexdigest()
-
-
 def make_hub_file(path: str, data: bytes | Path, lfs: bool | None = None) -> HubFile:
-    size, sha256, blob_id = _digest(data)
-    if lfs is None:
-        lfs = path.endswith(LFS_SUFFIXES) or size >= LFS_MIN_SIZE
-    if not lfs:
-        return HubFile(path, data, size, sha256, blob_id, False, 0)
-    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
-    return HubFile(path, data, size, sha256, git_blob_id(pointer.encode()), True, len(pointer))
+    size, sha256, blob_id = digest(data)
+    return hub_file(path, data, size, sha256, lfs=is_lfs_path(path, size) if lfs is None else lfs,
+                    blob_id=blob_id)
 
 
 def _error(status: int, code: str | None, message: str, commit: str | None = None) -> Response:
-    headers = {"X-Error-Message": message}
-    if code:
-        headers["X-Error-Code"] = code
-    if commit:
-        headers["X-Repo-Commit"] = commit
-    return json_response({"error": message}, status, headers)
+    return json_response({"error": message}, status, error_headers(code, message, commit))
 
 
 class FakeHub(LocalServer):
@@ -238,15 +182,8 @@ class FakeHub(LocalServer):
         repo, sha = found
         repo_id = repo.repo_id
         blobs = (query_value(request, "blobs") or "").lower() == "true"
-        tree = repo.commits[sha]
-        return json_response({
-            "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
-            "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": sha,
-            "lastModified": _CREATED, "createdAt": _CREATED, "private": repo.private,
-            "gated": repo.gated, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
-            "siblings": [f.sibling(blobs) for f in sorted(tree.values(), key=lambda f: f.path)],
-            "usedStorage": sum(f.size for f in tree.values()),
-        })
+        return json_response(model_info(repo_id, sha, repo.commits[sha].values(), blobs=blobs,
+                                        private=repo.private, gated=repo.gated))
 
     def _tree(self, request: Request) -> Response:
         found = self._repo_at(request)
@@ -255,7 +192,7 @@ class FakeHub(LocalServer):
         repo, sha = found
         prefix = unquote(request.match["path"] or "").strip("/")
         recursive = (query_value(request, "recursive") or "").lower() == "true"
-        entries = _listing(repo.commits[sha], prefix, recursive)
+        entries = tree_listing(repo.commits[sha], prefix, recursive)
         if entries is None:
             return _error(404, "EntryNotFound", f"{prefix} does not exist on \"{sha}\"", sha)
         start = int(query_value(request, "cursor") or 0)
@@ -287,26 +224,6 @@ class FakeHub(LocalServer):
                         "X-Linked-Etag": f'"{hub_file.sha256}"',
                         "X-Linked-Size": str(hub_file.size), "Content-Type": "text/plain"})
         return Response(302, b"", headers)
-
-
-def _listing(tree: Mapping[str, HubFile], prefix: str,
-             recursive: bool) -> list[dict[str, object]] | None:
-    """The Hub's tree entries under ``prefix`` (folders first), or None if it is no folder."""
-    base = f"{prefix}/" if prefix else ""
-    under = sorted(p for p in tree if p.startswith(base))
-    if prefix and not under:
-        return None
-    folders: set[str] = set()
-    files: list[dict[str, object]] = []
-    for path in under:
-        rest = path[len(base):].split("/")
-        depth = len(rest) if recursive else 1
-        folders.update(base + "/".join(rest[:i]) for i in range(1, min(depth, len(rest) - 1) + 1))
-        if recursive or len(rest) == 1:
-            files.append(tree[path].tree_entry())
-    dirs = [{"type": "directory", "oid": hashlib.sha1(d.encode()).hexdigest(), "size": 0,
-             "path": d} for d in sorted(folders)]
-    return dirs + files
 
 
 __all__ = ["FakeHub", "HubFile", "HubRepo", "git_blob_id", "make_hub_file"]
