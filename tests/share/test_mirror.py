@@ -117,3 +117,47 @@ def test_tokens_guard_the_mirror(tmp_path: Path, shelf: Shelf) -> None:
         got = hf_hub_download("org/stored", "config.json", endpoint=mirror.url,
                               cache_dir=tmp_path / "c2", token="team-secret")
     assert Path(got).read_bytes() == CONFIG
+
+
+def test_serve_without_mirror_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("serve")
+    assert out.code == 2 and "--mirror" in out.err
+
+
+def test_serve_mirror_from_the_command_line(tmp_path: Path, upstream: FakeHub) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "modelshelf", "serve", "--mirror", "--port",
+                                "0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=os.environ.copy(), text=True)
+    try:
+        assert process.stdout is not None
+        text = ""
+        while not text.endswith("}\n"):  # the one JSON document, printed before serving
+            text += process.stdout.readline()
+        started = json.loads(text)
+        assert started["upstream"] == upstream.url and started["tokens"] is False
+        got = hf_hub_download("org/missing", "config.json", endpoint=started["url"],
+                              cache_dir=tmp_path / "c")
+        assert Path(got).read_bytes() == CONFIG
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_mirror_tokens_come_from_config_and_stay_secret(tmp_path: Path, upstream: FakeHub,
+                                                        cli) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "config.toml").write_text('[mirror]\ntokens = ["config-secret-1"]\n')
+    shown = cli("config", "--json")
+    assert shown.code == 0 and shown.json["mirror"]["tokens"] == ["***"]
+    assert "config-secret-1" not in shown.out
+    with MirrorServer(Shelf()) as mirror:
+        request = urllib.request.Request(f"{mirror.url}/api/models/org/missing")
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(request)
+        assert denied.value.code == 401
+        request.add_header("Authorization", "Bearer config-secret-1")
+        assert urllib.request.urlopen(request).status == 200

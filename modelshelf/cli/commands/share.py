@@ -1,4 +1,5 @@
-"""``export`` / ``import``: offline bundles for machines with no network (see api/bundle.py)."""
+"""``export`` / ``import``: offline bundles for machines with no network (see api/bundle.py);
+``serve --mirror``: the store as a Hub endpoint for the LAN (see server/mirror.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
+from modelshelf.errors import UsageError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -25,6 +27,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     imp.add_argument("--allow-unsafe", action="store_true",
                      help="link models judged unsafe/unknown into views and apps all the same")
     imp.set_defaults(handler=run_import)
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the store to the LAN as a Hugging Face Hub mirror",
+        description="With --mirror: answer the Hub API huggingface_hub uses from the store, "
+                    "pulling misses through from the configured Hub endpoint; clients set "
+                    "HF_ENDPOINT=http://HOST:PORT. [mirror] tokens in config.toml restricts it.")
+    serve.add_argument("--mirror", action="store_true", help="the Hub API mirror")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (0.0.0.0: the whole LAN; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    serve.set_defaults(handler=run_serve)
 
 
 def run_export(ctx: Context) -> int:
@@ -51,4 +63,30 @@ def run_import(ctx: Context) -> int:
     ctx.emit({"models": [m.to_json() for m in models], "blobs_written": result.blobs_written,
               "blobs_skipped": result.blobs_skipped, "bytes_written": result.bytes_written,
               "notes": result.notes}, human)
+    return 0
+
+
+def run_serve(ctx: Context) -> int:
+    if not ctx.args.mirror:
+        raise UsageError("serve: the local web page is not built yet; `serve --mirror` runs "
+                         "the Hub mirror")
+    from modelshelf.server.mirror import MirrorServer
+
+    server = MirrorServer(ctx.shelf, ctx.args.host, ctx.args.port)
+    upstream = ctx.settings.source("hf").endpoint or "https://huggingface.co"
+    if upstream.rstrip("/") == server.url:
+        server.server_close()
+        raise UsageError(f"serve --mirror: the upstream Hub endpoint {upstream} is this mirror "
+                         "itself; set [sources.hf] endpoint or HF_ENDPOINT to the real Hub")
+    guarded = "token required" if server.tokens else "open to every client that can reach it"
+    ctx.emit({"url": server.url, "upstream": upstream, "tokens": bool(server.tokens)}, lambda: None)
+    ctx.stdout.flush()
+    ctx.warn(f"Hub mirror of {upstream} at {server.url} ({guarded}); clients: "
+             f"HF_ENDPOINT={server.url}; Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
