@@ -7,9 +7,10 @@ and ``/{repo}/resolve/{rev}/{path}`` (HEAD and GET, with ``Range``) carrying the
 client reads (``X-Repo-Commit``, ``ETag``, and for LFS files ``X-Linked-Etag``/``X-Linked-Size``).
 LFS bytes are served directly (no redirect to a CDN): the blob file goes out with ``sendfile``.
 
-A stdlib ``ThreadingHTTPServer``: one thread per connection is plenty for a LAN, and the core
-install gains no dependency. With ``[mirror] tokens`` configured every request must carry one of
-them as ``Authorization: Bearer``; the mirror's own Hub token (for pull-through) never leaves it.
+A stdlib ``ThreadingHTTPServer`` (``server/threads.py``): one thread per connection is plenty
+for a LAN, and the core install gains no dependency. With ``[mirror] tokens`` configured every
+request must carry one of them as ``Authorization: Bearer``; the mirror's own Hub token (for
+pull-through) never leaves it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from modelshelf.api import Shelf
@@ -37,6 +37,7 @@ from modelshelf.errors import (
 )
 from modelshelf.server.catalogue import REPO_ID, Catalogue, Snapshot
 from modelshelf.server.hubapi import HubFile, error_headers, model_info, tree_listing
+from modelshelf.server.threads import QuietHTTPServer, Serving
 
 _REPO = r"(?P<repo>[^/]+/[^/]+)"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -49,22 +50,21 @@ _ERRORS: tuple[tuple[type[ModelshelfError], int, str | None], ...] = (
 )
 
 
-class MirrorServer(ThreadingHTTPServer):
-    """``with MirrorServer(shelf) as mirror: ... mirror.url`` (port 0: any free port)."""
-
-    daemon_threads = True
+class MirrorServer(Serving):
+    """``with MirrorServer(shelf) as mirror: ... mirror.url`` (port 0: any free port), or
+    ``serve_forever()`` in the foreground."""
 
     def __init__(self, shelf: Shelf, host: str = "127.0.0.1", port: int = 0, *,
                  tokens: Sequence[str] | None = None) -> None:
-        super().__init__((host, port), _Handler)
         self.catalogue = Catalogue(shelf)
         self.tokens = tuple(t.reveal() for t in shelf.settings.mirror_tokens) \
             if tokens is None else tuple(tokens)
-        self._thread: threading.Thread | None = None
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.mirror = self
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
     def allows(self, authorization: str) -> bool:
@@ -74,24 +74,16 @@ class MirrorServer(ThreadingHTTPServer):
         given = authorization.removeprefix("Bearer ").strip().encode()
         return any(hmac.compare_digest(given, t.encode()) for t in self.tokens)
 
-    def start(self) -> Self:
-        """Serve on a background thread (tests, embedding); ``serve_forever`` blocks instead."""
-        self._thread = threading.Thread(target=self.serve_forever, name="modelshelf-mirror",
-                                        daemon=True)
-        self._thread.start()
-        return self
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
 
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join()
+    def close(self) -> None:
+        """Release the port (after ``serve_forever`` returned, or when never started)."""
+        self._httpd.server_close()
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+class _HTTPServer(QuietHTTPServer):
+    mirror: MirrorServer
 
 
 class _Answer(Exception):
@@ -105,7 +97,7 @@ class _Answer(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
-    server: MirrorServer
+    server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI says what matters
         pass
@@ -125,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
             (rf"/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", self._resolve),
         )
         try:
-            if not self.server.allows(self.headers.get("Authorization", "")):
+            if not self.server.mirror.allows(self.headers.get("Authorization", "")):
                 raise _Answer(401, None, "Invalid credentials in Authorization header")
             for pattern, handler in routes:
                 match = re.fullmatch(pattern, url.path)
@@ -148,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not REPO_ID.fullmatch(repo_id):
             raise _Answer(404, "RepoNotFound", f"{repo_id}: not a repo id")
         revision = unquote(match["rev"] or "main")
-        return self.server.catalogue.fetch(repo_id, revision, path)
+        return self.server.mirror.catalogue.fetch(repo_id, revision, path)
 
     def _info(self, match: re.Match[str], query: dict[str, list[str]], head: bool) -> None:
         snap = self._snapshot(match)

@@ -22,15 +22,16 @@ import re
 import socket
 import ssl
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from modelshelf.server.threads import QuietHTTPServer, Serving
 
 SEND_CHUNK = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -118,41 +119,6 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """A threaded loopback server for tests: many queued connections, quiet about hang-ups."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up (a download engine dropping a stolen range) are not errors."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class Serving:
-    """``start``/``stop`` and ``with`` for a test server: ``_httpd`` served on a daemon thread
-    (short poll, so ``stop`` returns at once)."""
-
-    _httpd: QuietHTTPServer
-
-    def start(self) -> Self:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                         kwargs={"poll_interval": 0.05}).start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class LocalServer(Serving):

@@ -75,7 +75,7 @@ def run_serve(ctx: Context) -> int:
     server = MirrorServer(ctx.shelf, ctx.args.host, ctx.args.port)
     upstream = ctx.settings.source("hf").endpoint or "https://huggingface.co"
     if upstream.rstrip("/") == server.url:
-        server.server_close()
+        server.close()
         raise UsageError(f"serve --mirror: the upstream Hub endpoint {upstream} is this mirror "
                          "itself; set [sources.hf] endpoint or HF_ENDPOINT to the real Hub")
     guarded = "token required" if server.tokens else "open to every client that can reach it"
@@ -88,5 +88,5 @@ def run_serve(ctx: Context) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
     return 0

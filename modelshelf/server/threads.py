@@ -1,0 +1,48 @@
+"""A threaded HTTP server that runs in the background: the mirror's, and the test servers'.
+
+``Serving`` gives any holder of an ``_httpd`` ``start``/``stop`` and ``with``, so a server can be
+embedded in a program or a test (``with MirrorServer(shelf) as mirror: ...``) as well as run in
+the foreground (``serve_forever``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from http.server import ThreadingHTTPServer
+from typing import Any, Self
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """One thread per connection, many queued connections, quiet about hang-ups."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (a download engine dropping a stolen range) are not errors."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class Serving:
+    """``start``/``stop`` and ``with`` for a server: ``_httpd`` served on a daemon thread
+    (short poll, so ``stop`` returns at once)."""
+
+    _httpd: QuietHTTPServer
+
+    def start(self) -> Self:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                         kwargs={"poll_interval": 0.05}).start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
