@@ -51,6 +51,10 @@ _BUNDLE_VERSION = 1
 _EXTRA_FIELDS = ("architecture", "format", "source", "source_ref")
 
 BlobHook = Callable[[str], None]  # called after each blob is committed (tests interrupt here)
+_MAX_HEADER_BYTES = 64 * 1024  # a pax or GNU long-name header: names and numbers, nothing more
+_HEADER_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                 tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+_FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)  # not GNU sparse, which isreg() also accepts
 
 
 class BundleError(FormatError):
@@ -153,6 +157,17 @@ class _Reader:
 
 
 # -- import ---------------------------------------------------------------------------------------
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads a pax or GNU long-name header whole into memory before we see the member
+    it describes: refuse one larger than any honest bundle writes, before it is read."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_TYPES and self.size > _MAX_HEADER_BYTES:
+            raise tarfile.HeaderError(f"an extended header of {self.size} bytes (at most "
+                                      f"{_MAX_HEADER_BYTES})")
+        return super()._proc_member(tar)  # type: ignore[misc, no-any-return]
+
+
 @dataclass
 class _Plan:
     lock: LockFile
@@ -167,7 +182,7 @@ def import_bundle(store: Store, bundle: Path, *, allow_unsafe: bool = False,
     bundle = Path(bundle)
     result = ImportResult()
     try:
-        tar = tarfile.open(bundle, mode="r:")  # noqa: SIM115 - closed below
+        tar = tarfile.open(bundle, mode="r:", tarinfo=_BoundedTarInfo)  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise NotFoundError(f"{bundle}: no such bundle") from None
     except (tarfile.TarError, IsADirectoryError) as exc:
@@ -197,7 +212,7 @@ def _read_blobs(store: Store, bundle: Path, tar: tarfile.TarFile, result: Import
         if name in seen:
             raise BundleError(f"{bundle}: member {name!r} appears twice")
         seen.add(name)
-        if not member.isreg():
+        if member.type not in _FILE_TYPES:
             raise BundleError(f"{bundle}: member {name!r} is not a regular file (links and "
                               "devices are never part of a bundle)")
         blob = _BLOB_MEMBER.fullmatch(name)

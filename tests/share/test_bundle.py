@@ -167,3 +167,14 @@ def test_export_of_unknown_model_writes_nothing(tmp_path: Path, cli: Cli,
     out = cli("export", "tiny", "nope", "-o", str(tmp_path / "x.tar"), "--home", str(home_a))
     assert out.code == 1 and "nope" in out.err
     assert not list(tmp_path.glob("*x.tar*"))
+
+
+def test_an_oversized_extended_header_is_refused_before_it_is_read(
+        tmp_path: Path, cli: Cli, exported: tuple[Path, Path]) -> None:
+    _, bundle = exported
+    info = tarfile.TarInfo("blobs/" + "1" * 64)
+    info.pax_headers = {"comment": "x" * 2_000_000}
+    bad = _rewrite(bundle, lambda m, d: (m, d), extra=[(info, b"")])
+    out = cli("import", str(bad), "--home", str(tmp_path / "b"))
+    assert out.code == 1 and "extended header of" in out.err
+    assert len(out.err.strip().splitlines()) == 1
