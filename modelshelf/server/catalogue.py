@@ -8,7 +8,9 @@ mirror answers from the registry and the blobs, without a second copy of any byt
 ask upstream whether the branch moved (``modelshelf pull`` on the mirror host updates it).
 
 Only models linked into views/ are served: one kept out because it could run code in an app
-(see ``api/trust.py``) is not handed to other machines' apps either.
+(see ``api/trust.py``) is not handed to other machines' apps either. Private and gated repos are
+not served at all: the mirror pulls with its own Hub token, and which of its clients may see
+what that token sees is not modelled yet (a per-token allow list would be).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from modelshelf.api import Shelf
 from modelshelf.api.names import free_name
 from modelshelf.api.trust import trust_hint
-from modelshelf.errors import EntryNotFound, NameConflict, UnsafeFile
+from modelshelf.errors import EntryNotFound, GatedRepo, NameConflict, RepoNotFound, UnsafeFile
 from modelshelf.naming import name_from
 from modelshelf.server.hubapi import HubFile, hub_file, is_lfs_path
 from modelshelf.store import ModelRecord
@@ -51,6 +53,15 @@ def _at(record: ModelRecord, repo_id: str, revision: str) -> bool:
             and revision in (record.revision, source.get("requested_revision")))
 
 
+def _check_public(repo_id: str, records: Iterable[ModelRecord]) -> None:
+    for record in records:
+        source = _source(record)
+        if source.get("private"):  # answered as the Hub answers: no sign that it exists
+            raise RepoNotFound(f"{repo_id}: Repository not found")
+        if source.get("gated"):
+            raise GatedRepo(f"{repo_id}: gated upstream; this mirror does not serve gated repos")
+
+
 class Catalogue:
     """Look-ups in one :class:`Shelf`, and pull-through into it."""
 
@@ -60,7 +71,9 @@ class Catalogue:
 
     def find(self, repo_id: str, revision: str, path: str | None = None) -> Snapshot | None:
         """The stored commit answering ``revision`` (whole repo, or one holding ``path``)."""
-        matches = [r for r in self.shelf.store.list() if r.linked and _at(r, repo_id, revision)]
+        matches = [r for r in self.shelf.store.list() if _at(r, repo_id, revision)]
+        _check_public(repo_id, matches)
+        matches = [r for r in matches if r.linked]
         if path is None:  # a listing needs a whole-repo pull, not single files of it
             wanted = [r for r in matches if _source(r).get("path") is None]
         else:
@@ -81,6 +94,7 @@ class Catalogue:
                 return found
             model = self._pull(f"hf:{repo_id}@{revision}" + (f"/{path}" if path else ""),
                                repo_id)
+            _check_public(repo_id, [self.shelf.store.get(model.name)])
         found = self.find(repo_id, revision, path)
         if found is None:
             if not model.linked:

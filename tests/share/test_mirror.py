@@ -161,3 +161,18 @@ def test_mirror_tokens_come_from_config_and_stay_secret(tmp_path: Path, upstream
         assert denied.value.code == 401
         request.add_header("Authorization", "Bearer config-secret-1")
         assert urllib.request.urlopen(request).status == 200
+
+
+def test_private_and_gated_upstream_repos_are_not_served(tmp_path: Path, shelf: Shelf,
+                                                         upstream: FakeHub,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream.add_repo("org/private", {"config.json": CONFIG}, private=True, tokens=("hf-tok",))
+    upstream.add_repo("org/gated", {"config.json": CONFIG}, gated="auto", tokens=("hf-tok",))
+    monkeypatch.setenv("HF_TOKEN", "hf-tok")  # the mirror's own token can read both
+    with MirrorServer(Shelf()) as mirror:
+        for repo, status in (("org/private", 404), ("org/gated", 403)):
+            for attempt in range(2):  # the second time from the store: still refused
+                with pytest.raises(HfHubHTTPError) as info:
+                    hf_hub_download(repo, "config.json", endpoint=mirror.url,
+                                    cache_dir=tmp_path / f"c{repo[4:]}{attempt}", token=False)
+                assert info.value.response.status_code == status, (repo, attempt)
