@@ -396,5 +396,5 @@ def load_settings(
         load_max_memory=_max_memory(_table(data, "load", "").get("max_memory")),
         aliases=_aliases(data.get("aliases", {})),
         presets=_presets(data.get("presets", {}), config_file),
-        mirror_tokens=_mirror_tokens(data.get("mirror", {}).get("tokens", [])),
+        mirror_tokens=_mirror_tokens(_table(data, "mirror", "").get("tokens", [])),
     )
