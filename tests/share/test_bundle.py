@@ -178,3 +178,25 @@ def test_an_oversized_extended_header_is_refused_before_it_is_read(
     out = cli("import", str(bad), "--home", str(tmp_path / "b"))
     assert out.code == 1 and "extended header of" in out.err
     assert len(out.err.strip().splitlines()) == 1
+
+
+def test_an_unsafe_model_arrives_unlinked_whatever_the_exporter_trusted(tmp_path: Path,
+                                                                        cli: Cli) -> None:
+    import zipfile
+
+    evil = tmp_path / "evil.ckpt"
+    with zipfile.ZipFile(evil, "w") as zf:  # written, never loaded
+        zf.writestr("archive/data.pkl", b"cos\nsystem\n(S'echo pwned'\ntR.")
+    home_a = tmp_path / "a"
+    assert cli("pull", str(evil), "--allow-unsafe", "--home", str(home_a)).code == 0
+    bundle = tmp_path / "evil.tar"
+    assert cli("export", "evil", "-o", str(bundle), "--home", str(home_a)).code == 0
+
+    out = cli("import", str(bundle), "--home", str(tmp_path / "b"), "--json")
+    assert out.code == 0, out.err
+    (model,) = out.json["models"]
+    assert (model["safety"], model["linked"]) == ("unsafe", False)
+    assert "modelshelf trust evil" in out.err
+    assert not [p for p in (tmp_path / "b" / "views").rglob("*") if p.is_file()]
+    allowed = cli("import", str(bundle), "--home", str(tmp_path / "c"), "--allow-unsafe", "--json")
+    assert allowed.json["models"][0]["linked"] is True
