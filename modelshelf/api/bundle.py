@@ -88,10 +88,11 @@ def export_bundle(store: Store, names: Sequence[str], output: Path) -> ExportRes
     records = [store.get(name) for name in dict.fromkeys(names)]  # all checked before writing
     output = Path(output)
     digests = {f.sha256: f.size for r in records for f in r.files}
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    # Not mkstemp: its 0600 would make the bundle unreadable to the colleague it is for.
+    tmp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:",
-                                                     format=tarfile.PAX_FORMAT) as tar:
+        with tmp.open("xb") as fh, tarfile.open(fileobj=fh, mode="w:",
+                                                format=tarfile.PAX_FORMAT) as tar:
             for member, data in _metadata(records).items():
                 _add(tar, member, len(data), _Reader(_BytesSource(data)))
             for sha256, size in digests.items():
@@ -105,7 +106,7 @@ def export_bundle(store: Store, names: Sequence[str], output: Path) -> ExportRes
             os.fsync(fh.fileno())
         os.replace(tmp, output)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return ExportResult(output, [r.name for r in records], len(digests), sum(digests.values()))
 

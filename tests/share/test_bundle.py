@@ -200,3 +200,14 @@ def test_an_unsafe_model_arrives_unlinked_whatever_the_exporter_trusted(tmp_path
     assert not [p for p in (tmp_path / "b" / "views").rglob("*") if p.is_file()]
     allowed = cli("import", str(bundle), "--home", str(tmp_path / "c"), "--allow-unsafe", "--json")
     assert allowed.json["models"][0]["linked"] is True
+
+
+def test_the_bundle_is_readable_as_any_new_file_is(exported: tuple[Path, Path]) -> None:
+    import os
+    import stat
+
+    _, bundle = exported
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o666 & ~umask
+    assert not list(bundle.parent.glob(".bundle.tar.*"))  # no temp file left behind
