@@ -15,8 +15,9 @@ Imports (the store copying or linking a local file in): ``import-<pid>-<random>.
 Anything else (a caller's temporary folder) is judged by its age alone.
 
 The state file is replaced atomically (temp + rename) so a crash leaves the old or the new one,
-never half of one. It may lag the data by up to one save interval; that only means a few
-ranges are fetched twice. Data is not fsync'ed before the state is written: a kill -9 cannot lose
+never half of one. What it lags behind the data is fetched twice after a kill: the engine saves
+it by bytes landed as well as every half second (``transfer/pieces.py``, checkpoints), from
+receiver threads too, so each thread writes its own temp file. Data is not fsync'ed before the state is written: a kill -9 cannot lose
 page-cache writes, and after a power cut the sha256 check catches what the disk lost.
 
 :func:`find_stale` is how ``gc`` and ``du`` learn what nobody will resume: a download whose
@@ -33,6 +34,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -84,7 +86,9 @@ class ResumeState:
     version: int = STATE_VERSION
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".json.tmp")
+        # One temp file per thread: a receiver and the engine's timer may save at once. Either
+        # snapshot is a true one; the older winning only means a few more bytes fetched twice.
+        tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(asdict(self)))
         os.replace(tmp, path)
 

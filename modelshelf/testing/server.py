@@ -34,6 +34,10 @@ from urllib.parse import parse_qs, urlsplit
 from modelshelf.server.threads import QuietHTTPServer, Serving
 
 SEND_CHUNK = 256 * 1024
+# A rate cap sends 10 ms of bytes at a time: a throttled link trickles, it does not burst. (It
+# was 50 ms: at 10 MB/s, 500 KB sat in a socket at once, and a client killed mid-transfer lost
+# up to that much per connection in flight, which a resume then had to fetch again.)
+PACE_SLICE = 0.01
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
@@ -444,7 +448,7 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 while sent < limit:
                     n = min(SEND_CHUNK, limit - sent)
                     if faults.rate_per_connection:
-                        n = min(n, max(1024, int(faults.rate_per_connection / 20)))
+                        n = min(n, max(1024, int(faults.rate_per_connection * PACE_SLICE)))
                     chunk = bytearray(read_at(start + sent, n))
                     corrupt = faults.corrupt_offset
                     if corrupt is not None and start + sent <= corrupt < start + sent + len(chunk):

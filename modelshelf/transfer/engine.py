@@ -47,7 +47,7 @@ from modelshelf.transfer.meta import (
     reject_error_page,
     same_file,
 )
-from modelshelf.transfer.pieces import Piece, Scheduler
+from modelshelf.transfer.pieces import CHECKPOINT_INTERVAL, Piece, Scheduler, checkpoint_bytes
 from modelshelf.transfer.policy import Endpoint, NetworkPolicy, as_endpoint
 from modelshelf.transfer.ramp import Ramp
 from modelshelf.transfer.ranges import missing
@@ -288,6 +288,7 @@ class _Transfer:
         sched = Scheduler(gaps, state.done, min_piece=min_piece, max_piece=MAX_PIECE,
                           workers=workers, stealing=self.ranged)
         sched.claim(first)
+        sched.checkpoint(checkpoint_bytes(size), lambda: self._save(state), CHECKPOINT_INTERVAL)
         self.sched = sched
         self.job = Job(self.endpoint, self.policy, self.final_url, self.meta, self.ranged, sched,
                        self.file, buffer_size=min(BUFFER, max(4096, min_piece // 2)))

@@ -35,6 +35,12 @@ from modelshelf.transfer.transport import Connection, Response
 # min_piece: a steal leaves the victim at least about min_piece past its position, and the read in
 # flight, asked for before the steal, must not run past the victim's new end.
 BUFFER = 512 * 1024
+# A slow connection reads less at a time: readinto waits until its whole buffer is filled, and
+# bytes waiting in a half-filled buffer are lost to a kill -9 (16 connections x 512 KiB would be
+# 12% of a 64 MiB file). About this many seconds of the connection's own rate, at least MIN_READ:
+# at 10 MB/s, 100 KiB reads; a fast connection still reads the whole buffer.
+READ_SECONDS = 0.01
+MIN_READ = 64 * 1024
 
 
 class Changed(Exception):
@@ -73,6 +79,9 @@ class Worker:
         self.conn = conn or job.policy.connection()
         self.received = 0  # bytes this connection fetched
         self.used = False
+        # The whole buffer until the connection shows it is slow: small first reads would make
+        # a fast connection look slow (and busy) to the ramp's first look.
+        self._read_size = job.buffer_size
 
     def run(self, piece: Piece | None = None,
             response: Response | None = None) -> None:
@@ -173,7 +182,7 @@ class Worker:
         known_length = job.ranged or response.length is not None
         began, start = time.monotonic(), piece.pos
         while not stop.is_set():
-            want = min(len(view), piece.end - piece.pos)
+            want = min(self._read_size, piece.end - piece.pos)
             if want <= 0:
                 break
             n = response.readinto(view[:want])
@@ -185,6 +194,11 @@ class Worker:
             file.write_at(view[:n], piece.pos)
             piece.pos += n
             self.received += n
+            job.sched.landed(n)
+            elapsed = time.monotonic() - began
+            if elapsed > 0:
+                rate = (piece.pos - start) / elapsed
+                self._read_size = max(MIN_READ, min(len(view), int(rate * READ_SECONDS)))
         if stop.is_set() or piece.end < piece.requested_end or not response.isclosed():
             conn.close()  # unread bytes left in this response: the connection can't be reused
         else:
