@@ -11,6 +11,12 @@ spread evenly. Reported: median wall time, MB/s, ratio to aria2c, and modelshelf
     python bench/download.py                      # 1 GiB, 3 rounds, capped and uncapped
     python bench/download.py --size 256MiB --rounds 5 --modes capped --tools modelshelf,aria2c
     python bench/download.py --size 128M --rounds 1 --modes uncapped
+    python bench/download.py --modes resume --rounds 5   # kill -9 at a third of 64 MiB, resume
+
+The ``resume`` mode runs ``download()`` in a child at the capped rate that kills itself
+(SIGKILL, from its progress callback) once a third of a 64 MiB file has landed, resumes it, and
+prints the bytes the server sent beyond the file's size over both runs: what the kill cost,
+bytes that were in flight included (issue 9's goal: at most 15%).
 
 modelshelf runs as ``modelshelf pull URL --home TMP`` when that CLI works (``--engine cli``),
 else as ``download()`` in a subprocess (``--engine api``); ``auto`` picks the CLI if present.
@@ -30,6 +36,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -47,6 +54,18 @@ from pathlib import Path
 from modelshelf.transfer import NetworkPolicy, download
 r = download(sys.argv[1], Path(sys.argv[2]), NetworkPolicy(connections=int(sys.argv[3])))
 print(r.sha256, r.size, r.connections_used)
+"""
+_KILLED_CHILD = """
+import os, signal, sys
+from pathlib import Path
+from modelshelf.transfer import NetworkPolicy, download
+
+def kill_at_a_third(done, total):
+    if total and done >= total // 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+download(sys.argv[1], Path(sys.argv[2]), NetworkPolicy(connections=int(sys.argv[3])),
+         progress=kill_at_a_third)
 """
 
 
@@ -141,12 +160,37 @@ def make_source(path: Path, size: int) -> None:
             left -= n
 
 
+def resume_cost(server: LocalServer, tmp: Path, env: dict[str, str], size: int, rate: float,
+                rounds: int, connections: int) -> list[float]:
+    """Per round, the bytes served beyond ``size`` (as a fraction of it) for a download killed
+    once a third of the file has landed, then resumed to the end."""
+    source = tmp / "resume.bin"
+    make_source(source, size)
+    server.add_file("/resume.bin", source)
+    url, staging = server.url + "/resume.bin", tmp / "resume-staging"
+    extras = []
+    for round_no in range(rounds):
+        before = server.bytes_served("/resume.bin")
+        server.faults.rate_per_connection = rate
+        killed = subprocess.run([sys.executable, "-c", _KILLED_CHILD, url, str(staging),
+                                 str(connections)], env=env, check=False)
+        if killed.returncode != -signal.SIGKILL:
+            raise RuntimeError(f"the download to kill ended with {killed.returncode}")
+        server.faults.rate_per_connection = None
+        timed(modelshelf_api(connections)(url, staging), env)
+        shutil.rmtree(staging, ignore_errors=True)
+        extras.append((server.bytes_served("/resume.bin") - before - size) / size)
+        print(f"  round {round_no + 1} resume: {extras[-1]:.1%} extra", file=sys.stderr)
+    return extras
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1GiB")
     parser.add_argument("--rate", default="10MB", help="per-connection cap of the capped mode")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--modes", default="capped,uncapped")
+    parser.add_argument("--modes", default="capped,uncapped", help="capped,uncapped,resume")
+    parser.add_argument("--resume-size", default="64MiB")
     parser.add_argument("--engine", choices=("auto", "cli", "api"), default="auto")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--tools", default="modelshelf,aria2c,curl,wget")
@@ -155,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     size, rate = parse_size(args.size), float(parse_size(args.rate))
     modes = [m for m in args.modes.split(",") if m in ("capped", "uncapped")]
+    resume = "resume" in args.modes.split(",")
     wanted = [t for t in args.tools.split(",") if t in ("modelshelf", "aria2c", "curl", "wget")]
     if "aria2c" in wanted and not ensure_aria2():
         print("aria2c unavailable; skipping it", file=sys.stderr)
@@ -171,6 +216,15 @@ def main(argv: list[str] | None = None) -> int:
                 print("modelshelf pull does not work here; timing download()", file=sys.stderr)
         make_ms = modelshelf_cli if engine == "cli" else modelshelf_api
         smoke(make_ms(4), server, Path(tmp), env)
+        if resume:
+            extras = resume_cost(server, Path(tmp), env, parse_size(args.resume_size), rate,
+                                 args.rounds, args.connections)
+            print(f"\nresume after kill -9 at a third of {args.resume_size} "
+                  f"({args.connections} x {rate / 1e6:g} MB/s): re-fetched "
+                  f"{statistics.median(extras):.1%} extra (median of {len(extras)}; "
+                  f"{min(extras):.1%}-{max(extras):.1%}); goal <= 15%")
+        if not modes:
+            return 0
         tools: dict[str, Command] = {"modelshelf": make_ms(args.connections), "aria2c": aria2c,
                                      "curl": curl, "wget": wget}
         source = Path(tmp) / "source.bin"
