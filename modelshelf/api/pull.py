@@ -58,6 +58,10 @@ from modelshelf.transfer import (
 from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
+# Files up to this size (a repo's JSON, tokenizer and index files) are fetched beside those, not
+# in their queue: each costs a few round trips and no bandwidth, and queued between the shards
+# they held a shard's slot (measured: 0.05-0.13 s of an 8 x 32 MiB pull).
+_SMALL_FILE = 2**20
 
 ProgressFactory = Callable[[str, int | None], ProgressCallback]
 
@@ -325,10 +329,13 @@ class Puller:
             plan_room(self.store, limit, self._new_bytes(resolution, expected), resolution.ref,
                       replaced=replaced)
         outcome = PullOutcome(None)
-        jobs = max(1, min(_FILE_JOBS, len(resolution.files)))
-        with ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool:
-            fetched = list(pool.map(lambda f: self._fetch_file(resolution, f, expected[f.path]),
-                                    resolution.files))
+        small = [f for f in resolution.files if f.size is not None and f.size <= _SMALL_FILE]
+        jobs = max(1, min(_FILE_JOBS, len(resolution.files) - len(small)))
+        with (ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool,
+              ThreadPoolExecutor(max(1, len(small)), thread_name_prefix="modelshelf-small") as aside):
+            futures = [(aside if f in small else pool).submit(
+                self._fetch_file, resolution, f, expected[f.path]) for f in resolution.files]
+            fetched = [future.result() for future in futures]
         self._check_cancelled()  # interrupted after the last byte: register nothing
         files = tuple(record for record, _ in fetched)
         outcome.bytes_downloaded = sum(n for _, n in fetched)
