@@ -91,13 +91,16 @@ def wget(url: str, out: Path) -> list[str]:
     return ["wget", "-q", "-O", str(out / "file.bin"), url]
 
 
-def modelshelf_cli(connections: int) -> Command:
-    return lambda url, out: ["modelshelf", "pull", url, "--home", str(out),
+def modelshelf_cli(connections: int, python: str | None = None) -> Command:
+    """``modelshelf pull``; with ``python``, that interpreter's modelshelf (``--baseline``)."""
+    program = [python, "-m", "modelshelf"] if python else ["modelshelf"]
+    return lambda url, out: [*program, "pull", url, "--home", str(out),
                              "--connections", str(connections)]
 
 
-def modelshelf_api(connections: int) -> Command:
-    return lambda url, out: [sys.executable, "-c", _API_CHILD, url, str(out), str(connections)]
+def modelshelf_api(connections: int, python: str | None = None) -> Command:
+    return lambda url, out: [python or sys.executable, "-c", _API_CHILD, url, str(out),
+                             str(connections)]
 
 
 def smoke(command: Command, server: LocalServer, tmp: Path, env: dict[str, str]) -> bool:
@@ -161,7 +164,7 @@ def make_source(path: Path, size: int) -> None:
 
 
 def resume_cost(server: LocalServer, tmp: Path, env: dict[str, str], size: int, rate: float,
-                rounds: int, connections: int) -> list[float]:
+                rounds: int, connections: int, python: str = sys.executable) -> list[float]:
     """Per round, the bytes served beyond ``size`` (as a fraction of it) for a download killed
     once a third of the file has landed, then resumed to the end."""
     source = tmp / "resume.bin"
@@ -172,12 +175,12 @@ def resume_cost(server: LocalServer, tmp: Path, env: dict[str, str], size: int, 
     for round_no in range(rounds):
         before = server.bytes_served("/resume.bin")
         server.faults.rate_per_connection = rate
-        killed = subprocess.run([sys.executable, "-c", _KILLED_CHILD, url, str(staging),
+        killed = subprocess.run([python, "-c", _KILLED_CHILD, url, str(staging),
                                  str(connections)], env=env, check=False)
         if killed.returncode != -signal.SIGKILL:
             raise RuntimeError(f"the download to kill ended with {killed.returncode}")
         server.faults.rate_per_connection = None
-        timed(modelshelf_api(connections)(url, staging), env)
+        timed(modelshelf_api(connections, python)(url, staging), env)
         shutil.rmtree(staging, ignore_errors=True)
         extras.append((server.bytes_served("/resume.bin") - before - size) / size)
         print(f"  round {round_no + 1} resume: {extras[-1]:.1%} extra", file=sys.stderr)
@@ -195,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--tools", default="modelshelf,aria2c,curl,wget")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--baseline", metavar="PYTHON",
+                        help="also time the modelshelf installed for this interpreter (e.g. a "
+                             "venv of main), as the tool 'baseline', alternating with the rest")
     args = parser.parse_args(argv)
 
     size, rate = parse_size(args.size), float(parse_size(args.rate))
@@ -205,9 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         print("aria2c unavailable; skipping it", file=sys.stderr)
         wanted.remove("aria2c")
     wanted = [t for t in wanted if t == "modelshelf" or shutil.which(t)]
+    if args.baseline:
+        wanted.insert(1, "baseline")
     results: dict[str, dict[str, list[Run]]] = {m: {t: [] for t in wanted} for m in modes}
     with tempfile.TemporaryDirectory(prefix="modelshelf-bench-") as tmp, LocalServer() as server:
         env = child_env(Path(tmp))
+        os.chdir(tmp)  # ``python -c``/``-m`` children put their cwd first on sys.path
         engine = args.engine
         if engine == "auto":
             engine = "cli" if shutil.which("modelshelf") and smoke(
@@ -216,17 +225,19 @@ def main(argv: list[str] | None = None) -> int:
                 print("modelshelf pull does not work here; timing download()", file=sys.stderr)
         make_ms = modelshelf_cli if engine == "cli" else modelshelf_api
         smoke(make_ms(4), server, Path(tmp), env)
-        if resume:
+        for python in ([sys.executable, args.baseline] if args.baseline else [sys.executable]
+                       ) if resume else []:
             extras = resume_cost(server, Path(tmp), env, parse_size(args.resume_size), rate,
-                                 args.rounds, args.connections)
-            print(f"\nresume after kill -9 at a third of {args.resume_size} "
-                  f"({args.connections} x {rate / 1e6:g} MB/s): re-fetched "
-                  f"{statistics.median(extras):.1%} extra (median of {len(extras)}; "
-                  f"{min(extras):.1%}-{max(extras):.1%}); goal <= 15%")
+                                 args.rounds, args.connections, python)
+            print(f"\n{'baseline' if python == args.baseline else 'modelshelf'}: resume after "
+                  f"kill -9 at a third of {args.resume_size} ({args.connections} x "
+                  f"{rate / 1e6:g} MB/s): re-fetched {statistics.median(extras):.1%} extra "
+                  f"(median of {len(extras)}; {min(extras):.1%}-{max(extras):.1%}); goal <= 15%")
         if not modes:
             return 0
         tools: dict[str, Command] = {"modelshelf": make_ms(args.connections), "aria2c": aria2c,
-                                     "curl": curl, "wget": wget}
+                                     "curl": curl, "wget": wget,
+                                     "baseline": make_ms(args.connections, args.baseline)}
         source = Path(tmp) / "source.bin"
         make_source(source, size)
         server.add_file("/model.safetensors", source)

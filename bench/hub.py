@@ -43,7 +43,8 @@ FLOOR = "from huggingface_hub import HfApi"
 FLOOR_TOOL = "floor (import)"
 # Files fetched at once x connections per file: snapshot_download's 8 workers with one stream
 # each; modelshelf's files side by side (api/pull.py) with up to --connections each.
-LINKS = {"snapshot_download": (8, 1), "hf download": (8, 1), "modelshelf pull": (4, 16)}
+LINKS = {"snapshot_download": (8, 1), "hf download": (8, 1), "modelshelf pull": (4, 16),
+         "baseline pull": (4, 16)}
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,13 @@ def small_files(shards: Sequence[str]) -> dict[str, bytes]:
     }
 
 
-def contenders(endpoint: str) -> dict[str, list[str]]:
+def contenders(endpoint: str, baseline: str | None = None) -> dict[str, list[str]]:
+    """Each tool's command; ``baseline``: the modelshelf installed for that interpreter (e.g. a
+    venv of main), timed beside this tree's."""
     return {
         "modelshelf pull": [sys.executable, "-m", "modelshelf", "pull", f"hf:{REPO}"],
+        **({"baseline pull": [baseline, "-m", "modelshelf", "pull", f"hf:{REPO}"]}
+           if baseline else {}),
         "snapshot_download": [sys.executable, "-c", SNAPSHOT],
         "hf download": [shutil.which("hf") or "hf", "download", REPO],
         FLOOR_TOOL: [sys.executable, "-c", FLOOR],
@@ -99,12 +104,18 @@ def run_one(tool: str, argv: list[str], endpoint: str, scenario: str, scratch: P
            "MODELSHELF_HOME": str(home / "shelf"), "MODELSHELF_CONFIG": os.devnull,
            "NO_PROXY": "127.0.0.1,localhost", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
            "HF_HUB_DISABLE_TELEMETRY": "1"}
-    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MODELSHELF_OFFLINE", "HF_HUB_CACHE"):
+    # Bytecode cached as an installed package has it: with PYTHONDONTWRITEBYTECODE set, an
+    # editable checkout recompiles every module at each start (0.2-0.5 s on a busy machine).
+    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
+    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MODELSHELF_OFFLINE", "HF_HUB_CACHE",
+                "PYTHONDONTWRITEBYTECODE"):
         env.pop(var, None)
     os.sync()  # the previous run's dirty pages must not be written back on this run's clock
     began = time.perf_counter()
     try:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+        # cwd: ``python -m`` puts it first on sys.path, where this tree would shadow a baseline
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
+                              cwd=scratch)
     except subprocess.TimeoutExpired:
         return Timing(tool, scenario, None, f"timed out after {timeout:.0f}s")
     elapsed = time.perf_counter() - began
@@ -147,6 +158,9 @@ def report(timings: list[Timing], total_bytes: int, rate: float) -> str:
                       if floor and ours > floor else "")
             lines.append(f"{scenario:<10} goal: >= {goal:.0f}x snapshot_download: {verdict} "
                          f"({theirs / ours:.2f}x{beyond})")
+        base = next((t.seconds for t in rows if t.tool == "baseline pull"), None)
+        if base and theirs:
+            lines.append(f"{scenario:<10} baseline pull: {theirs / base:.2f}x snapshot_download")
         if scenario == "capped":
             limits = ", ".join(f"{tool} {files} x {conns} x {rate / 1e6:g} MB/s = "
                                f"{files * conns * rate / 1e6:.0f} MB/s"
@@ -168,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per tool; the median counts")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--json", action="store_true", help="print the timings as JSON")
+    parser.add_argument("--baseline", metavar="PYTHON",
+                        help="also time `PYTHON -m modelshelf pull` (e.g. a venv of main)")
     args = parser.parse_args(argv)
     shard_size, rate = parse_size(args.shard_size), parse_size(args.rate)
     scenarios = [s for s in args.scenarios.split(",") if s and (s != "capped" or rate)]
@@ -182,7 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         timings: list[Timing] = []
         with FakeHub() as hub:
             hub.add_repo(REPO, {**smalls, **shards})
-            tools = {k: v for k, v in contenders(hub.url).items() if k in wanted}
+            tools = {k: v for k, v in contenders(hub.url, args.baseline).items()
+                     if k in wanted or k == "baseline pull"}
+            for tool, command in tools.items():  # untimed: fills the bytecode cache
+                run_one(tool, command, hub.url, "warm-up", scratch, args.timeout)
             for scenario in scenarios:
                 hub.faults.rate_per_connection = rate if scenario == "capped" else None
                 runs: dict[str, list[Timing]] = {tool: [] for tool in tools}
