@@ -17,8 +17,9 @@ Anything else (a caller's temporary folder) is judged by its age alone.
 The state file is replaced atomically (temp + rename) so a crash leaves the old or the new one,
 never half of one. What it lags behind the data is fetched twice after a kill: the engine saves
 it by bytes landed as well as every half second (``transfer/pieces.py``, checkpoints), from
-receiver threads too, so each thread writes its own temp file. Data is not fsync'ed before the state is written: a kill -9 cannot lose
-page-cache writes, and after a power cut the sha256 check catches what the disk lost.
+receiver threads too, so each thread writes its own temp file. Data is not fsync'ed before the
+state is written: a kill -9 cannot lose page-cache writes, and after a power cut the sha256
+check catches what the disk lost.
 
 :func:`find_stale` is how ``gc`` and ``du`` learn what nobody will resume: a download whose
 partial has no usable state (a server that sent no size or ignored Range: nothing to resume
