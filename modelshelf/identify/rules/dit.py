@@ -26,9 +26,31 @@ def _model(name: str, arch: str, conf: float, **conditions: object) -> Rule:
                 prefixes=DIFFUSION_PREFIXES, **conditions)  # type: ignore[arg-type]
 
 
+# SD3 releases by their MMDiT: ComfyUI's detect_unet_config reads depth = x_embedder width // 64
+# (1536 = 24 blocks: SD3 / SD3.5 Medium; 2432 = 38 blocks: SD3.5 Large), dual attention from the
+# blocks that have "x_block.attn2" (SD3.5 Medium's first 13) and an RMS q/k norm from "ln_q";
+# diffusers' infer_diffusers_model_type tells SD3 Medium from SD3.5 Medium by pos_embed
+# (36864 = 192² positions vs 147456 = 384²) and SD3.5 Large by "joint_blocks.37". SD3.5 Large
+# Turbo is a distillation of Large with the same layout: it is "sd3.5-large" too.
+# keys: ComfyUI comfy/model_detection.py; diffusers loaders/single_file_utils.py
+_MMDIT = K("joint_blocks.0.context_block.attn.qkv.weight")
+_DUAL_ATTENTION = R(r"joint_blocks\.\d+\.x_block\.attn2\.qkv\.weight")
+_SD3 = (
+    _model("sd3.5-large", "sd3.5-large", 0.95, all_of=(
+        _MMDIT, K("x_embedder.proj.weight", dims={0: 2432}),
+        K("joint_blocks.37.x_block.mlp.fc1.weight"))),
+    _model("sd3.5-medium", "sd3.5-medium", 0.9, all_of=(
+        _MMDIT, K("x_embedder.proj.weight", dims={0: 1536})),
+        any_of=(_DUAL_ATTENTION, K("pos_embed", dims={1: 147456}))),
+    _model("sd3-medium", "sd3-medium", 0.9, all_of=(
+        _MMDIT, K("x_embedder.proj.weight", dims={0: 1536}), K("pos_embed", dims={1: 36864})),
+        none_of=(_DUAL_ATTENTION, K("joint_blocks.0.context_block.attn.ln_q.weight"))),
+    _model("sd3", "sd3", 0.8, all_of=(_MMDIT, K("x_embedder.proj.weight")),
+           note="MMDiT width, depth or positions of no known release: the SD3 variant is not told"),
+)
+
 _MODELS = (
-    _model("sd3", "sd3", 0.95, all_of=(K("joint_blocks.0.context_block.attn.qkv.weight"),
-                                       K("x_embedder.proj.weight"))),
+    *_SD3,
     _model("auraflow", "auraflow", 0.95, all_of=(K("double_layers.0.attn.w1q.weight"),)),
     _model("hunyuan-video", "hunyuan-video", 0.9, all_of=(
         K("txt_in.individual_token_refiner.blocks.0.norm1.weight"),
