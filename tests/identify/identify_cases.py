@@ -304,6 +304,29 @@ CASES |= {
         "x_embedder.proj.weight": (2432, 16, 2, 2),
         "joint_blocks.0.context_block.attn.qkv.weight": (12, 4),
     }, "sd3", "diffusion_models"),
+    # the same in diffusers' SD3Transformer2DModel naming (positions in pos_embed.pos_embed)
+    "sd3.5-large-diffusers": ({
+        "pos_embed.proj.weight": (2432, 16, 2, 2), "pos_embed.pos_embed": (1, 36864, 4),
+        "transformer_blocks.0.attn.add_q_proj.weight": (4, 4),
+        "transformer_blocks.0.attn.norm_q.weight": (4,),
+        "transformer_blocks.37.ff.net.0.proj.weight": (4, 4),
+        "time_text_embed.text_embedder.linear_1.weight": (2432, 2048),
+        "context_embedder.weight": (2432, 4096),
+    }, "sd3.5-large", "diffusion_models"),
+    "sd3.5-medium-diffusers": ({
+        "pos_embed.proj.weight": (1536, 16, 2, 2), "pos_embed.pos_embed": (1, 147456, 4),
+        "transformer_blocks.0.attn.add_q_proj.weight": (4, 4),
+        "transformer_blocks.0.attn.norm_q.weight": (4,),
+        "transformer_blocks.0.attn2.to_q.weight": (4, 4),
+        "time_text_embed.text_embedder.linear_1.weight": (1536, 2048),
+        "context_embedder.weight": (1536, 4096),
+    }, "sd3.5-medium", "diffusion_models"),
+    "sd3-medium-diffusers": ({
+        "pos_embed.proj.weight": (1536, 16, 2, 2), "pos_embed.pos_embed": (1, 36864, 4),
+        "transformer_blocks.0.attn.add_q_proj.weight": (4, 4),
+        "time_text_embed.text_embedder.linear_1.weight": (1536, 2048),
+        "context_embedder.weight": (1536, 4096),
+    }, "sd3-medium", "diffusion_models"),
     # CLIP text encoders as recent transformers save them: no "text_model." level
     "clip-l-no-text-model-prefix": ({
         "embeddings.token_embedding.weight": (49408, 768),
