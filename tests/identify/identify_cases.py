@@ -6,8 +6,21 @@ follow the released files (diffusers configs / ComfyUI's model_detection for the
 
 from __future__ import annotations
 
+from modelshelf.identify import Identification, identify
+from modelshelf.testing.factories import header_from_shapes
+
 Shape = tuple[int, ...]
 Case = tuple[dict[str, Shape], str, str]
+
+
+def identify_shapes(tensors: dict[str, Shape]) -> Identification:
+    """Identify a bare key set (a safetensors-like header, no metadata)."""
+    return identify(header_from_shapes(tensors))
+
+
+def rule_of(found: Identification) -> str:
+    """The name of the rule that decided ``found``."""
+    return found.evidence[0].removeprefix("rule: ")
 
 CASES: dict[str, Case] = {
     "flux-schnell-diffusers": ({

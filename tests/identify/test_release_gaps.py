@@ -1,13 +1,11 @@
 """Identification gaps seen on real layouts (issue 10): Kandinsky 2.x / 3, SD3 releases, CLIP text
-encoders saved without ``text_model.``, transformers configs without ``architectures``. Each
-answer names the key that decided it, and each has a near miss that must not be taken for it."""
+encoders saved without ``text_model.``, transformers configs without ``architectures``. The key
+that decides each is checked in test_decisive_keys.py; here, the near misses that must not be
+taken for them, and the configs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from identify_cases import CASES, UNBUNDLED_CASES
+from identify_cases import CASES, UNBUNDLED_CASES, identify_shapes, rule_of
 
 from modelshelf.identify import Identification, identify
 from modelshelf.testing.factories import (
@@ -17,76 +15,17 @@ from modelshelf.testing.factories import (
     sd_unet_diffusers,
     sd_vae,
     transformers_config,
-    write_safetensors,
 )
 
 Shapes = dict[str, tuple[int, ...]]
 ALL = CASES | UNBUNDLED_CASES
-
-# case -> (rule that must decide it, evidence line that must be given)
-DECISIVE: dict[str, tuple[str, str]] = {
-    "sd3.5-large": ("sd3.5-large model", "joint_blocks.37.x_block.mlp.fc1.weight"),
-    "sd3.5-medium": ("sd3.5-medium model", "x_embedder.proj.weight [1536, 16, 2, 2]"),
-    "sd3-variant-untold": ("sd3 model", "x_embedder.proj.weight"),
-    "sd3.5-large-diffusers": ("sd3.5-large (diffusers) model",
-                              "transformer_blocks.37.ff.net.0.proj.weight"),
-    "sd3.5-medium-diffusers": ("sd3.5-medium (diffusers) model",
-                               "transformer_blocks.0.attn2.to_q.weight"),
-    "sd3-medium-diffusers": ("sd3-medium (diffusers) model", "pos_embed.pos_embed [1, 36864, 4]"),
-    "clip-l-no-text-model-prefix": ("clip-l text encoder (no text_model. prefix)",
-                                    "embeddings.token_embedding.weight [49408, 768]"),
-    "clip-g-no-text-model-prefix": ("clip-g text encoder (no text_model. prefix)",
-                                    "embeddings.token_embedding.weight [49408, 1280]"),
-    "kandinsky-movq": ("movq vae", "decoder.conv_norm_out.conv_y.weight"),
-    "kandinsky2.1-decoder-diffusers": ("kandinsky2.1 decoder unet (diffusers)",
-                                       "add_embedding.image_proj.weight [1536, 768]"),
-    "kandinsky2.1-decoder-original": ("kandinsky2.1 decoder unet (original)", "clip_to_seq.weight"),
-    "kandinsky2.2-decoder": ("kandinsky2.2 decoder unet",
-                             "add_embedding.image_proj.weight [1536, 1280]"),
-    "kandinsky2.2-controlnet-decoder": ("kandinsky2.2 controlnet decoder unet",
-                                        "add_embedding.input_hint_block.0.weight"),
-    "kandinsky2.2-prior": ("kandinsky2.2 prior", "proj_to_clip_embeddings.weight [1280, 2048]"),
-    "768-wide-prior": ("768-wide diffusion prior",
-                       "Kandinsky 2.1 and unCLIP (Karlo) priors share this layout"),
-    "kandinsky3-unet-diffusers": ("kandinsky3 unet (diffusers)",
-                                  "encoder_hid_proj.projection_linear.weight"),
-    "kandinsky3-unet-original": ("kandinsky3 unet (original)", "projection_lin.weight"),
-}
-
-
-def _identify(tensors: Shapes) -> Identification:
-    return identify(header_from_shapes(tensors))
-
-
-def _rule(found: Identification) -> str:
-    return found.evidence[0].removeprefix("rule: ")
-
-
-@pytest.mark.parametrize("name", sorted(DECISIVE))
-def test_the_decisive_key_is_named(name: str) -> None:
-    tensors, arch, model_type = ALL[name]
-    rule_name, evidence = DECISIVE[name]
-    found = _identify(tensors)
-    assert (found.architecture, found.model_type) == (arch, model_type), found
-    assert _rule(found) == rule_name, found
-    assert evidence in found.evidence, found
+_identify, _rule = identify_shapes, rule_of
 
 
 def test_sd3_medium_by_its_positions() -> None:
     found = _identify(sd3_transformer())
     assert (found.architecture, _rule(found)) == ("sd3-medium", "sd3-medium model"), found
     assert "pos_embed [1, 36864, 1536]" in found.evidence
-
-
-@pytest.mark.parametrize("name", ["sd3.5-large", "kandinsky2.2-decoder",
-                                  "clip-l-no-text-model-prefix"])
-def test_through_a_real_file(tmp_path: Path, name: str) -> None:
-    read_header = pytest.importorskip("modelshelf.formats").read_header
-    tensors, arch, model_type = ALL[name]
-    path = write_safetensors(tmp_path / f"{name}.safetensors", tensors)
-    found = identify(read_header(path))
-    assert (found.architecture, found.model_type, _rule(found)) == (
-        arch, model_type, DECISIVE[name][0])
 
 
 # --- near misses ---------------------------------------------------------------------------------
