@@ -119,3 +119,30 @@ def test_listed_architectures_still_decide() -> None:
 def test_unknown_model_type_without_architectures_stays_other() -> None:
     found = _transformers({}, _without_architectures("some_new_model"))
     assert found.model_type == "other", found
+
+
+# --- diffusers pipelines ---------------------------------------------------------------------------
+
+def _pipeline(cls: str, **components: object) -> Identification:
+    return identify(header_from_shapes({}, format="diffusers", config={"_class_name": cls},
+                                       components=components))
+
+
+def test_kandinsky3_pipeline_decided_by_its_unet() -> None:
+    unet = header_from_shapes(ALL["kandinsky3-unet-diffusers"][0],
+                              config={"_class_name": "Kandinsky3UNet"})
+    found = _pipeline("Kandinsky3Pipeline", unet=unet)
+    assert (found.architecture, found.model_type) == ("kandinsky3", "checkpoints"), found
+
+
+def test_kandinsky_prior_pipeline_named_by_its_class() -> None:
+    """A prior pipeline has no unet/transformer to read: its class names the release."""
+    found = _pipeline("KandinskyV22PriorPipeline")
+    assert (found.architecture, found.model_type) == ("kandinsky2.2", "checkpoints"), found
+
+
+def test_sd3_pipeline_names_the_release_of_its_transformer() -> None:
+    transformer = header_from_shapes(ALL["sd3.5-medium-diffusers"][0],
+                                     config={"_class_name": "SD3Transformer2DModel"})
+    found = _pipeline("StableDiffusion3Pipeline", transformer=transformer)
+    assert found.architecture == "sd3.5-medium", found
