@@ -3,7 +3,8 @@ HunyuanVideo, LTX-Video, Anima, Krea 2 — models and LoRAs — plus, models onl
 Mochi, HunyuanDiT and Stable Cascade.
 
 Each family has one or two keys nobody else has (ComfyUI's ``detect_unet_config`` branches on
-the same ones): SD3 ``joint_blocks.*.context_block``, AuraFlow ``double_layers.*.attn.w1q``,
+the same ones): SD3 ``joint_blocks.*.context_block`` (the release — SD3 Medium, SD3.5 Medium
+or Large — by width, dual attention and positions: ``_SD3_NAMINGS``), AuraFlow ``double_layers.*.attn.w1q``,
 Qwen-Image ``txt_norm``, Z-Image/Lumina2 ``cap_embedder`` + ``noise_refiner`` (3840 wide for
 Z-Image, 2304 for Lumina 2), Wan ``head.modulation``, HunyuanVideo
 ``txt_in.individual_token_refiner`` (with 3-D patch embedding), LTX-Video ``adaln_single`` with
