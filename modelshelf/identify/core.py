@@ -107,6 +107,8 @@ def _transformers_type(config: Mapping[str, Any]) -> tuple[str, str] | None:
         )
         if word is not None:
             return word, c
+    if not classes and model_type in cfg.TRANSFORMERS_MODEL_TYPES:
+        return cfg.TRANSFORMERS_MODEL_TYPES[model_type], "no architectures: by model_type"
     return "other", ",".join(classes) or "no architectures"
 
 

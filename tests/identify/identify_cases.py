@@ -6,8 +6,21 @@ follow the released files (diffusers configs / ComfyUI's model_detection for the
 
 from __future__ import annotations
 
+from modelshelf.identify import Identification, identify
+from modelshelf.testing.factories import header_from_shapes
+
 Shape = tuple[int, ...]
 Case = tuple[dict[str, Shape], str, str]
+
+
+def identify_shapes(tensors: dict[str, Shape]) -> Identification:
+    """Identify a bare key set (a safetensors-like header, no metadata)."""
+    return identify(header_from_shapes(tensors))
+
+
+def rule_of(found: Identification) -> str:
+    """The name of the rule that decided ``found``."""
+    return found.evidence[0].removeprefix("rule: ")
 
 CASES: dict[str, Case] = {
     "flux-schnell-diffusers": ({
@@ -281,4 +294,123 @@ CASES |= {
         "down_blocks.2.motion_modules.0.temporal_transformer.norm.weight": (1280,),
         "up_blocks.0.motion_modules.0.temporal_transformer.norm.weight": (1280,),
     }, "sdxl", "other"),
+}
+
+# SD3 releases (ComfyUI's detect_unet_config: depth = x_embedder width // 64, dual attention from
+# "x_block.attn2", RMS q/k norm from "ln_q"; diffusers' infer_diffusers_model_type: pos_embed
+# positions and "joint_blocks.37"). Widths and positions are real, the rest tiny.
+CASES |= {
+    "sd3.5-large": ({
+        "x_embedder.proj.weight": (2432, 16, 2, 2), "pos_embed": (1, 36864, 4),
+        "joint_blocks.0.context_block.attn.qkv.weight": (12, 4),
+        "joint_blocks.0.context_block.attn.ln_q.weight": (4,),
+        "joint_blocks.37.x_block.mlp.fc1.weight": (16, 4),
+    }, "sd3.5-large", "diffusion_models"),
+    "sd3.5-medium": ({
+        "x_embedder.proj.weight": (1536, 16, 2, 2), "pos_embed": (1, 147456, 4),
+        "joint_blocks.0.context_block.attn.qkv.weight": (12, 4),
+        "joint_blocks.0.context_block.attn.ln_q.weight": (4,),
+        "joint_blocks.0.x_block.attn2.qkv.weight": (12, 4),
+        "joint_blocks.23.x_block.mlp.fc1.weight": (16, 4),
+    }, "sd3.5-medium", "diffusion_models"),
+    "sd3-variant-untold": ({  # SD3.5 Large's width, but its 38th block is not in the file
+        "x_embedder.proj.weight": (2432, 16, 2, 2),
+        "joint_blocks.0.context_block.attn.qkv.weight": (12, 4),
+    }, "sd3", "diffusion_models"),
+    # the same in diffusers' SD3Transformer2DModel naming (positions in pos_embed.pos_embed)
+    "sd3.5-large-diffusers": ({
+        "pos_embed.proj.weight": (2432, 16, 2, 2), "pos_embed.pos_embed": (1, 36864, 4),
+        "transformer_blocks.0.attn.add_q_proj.weight": (4, 4),
+        "transformer_blocks.0.attn.norm_q.weight": (4,),
+        "transformer_blocks.37.ff.net.0.proj.weight": (4, 4),
+        "time_text_embed.text_embedder.linear_1.weight": (2432, 2048),
+        "context_embedder.weight": (2432, 4096),
+    }, "sd3.5-large", "diffusion_models"),
+    "sd3.5-medium-diffusers": ({
+        "pos_embed.proj.weight": (1536, 16, 2, 2), "pos_embed.pos_embed": (1, 147456, 4),
+        "transformer_blocks.0.attn.add_q_proj.weight": (4, 4),
+        "transformer_blocks.0.attn.norm_q.weight": (4,),
+        "transformer_blocks.0.attn2.to_q.weight": (4, 4),
+        "time_text_embed.text_embedder.linear_1.weight": (1536, 2048),
+        "context_embedder.weight": (1536, 4096),
+    }, "sd3.5-medium", "diffusion_models"),
+    "sd3-medium-diffusers": ({
+        "pos_embed.proj.weight": (1536, 16, 2, 2), "pos_embed.pos_embed": (1, 36864, 4),
+        "transformer_blocks.0.attn.add_q_proj.weight": (4, 4),
+        "time_text_embed.text_embedder.linear_1.weight": (1536, 2048),
+        "context_embedder.weight": (1536, 4096),
+    }, "sd3-medium", "diffusion_models"),
+    # CLIP text encoders as recent transformers save them: no "text_model." level
+    "clip-l-no-text-model-prefix": ({
+        "embeddings.token_embedding.weight": (49408, 768),
+        "embeddings.position_embedding.weight": (77, 4),
+        "encoder.layers.0.self_attn.q_proj.weight": (4, 4),
+        "final_layer_norm.weight": (4,),
+    }, "clip-l", "text_encoders"),
+    "clip-g-no-text-model-prefix": ({
+        "embeddings.token_embedding.weight": (49408, 1280),
+        "encoder.layers.0.self_attn.q_proj.weight": (4, 4),
+        "final_layer_norm.weight": (4,),
+        "text_projection.weight": (4, 4),
+    }, "clip-g", "text_encoders"),
+    "kandinsky-movq": ({
+        "quantize.embedding.weight": (16384, 4),
+        "encoder.conv_in.weight": (128, 3, 3, 3), "decoder.conv_in.weight": (512, 4, 3, 3),
+        "decoder.conv_norm_out.conv_y.weight": (128, 4, 1, 1),
+        "decoder.conv_norm_out.norm_layer.weight": (128,),
+    }, "unknown", "vae"),
+}
+
+# Models never bundled into a single-file checkpoint (no "model.diffusion_model." twin):
+# Kandinsky 2.x / 3 UNets and priors, in diffusers and original naming. Key names from diffusers
+# (unet_2d_condition.py add_embedding / encoder_hid_proj, embeddings.py, unet_kandinsky3.py,
+# prior_transformer.py) and its conversion scripts; the widths the rules read are real.
+UNBUNDLED_CASES: dict[str, Case] = {
+    "kandinsky2.1-decoder-diffusers": ({
+        "conv_in.weight": (384, 4, 3, 3), "time_embedding.linear_1.weight": (1536, 384),
+        "add_embedding.text_proj.weight": (1536, 768), "add_embedding.text_norm.weight": (1536,),
+        "add_embedding.image_proj.weight": (1536, 768),
+        "encoder_hid_proj.image_embeds.weight": (4, 768),
+        "encoder_hid_proj.text_proj.weight": (768, 1024),
+        "down_blocks.1.attentions.0.add_k_proj.weight": (4, 768),
+    }, "kandinsky2.1", "diffusion_models"),
+    "kandinsky2.1-decoder-original": ({
+        "input_blocks.0.0.weight": (384, 4, 3, 3), "time_embed.0.weight": (1536, 384),
+        "clip_to_seq.weight": (4, 768), "to_model_dim_n.weight": (768, 1024),
+        "proj_n.weight": (1536, 768), "ln_model_n.weight": (1536,), "img_layer.weight": (1536, 768),
+    }, "kandinsky2.1", "diffusion_models"),
+    "kandinsky2.2-decoder": ({
+        "conv_in.weight": (384, 4, 3, 3), "time_embedding.linear_1.weight": (1536, 384),
+        "add_embedding.image_proj.weight": (1536, 1280),
+        "add_embedding.image_norm.weight": (1536,),
+        "encoder_hid_proj.image_embeds.weight": (4, 1280), "encoder_hid_proj.norm.weight": (768,),
+    }, "kandinsky2.2", "diffusion_models"),
+    "kandinsky2.2-controlnet-decoder": ({
+        "conv_in.weight": (384, 8, 3, 3), "time_embedding.linear_1.weight": (1536, 384),
+        "add_embedding.image_proj.weight": (1536, 1280),
+        "add_embedding.image_norm.weight": (1536,),
+        "add_embedding.input_hint_block.0.weight": (16, 3, 3, 3),
+        "encoder_hid_proj.image_embeds.weight": (4, 1280),
+    }, "kandinsky2.2", "diffusion_models"),
+    "kandinsky2.2-prior": ({
+        "prd_embedding": (1, 1, 2048), "positional_embedding": (1, 81, 2048),
+        "proj_in.weight": (2048, 1280), "embedding_proj.weight": (2048, 1280),
+        "transformer_blocks.0.attn1.to_q.weight": (4, 4),
+        "proj_to_clip_embeddings.weight": (1280, 2048), "clip_mean": (1, 1280),
+    }, "kandinsky2.2", "diffusion_models"),
+    "768-wide-prior": ({  # Kandinsky 2.1's prior, or unCLIP (Karlo)'s: the same config
+        "prd_embedding": (1, 1, 2048), "proj_in.weight": (2048, 768),
+        "proj_to_clip_embeddings.weight": (768, 2048), "clip_mean": (1, 768),
+    }, "unknown", "diffusion_models"),
+    "kandinsky3-unet-diffusers": ({
+        "conv_in.weight": (192, 4, 3, 3), "time_embedding.linear_1.weight": (1536, 192),
+        "encoder_hid_proj.projection_linear.weight": (4, 4096),
+        "encoder_hid_proj.projection_norm.weight": (4,),
+        "add_time_condition.attention.to_q.weight": (4, 4),
+    }, "kandinsky3", "diffusion_models"),
+    "kandinsky3-unet-original": ({
+        "in_layer.weight": (192, 4, 3, 3), "to_time_embed.1.weight": (1536, 192),
+        "projection_lin.weight": (4, 4096), "projection_ln.weight": (4,),
+        "feature_pooling.attention.to_query.weight": (4, 4),
+    }, "kandinsky3", "diffusion_models"),
 }

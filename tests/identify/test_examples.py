@@ -4,7 +4,7 @@ tables is exercised by at least one of them (or by the corpus of real key layout
 from __future__ import annotations
 
 import pytest
-from identify_cases import CASES
+from identify_cases import CASES, UNBUNDLED_CASES
 
 from modelshelf.identify import identify
 from modelshelf.identify.rules import RULES
@@ -52,9 +52,9 @@ def test_bare_model_inside_a_checkpoint(name: str) -> None:
     assert (found.architecture, found.model_type) == (ex.architecture, "checkpoints"), found
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(CASES | UNBUNDLED_CASES))
 def test_case(name: str) -> None:
-    tensors, arch, model_type = CASES[name]
+    tensors, arch, model_type = (CASES | UNBUNDLED_CASES)[name]
     found = identify(header_from_shapes(tensors))
     assert (found.architecture, found.model_type) == (arch, model_type), found
 
@@ -76,7 +76,7 @@ def test_every_rule_is_exercised() -> None:
     decided |= {_first_rule(ex.build(False)) for ex in EXAMPLES.values()}
     decided |= {_first_rule(_wrap_as_checkpoint(EXAMPLES[n].build(True)))
                 for n in ORIGINAL_NAMING_MODELS}
-    decided |= {_first_rule(t) for t, _, _ in CASES.values()}
+    decided |= {_first_rule(t) for t, _, _ in (CASES | UNBUNDLED_CASES).values()}
     decided |= {_first_rule(_wrap_as_checkpoint(CASES[n][0])) for n in ORIGINAL_NAMING_CASES}
     decided |= {_first_rule(load_corpus(n)[0]) for n in corpus_names()}
     untested = [r.name for r in RULES if r.name not in decided]

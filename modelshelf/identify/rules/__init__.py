@@ -9,10 +9,11 @@ within that, the tables' own order holds (the sort is stable).
 from __future__ import annotations
 
 from modelshelf.identify.engine import RuleTable
-from modelshelf.identify.rules import components, dit, flux, sd, upscale
+from modelshelf.identify.rules import components, dit, flux, kandinsky, sd, upscale
 from modelshelf.identify.rules.common import TYPE_ORDER
 
 RULES = RuleTable(sorted(
-    (*flux.RULES, *dit.RULES, *sd.RULES, *components.RULES, *upscale.RULES),
+    (*flux.RULES, *dit.RULES, *sd.RULES, *kandinsky.RULES, *components.RULES,
+     *upscale.RULES),
     key=lambda r: (TYPE_ORDER[r.model_type], r.architecture == "unknown"),
 ))

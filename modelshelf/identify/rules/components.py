@@ -30,7 +30,14 @@ def _vae(name: str, arch: str, conf: float, *, note: str = "", **conditions: obj
                 **conditions)  # type: ignore[arg-type]
 
 
+_MOVQ = ("MoVQ (VQ decoder with spatially conditioned norms): Kandinsky 2.1, 2.2 and 3 use "
+         "this layout")
+
 _VAES = (
+    # before the 4-channel row: a MoVQ has a 4-channel latent too (diffusers VQModel with
+    # norm_type "spatial": SpatialNorm's conv_y/conv_b; the codebook "quantize.embedding")
+    _vae("movq", "unknown", 0.85, note=_MOVQ,
+         all_of=(K("quantize.embedding.weight"), K("decoder.conv_norm_out.conv_y.weight"))),
     _vae("flux2", "flux2", 0.9, all_of=(K("bn.running_mean"), K("decoder.conv_in.weight",
                                                                 dims={1: 32}))),
     _vae("wan2.2", "wan", 0.85, all_of=(K("decoder.conv1.weight", dims={1: 48}, ndim=5),)),
@@ -54,6 +61,18 @@ _TEXT_ENCODERS = (
         rule(f"{arch} text encoder", arch, "text_encoders", 0.9,
              all_of=(K("text_model.embeddings.token_embedding.weight", dims={1: width}),),
              none_of=_NOT_VISION, prefixes=("", "transformer."))
+        for arch, width in (("clip-l", 768), ("clip-g", 1280))
+    ),
+    # Recent transformers save a CLIPTextModel(WithProjection) without the "text_model." level:
+    # "embeddings.token_embedding.weight", "encoder.layers.N..." at the root. A bare
+    # "embeddings.*" is not CLIP's alone (a SigLIP text tower is 768 wide too), so the CLIP
+    # vocabulary (49408 tokens, CLIP-L and bigG alike) is required as well.
+    # keys: transformers models/clip/modeling_clip.py (CLIPTextTransformer, CLIPTextEmbeddings)
+    *(
+        rule(f"{arch} text encoder (no text_model. prefix)", arch, "text_encoders", 0.85,
+             all_of=(K("embeddings.token_embedding.weight", dims={0: 49408, 1: width}),
+                     K("encoder.layers.0.self_attn.q_proj.weight")),
+             none_of=(*_NOT_VISION, P("text_model.")))
         for arch, width in (("clip-l", 768), ("clip-g", 1280))
     ),
     *(

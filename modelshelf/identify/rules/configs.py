@@ -31,6 +31,14 @@ DIFFUSERS_PIPELINES: dict[str, str] = {
     "HunyuanVideoPipeline": "hunyuan-video",
     "LTXPipeline": "ltxv",
     "LTXImageToVideoPipeline": "ltxv",
+    **dict.fromkeys(("KandinskyPipeline", "KandinskyImg2ImgPipeline", "KandinskyInpaintPipeline",
+                     "KandinskyPriorPipeline", "KandinskyCombinedPipeline"), "kandinsky2.1"),
+    **dict.fromkeys(("KandinskyV22Pipeline", "KandinskyV22Img2ImgPipeline",
+                     "KandinskyV22InpaintPipeline", "KandinskyV22ControlnetPipeline",
+                     "KandinskyV22ControlnetImg2ImgPipeline", "KandinskyV22PriorPipeline",
+                     "KandinskyV22PriorEmb2EmbPipeline", "KandinskyV22CombinedPipeline"),
+                    "kandinsky2.2"),
+    **dict.fromkeys(("Kandinsky3Pipeline", "Kandinsky3Img2ImgPipeline"), "kandinsky3"),
 }
 
 # Pipelines whose family a component's config narrows down:
@@ -51,6 +59,9 @@ DIFFUSERS_COMPONENTS: dict[str, tuple[str, str]] = {
     "AutoencoderKLHunyuanVideo": ("vae", "hunyuan-video"),
     "AutoencoderKLLTXVideo": ("vae", "ltxv"),
     "UNet2DConditionModel": ("diffusion_models", "unknown"),
+    "Kandinsky3UNet": ("diffusion_models", "kandinsky3"),
+    "PriorTransformer": ("diffusion_models", "unknown"),  # Kandinsky 2.x, unCLIP, Shap-E
+    "VQModel": ("vae", "unknown"),  # MoVQ (Kandinsky) and other VQ-GANs
     "SD3Transformer2DModel": ("diffusion_models", "sd3"),
     "FluxTransformer2DModel": ("diffusion_models", "flux"),
     "Flux2Transformer2DModel": ("diffusion_models", "flux2"),
@@ -83,6 +94,25 @@ TRANSFORMERS_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("LMHeadModel", "llm"),
     ("ForConditionalGeneration", "llm"),
 )
+
+# config.json "model_type" -> model_type word, for a config without "architectures" (older or
+# hand-written configs, and some conversions write none): the model_type alone names the kind.
+# Decoder-only LM families are "llm" (SPEC.md: their model_type is the architecture); the
+# encoders pipelines use are "text_encoders" (a seq2seq T5 lists T5ForConditionalGeneration);
+# BERT-style sentence encoders are "other", as a BertModel is. Types not listed stay "other".
+# keys: transformers models/auto/configuration_auto.py (CONFIG_MAPPING_NAMES)
+TRANSFORMERS_MODEL_TYPES: dict[str, str] = {
+    **dict.fromkeys((
+        "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
+        "gemma2", "gemma3_text", "phi", "phi3", "phimoe", "gpt2", "gpt_neox", "gptj", "gpt_neo",
+        "falcon", "opt", "bloom", "mpt", "starcoder2", "olmo", "olmo2", "cohere", "stablelm",
+        "deepseek_v2", "deepseek_v3", "granite", "internlm2", "exaone", "smollm3",
+    ), "llm"),
+    **dict.fromkeys(("clip_text_model", "t5", "umt5", "mt5"), "text_encoders"),
+    **dict.fromkeys(("clip_vision_model", "siglip_vision_model"), "clip_vision"),
+    **dict.fromkeys(("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "clip",
+                     "siglip"), "other"),
+}
 
 # GGUF general.architecture values of diffusion models (city96's ComfyUI-GGUF conversions)
 GGUF_DIFFUSION: dict[str, str] = {

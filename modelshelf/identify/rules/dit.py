@@ -3,7 +3,8 @@ HunyuanVideo, LTX-Video, Anima, Krea 2 — models and LoRAs — plus, models onl
 Mochi, HunyuanDiT and Stable Cascade.
 
 Each family has one or two keys nobody else has (ComfyUI's ``detect_unet_config`` branches on
-the same ones): SD3 ``joint_blocks.*.context_block``, AuraFlow ``double_layers.*.attn.w1q``,
+the same ones): SD3 ``joint_blocks.*.context_block`` (the release — SD3 Medium, SD3.5 Medium
+or Large — by width, dual attention and positions: ``_SD3_NAMINGS``), AuraFlow ``double_layers.*.attn.w1q``,
 Qwen-Image ``txt_norm``, Z-Image/Lumina2 ``cap_embedder`` + ``noise_refiner`` (3840 wide for
 Z-Image, 2304 for Lumina 2), Wan ``head.modulation``, HunyuanVideo
 ``txt_in.individual_token_refiner`` (with 3-D patch embedding), LTX-Video ``adaln_single`` with
@@ -17,7 +18,9 @@ read as Qwen-Image, with a lower confidence (InvokeAI decides the same way).
 
 from __future__ import annotations
 
-from modelshelf.identify.engine import K, P, R, Rule, rule
+from dataclasses import replace
+
+from modelshelf.identify.engine import K, Key, P, R, Rule, rule
 from modelshelf.identify.rules.common import DIFFUSION_PREFIXES, with_checkpoints
 
 
@@ -26,9 +29,54 @@ def _model(name: str, arch: str, conf: float, **conditions: object) -> Rule:
                 prefixes=DIFFUSION_PREFIXES, **conditions)  # type: ignore[arg-type]
 
 
+# SD3 releases by their MMDiT: ComfyUI's detect_unet_config reads depth = x_embedder width // 64
+# (1536 = 24 blocks: SD3 / SD3.5 Medium; 2432 = 38 blocks: SD3.5 Large), dual attention from the
+# blocks that have "x_block.attn2" (SD3.5 Medium's first 13) and an RMS q/k norm from "ln_q";
+# diffusers' infer_diffusers_model_type tells SD3 Medium from SD3.5 Medium by pos_embed
+# (36864 = 192² positions vs 147456 = 384²) and SD3.5 Large by "joint_blocks.37". SD3.5 Large
+# Turbo is a distillation of Large with the same layout: it is "sd3.5-large" too. diffusers'
+# SD3Transformer2DModel names the same parts pos_embed.proj / transformer_blocks.N.attn2 /
+# attn.norm_q and keeps the positions as the buffer pos_embed.pos_embed.
+# keys: ComfyUI comfy/model_detection.py; diffusers loaders/single_file_utils.py,
+# models/transformers/transformer_sd3.py, models/embeddings.py (PatchEmbed)
+_SD3_NAMINGS: dict[str, dict[str, Key]] = {  # naming -> part -> key
+    "original": {
+        "width": K("x_embedder.proj.weight"), "block37": K("joint_blocks.37.x_block.mlp.fc1.weight"),
+        "dual": R(r"joint_blocks\.\d+\.x_block\.attn2\.qkv\.weight"),
+        "qk_norm": K("joint_blocks.0.context_block.attn.ln_q.weight"), "positions": K("pos_embed"),
+    },
+    "diffusers": {
+        "width": K("pos_embed.proj.weight"), "block37": P("transformer_blocks.37."),
+        "dual": R(r"transformer_blocks\.\d+\.attn2\.to_q\.weight"),
+        "qk_norm": K("transformer_blocks.0.attn.norm_q.weight"), "positions": K("pos_embed.pos_embed"),
+    },
+}
+
+
+def _sized(key: Key, axis: int, size: int) -> Key:
+    return replace(key, dims=((axis, frozenset([size])),))
+
+
+def _sd3(naming: str, base: tuple[Key, ...], conf: float) -> tuple[Rule, ...]:
+    """The SD3 releases in one naming, most specific first, then the family."""
+    part = _SD3_NAMINGS[naming]
+    suffix = "" if naming == "original" else f" ({naming})"
+    medium = (*base, _sized(part["width"], 0, 1536))
+    return (
+        _model(f"sd3.5-large{suffix}", "sd3.5-large", conf,
+               all_of=(*base, _sized(part["width"], 0, 2432), part["block37"])),
+        _model(f"sd3.5-medium{suffix}", "sd3.5-medium", conf - 0.05, all_of=medium,
+               any_of=(part["dual"], _sized(part["positions"], 1, 147456))),
+        _model(f"sd3-medium{suffix}", "sd3-medium", conf - 0.05,
+               all_of=(*medium, _sized(part["positions"], 1, 36864)),
+               none_of=(part["dual"], part["qk_norm"])),
+        _model(f"sd3{suffix}", "sd3", conf - 0.15, all_of=(*base, part["width"]),
+               note="MMDiT width, depth or positions of no known release: the SD3 variant is not told"),
+    )
+
+
 _MODELS = (
-    _model("sd3", "sd3", 0.95, all_of=(K("joint_blocks.0.context_block.attn.qkv.weight"),
-                                       K("x_embedder.proj.weight"))),
+    *_sd3("original", (K("joint_blocks.0.context_block.attn.qkv.weight"),), 0.95),
     _model("auraflow", "auraflow", 0.95, all_of=(K("double_layers.0.attn.w1q.weight"),)),
     _model("hunyuan-video", "hunyuan-video", 0.9, all_of=(
         K("txt_in.individual_token_refiner.blocks.0.norm1.weight"),
@@ -60,10 +108,10 @@ _MODELS = (
 
 # diffusers naming: never bundled into single-file checkpoints, so no checkpoint twins
 _DIFFUSERS_MODELS = (
-    _model("sd3 (diffusers)", "sd3", 0.9, all_of=(
-        K("pos_embed.proj.weight"), K("transformer_blocks.0.attn.add_q_proj.weight"),
+    *_sd3("diffusers", (
+        K("transformer_blocks.0.attn.add_q_proj.weight"),
         K("time_text_embed.text_embedder.linear_1.weight", dims={1: 2048}),
-        K("context_embedder.weight"))),
+        K("context_embedder.weight")), 0.9),
     _model("auraflow (diffusers)", "auraflow", 0.9, all_of=(
         K("joint_transformer_blocks.0.attn.add_q_proj.weight"), K("register_tokens"))),
     _model("hunyuan-video (diffusers)", "hunyuan-video", 0.85, all_of=(

@@ -85,7 +85,7 @@ EXAMPLES: dict[str, Example] = {
     "flux-dev-checkpoint": Example(_t(flux_checkpoint), "flux-dev", "checkpoints"),
     "chroma": Example(_t(chroma_transformer), "chroma", "diffusion_models"),
     "flux2": Example(_t(flux2_transformer), "flux2", "diffusion_models"),
-    "sd3": Example(_t(sd3_transformer), "sd3", "diffusion_models"),
+    "sd3": Example(_t(sd3_transformer), "sd3-medium", "diffusion_models"),
     "auraflow": Example(_t(auraflow_transformer), "auraflow", "diffusion_models"),
     "qwen-image": Example(_t(qwen_image_transformer), "qwen-image", "diffusion_models"),
     "z-image": Example(_t(z_image_transformer), "z-image", "diffusion_models"),

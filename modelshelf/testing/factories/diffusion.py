@@ -256,7 +256,7 @@ def flux2_transformer(*, tiny: bool = False) -> dict[str, Shape]:
 
 
 def sd3_transformer(*, tiny: bool = False) -> dict[str, Shape]:
-    """SD3 medium (MMDiT) in the original naming: ``joint_blocks.*.context_block``."""
+    """SD3 Medium (MMDiT) in the original naming: ``joint_blocks.*.context_block``."""
     h = 1536
     t = {
         "x_embedder.proj.weight": (h, 16, 2, 2), "pos_embed": (1, 36864, h),
@@ -267,7 +267,8 @@ def sd3_transformer(*, tiny: bool = False) -> dict[str, Shape]:
         "joint_blocks.0.x_block.mlp.fc1.weight": (4 * h, h),
         "final_layer.linear.weight": (64, h),
     }
-    return _finish(t, {}, tiny)
+    # width (depth = width // 64) and positions (192²) are what tell SD3 Medium from SD3.5
+    return _finish(t, {r"x_embedder\.proj\.weight": (0,), r"pos_embed": (1,)}, tiny)
 
 
 def auraflow_transformer(*, tiny: bool = False) -> dict[str, Shape]:
