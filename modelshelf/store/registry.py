@@ -115,11 +115,18 @@ class Registry:
 
     def models(self, conn: sqlite3.Connection, type: str | None = None,
                architecture: str | None = None) -> list[ModelRecord]:
-        clauses, args = [], []
-        for column, value in (("type", type), ("architecture", architecture)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
+        clauses: list[str] = []
+        args: list[str] = []
+        if type is not None:
+            clauses.append("type = ?")
+            args.append(type)
+        if architecture is not None:
+            # A family name also lists its releases: `sd3` finds sd3-medium and sd3.5-large,
+            # `flux` finds flux-dev (but not flux2, another family).
+            clauses.append("(architecture = ? OR architecture LIKE ? ESCAPE '\\'"
+                           " OR architecture LIKE ? ESCAPE '\\')")
+            literal = architecture.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args += [architecture, literal + "-%", literal + ".%"]
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         return self._models(conn, f"{where}ORDER BY name", tuple(args))
 

@@ -173,3 +173,14 @@ def test_refuses_a_registry_from_the_future(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(Exception, match="newer than this modelshelf"):
         Store(home)
+
+
+def test_an_architecture_family_lists_its_releases(store: Store, add_blob: AddBlob) -> None:
+    """`ls --arch sd3` finds SD3 medium and SD3.5 large; `flux` is not `flux2`."""
+    for name, arch in (("m", "sd3-medium"), ("l", "sd3.5-large"), ("s", "sd3"),
+                       ("d", "flux-dev"), ("f2", "flux2"), ("x", "sdxl")):
+        store.add_model(new_model(name, add_blob(name.encode() * 3), architecture=arch))
+    assert [m.name for m in store.list(architecture="sd3")] == ["l", "m", "s"]
+    assert [m.name for m in store.list(architecture="sd3.5-large")] == ["l"]
+    assert [m.name for m in store.list(architecture="flux")] == ["d"]
+    assert [m.name for m in store.list(architecture="sd%")] == []
