@@ -12,7 +12,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,26 @@ _ENTRY_KEYS = {"ref", "name", "type", "include", "exclude", "revision", "sha256"
 
 
 @dataclass(frozen=True)
-class ManifestEntry:
-    ref: str
+class Selection:
+    """Which files of a reference to take and how to file them: what a manifest entry may say
+    and what ``pull`` takes as options (:class:`modelshelf.api.PullOptions` extends it), so the
+    two never drift apart."""
+
     name: str | None = None
     type: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     revision: str | None = None
     sha256: str | None = None
+
+    def selection(self) -> dict[str, Any]:
+        """These fields alone, for ``dataclasses.replace`` onto another selection."""
+        return {f.name: getattr(self, f.name) for f in fields(Selection)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestEntry(Selection):
+    ref: str
 
 
 # What a lock pins of a file is what the registry records of it: path in the model, sha256, size.

@@ -414,8 +414,7 @@ def _options(options: PullOptions | None = None,
 
 
 def _entry_options(entry: ManifestEntry, base: PullOptions) -> PullOptions:
-    return replace(base, name=entry.name, type=entry.type, include=entry.include,
-                   exclude=entry.exclude, revision=entry.revision, sha256=entry.sha256)
+    return replace(base, **entry.selection())
 
 
 def inspect(target: str | os.PathLike[str], *, settings: Settings | None = None,

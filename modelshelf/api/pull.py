@@ -39,6 +39,7 @@ from modelshelf.errors import (
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspection import Info, inspect_path
+from modelshelf.manifest import Selection
 from modelshelf.naming import name_from
 from modelshelf.secrets import public_url
 from modelshelf.sources import parse, resolve, traits
@@ -90,13 +91,7 @@ def network_policy(settings: Settings, source: str,
 
 
 @dataclass(frozen=True)
-class PullOptions:
-    name: str | None = None
-    type: str | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    revision: str | None = None
-    sha256: str | None = None
+class PullOptions(Selection):
     connections: int | None = None
     force: bool = False
     token: str | None = None
