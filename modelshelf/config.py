@@ -40,6 +40,27 @@ class _AnyName:
         return iter(())
 
 
+class _EachName(Mapping[str, Any]):
+    """The schema of a table of the user's own names whose every entry has the same keys
+    ([profiles.NAME] gpu/disk): any name, each checked against ``keys``."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self._keys = keys
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> frozenset[str]:
+        return self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+PROFILE_KEYS = frozenset({"gpu", "disk"})
 CONFIG_SCHEMA: Mapping[str, Any] = {
     "store": frozenset({"root"}),
     "transfer": frozenset({"connections", "retries", "stall_seconds"}),
@@ -49,6 +70,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
     "aliases": _AnyName(),
     "presets": _AnyName(),
     "mirror": frozenset({"tokens"}),
+    "profiles": _EachName(PROFILE_KEYS),
 }
 
 
@@ -108,6 +130,9 @@ class Settings:
     presets: Mapping[str, tuple[str, ...] | Path] = field(default_factory=dict)
     # [mirror] tokens: bearer tokens `serve --mirror` accepts (none: it answers everyone).
     mirror_tokens: tuple[Secret, ...] = ()
+    # [profiles.NAME] gpu = "24GB", disk = "100GB": the user's own advise targets (bytes;
+    # a key left out is None), beside and over the built-in ones.
+    profiles: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
@@ -143,6 +168,7 @@ class Settings:
             "aliases": dict(self.aliases),
             "presets": {name: str(p) if isinstance(p, Path) else list(p)
                         for name, p in self.presets.items()},
+            "profiles": {name: dict(p) for name, p in self.profiles.items()},
             "proxies": self.proxies.to_json(),
             "mirror": {"tokens": [MASK for _ in self.mirror_tokens]},
             "sources": {
@@ -349,6 +375,27 @@ def _mirror_tokens(value: Any) -> tuple[Secret, ...]:
     return tuple(Secret(v.strip()) for v in value)
 
 
+def _profiles(table: Any) -> dict[str, dict[str, int | None]]:
+    """``[profiles.NAME]`` tables of sizes; a size that is no size names the profile and key."""
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError("config [profiles]: expected [profiles.NAME] tables with gpu/disk sizes")
+    profiles: dict[str, dict[str, int | None]] = {}
+    for name, entry in table.items():
+        sizes: dict[str, int | None] = {}
+        for key in sorted(PROFILE_KEYS):
+            value = entry.get(key)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, str | int)):
+                raise ConfigError(f"config [profiles.{name}] {key}: expected a size such as "
+                                  f"\"24GB\", got {value!r}")
+            try:
+                sizes[key] = None if value is None else parse_size(value)
+            except ConfigError as exc:
+                raise ConfigError(f"config [profiles.{name}] {key}: {exc}") from None
+        profiles[str(name).lower()] = sizes
+    return profiles
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -397,4 +444,5 @@ def load_settings(
         aliases=_aliases(data.get("aliases", {})),
         presets=_presets(data.get("presets", {}), config_file),
         mirror_tokens=_mirror_tokens(_table(data, "mirror", "").get("tokens", [])),
+        profiles=_profiles(data.get("profiles", {})),
     )
