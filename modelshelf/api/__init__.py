@@ -43,6 +43,7 @@ from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store
 from modelshelf.views.hfcache import forget_blob
 
 if TYPE_CHECKING:
+    from modelshelf.api.advise import Step as AdviseStep
     from modelshelf.api.bundle import ExportResult, ImportResult
     from modelshelf.api.presets import Preset, PresetSize
     from modelshelf.api.pull import ProgressFactory, PullOptions
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from modelshelf.convert.stream import Progress as ConvertProgress
     from modelshelf.formats.tensors import TensorMap
     from modelshelf.inspection import Report, ScanResult
+    from modelshelf.inspection.advice import Advice
     from modelshelf.inspection.scanner import Progress as ScanProgress
     from modelshelf.manifest import ManifestEntry
     from modelshelf.views.plan import LinkPlan
@@ -373,6 +375,38 @@ class Shelf:
         from modelshelf.inspection import report
 
         return report(self.store, extra_dirs=tuple(Path(d) for d in extra_dirs))
+
+    def advise(self, targets: Sequence[str] = (), *, profile: str | None = None,
+               gpu: str | None = None, disk: str | None = None,
+               extra_dirs: Iterable[str | os.PathLike[str]] = (),
+               unused_days: int | None = None) -> Advice:
+        """Will each model fit (``targets``: names or paths; none = every registered model)
+        on ``gpu``/``disk`` or a ``profile``, and what would help — see
+        :mod:`modelshelf.inspection.advice`. Reads headers only; changes nothing."""
+        from modelshelf.inspection.advice import UNUSED_DAYS, advise
+        from modelshelf.inspection.advice_facts import path_facts, store_facts
+        from modelshelf.inspection.targets import resolve_target
+
+        target = resolve_target(profile, gpu, disk, self.settings.profiles)
+        paths = [t for t in targets if Path(t).exists()]
+        names = [t for t in targets if t not in paths]
+        facts = [path_facts(Path(p)) for p in paths]
+        if names or not targets:
+            facts += store_facts(self.store, names or None,
+                                 tuple(Path(d) for d in extra_dirs))
+        return advise(facts, target,
+                      unused_days=UNUSED_DAYS if unused_days is None else unused_days)
+
+    def advise_plan(self, advice: Advice) -> builtins.list[AdviseStep]:
+        """What ``advise --apply`` would do: conversions to NEW models (see api/advise.py)."""
+        from modelshelf.api.advise import plan
+
+        return plan(self, advice)
+
+    def advise_apply(self, steps: Sequence[AdviseStep]) -> builtins.list[AdviseStep]:
+        from modelshelf.api.advise import execute
+
+        return execute(self, builtins.list(steps))
 
     def convert(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                 dtype: str | None = None,

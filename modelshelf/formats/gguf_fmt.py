@@ -83,6 +83,13 @@ def _tables() -> SimpleNamespace:
     )
 
 
+def bits_per_weight(ggml_type: str) -> float:
+    """Bits each weight takes in a ggml type (``Q4_K`` -> 4.5), from the gguf package's block
+    sizes: what a quantised file's size is estimated from before it exists."""
+    block, type_size = _tables().quant_sizes[_tables().quant_type[ggml_type]]
+    return float(type_size * 8 / block)
+
+
 def looks_like(head: bytes, size: int) -> bool:
     return head[:4] == MAGIC
 

@@ -8,10 +8,15 @@ The rule (returned in the answer, so users can see why):
   conservative middle between image models (larger activations) and LLMs at short context;
 - 512 MiB: the CUDA context and library workspaces (cuBLAS/cuDNN) every process pays for.
 Long-context LLM KV caches are not included; the answer says so.
+
+``advise`` refines the 20% per architecture (:data:`ACTIVATIONS`): an image model's activations
+grow with its resolution, not with its weights, so each family gets a share of the weights plus
+a fixed amount for its usual working size, and the rule it used is shown beside the number.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from modelshelf.errors import UsageError
@@ -26,6 +31,42 @@ DTYPE_NAMES: Final[dict[str, str]] = {
     "fp64": "F64", "fp32": "F32", "fp16": "F16", "bf16": "BF16",
     "float32": "F32", "float16": "F16", "bfloat16": "BF16",
 }
+
+
+
+@dataclass(frozen=True)
+class Activation:
+    """Memory beside the weights while running: ``share`` of the weights plus ``fixed`` bytes."""
+
+    share: float
+    fixed: int
+    assumes: str
+
+
+_GIB = 2**30
+_IMAGE_1024 = Activation(0.15, 3 * _GIB, "1024x1024 image, batch 1")
+_VIDEO = Activation(0.15, 8 * _GIB, "a few seconds of 480p video")
+DEFAULT_ACTIVATION: Final = Activation(OVERHEAD_FRACTION, 0, "generic: 20% of the weights")
+# By architecture first (SPEC's vocabulary), then by model type; else the generic rule.
+ACTIVATIONS: Final[dict[str, Activation]] = {
+    "sd15": Activation(0.20, 1 * _GIB, "512x512 image, batch 1"),
+    "sd2": Activation(0.20, int(1.5 * _GIB), "768x768 image, batch 1"),
+    "sdxl": Activation(0.20, int(2.5 * _GIB), "1024x1024 image, batch 1"),
+    "sdxl-refiner": Activation(0.20, int(2.5 * _GIB), "1024x1024 image, batch 1"),
+    **dict.fromkeys(("sd3", "flux", "flux-dev", "flux-schnell", "chroma", "auraflow", "flux2",
+                     "qwen-image", "z-image"), _IMAGE_1024),
+    **dict.fromkeys(("wan", "hunyuan-video", "ltxv"), _VIDEO),
+}
+ACTIVATIONS_BY_TYPE: Final[dict[str, Activation]] = {
+    "llm": Activation(0.10, 1 * _GIB, "KV cache for 4k tokens, batch 1"),
+    "loras": Activation(0.0, 0, "loaded beside its base model"),
+    "embeddings": Activation(0.0, 0, "loaded beside its base model"),
+}
+
+
+def activation_for(architecture: str, model_type: str) -> Activation:
+    return ACTIVATIONS.get(architecture) or ACTIVATIONS_BY_TYPE.get(model_type,
+                                                                   DEFAULT_ACTIVATION)
 
 
 def weights_bytes(info: Info, dtype: str | None = None) -> int:
