@@ -371,10 +371,10 @@ class Shelf:
 
     def report(self, extra_dirs: Iterable[str | os.PathLike[str]] = ()) -> Report:
         """The whole collection (and model files under ``extra_dirs``): counts, sizes,
-        duplicates, savings, unsafe files."""
-        from modelshelf.inspection import report
+        duplicates, savings, unsafe files, and what advise would save (``optimization``)."""
+        from modelshelf.inspection.advice_facts import report_with_advice
 
-        return report(self.store, extra_dirs=tuple(Path(d) for d in extra_dirs))
+        return report_with_advice(self.store, extra_dirs=tuple(Path(d) for d in extra_dirs))
 
     def advise(self, targets: Sequence[str] = (), *, profile: str | None = None,
                gpu: str | None = None, disk: str | None = None,

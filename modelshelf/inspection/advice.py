@@ -118,6 +118,21 @@ class Advice:
         return {"target": self.target.to_json(), "models": [m.to_json() for m in self.models],
                 "total_saves_bytes": self.total_saves_bytes}
 
+    def summary(self, top: int = 5) -> dict[str, Any]:
+        """Savings by kind of suggestion and the ``top`` suggestions (priority, then bytes):
+        ``report``'s optimization section."""
+        by_kind: dict[str, int] = {}
+        rows = []
+        for m in self.models:
+            for s in m.suggestions:
+                by_kind[s.action] = by_kind.get(s.action, 0) + s.saves_bytes
+                rows.append({"model": m.name, **s.to_json()})
+        rows.sort(key=lambda r: (PRIORITIES.index(r["priority"]), -r["saves_bytes"], r["model"]))
+        return {"savings_by_kind": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])),
+                "total_saves_bytes": self.total_saves_bytes,
+                "top": [{k: r[k] for k in ("model", "action", "priority", "saves_bytes",
+                                            "detail")} for r in rows[:top]]}
+
     def render(self) -> list[str]:
         """Plain text lines for humans."""
         t = self.target

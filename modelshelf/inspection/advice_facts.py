@@ -4,13 +4,15 @@ from files on disk. Reading happens here so that :mod:`.advice` stays pure."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from modelshelf.errors import NotFoundError
-from modelshelf.inspection.advice import CASTABLE_FORMATS, ModelFacts
+from modelshelf.inspection.advice import CASTABLE_FORMATS, ModelFacts, advise
 from modelshelf.inspection.info import inspect_path
 from modelshelf.inspection.reporting import Entry, Report, report
+from modelshelf.inspection.targets import Target
 from modelshelf.store import ModelRecord, Store
 
 
@@ -41,8 +43,20 @@ def store_facts(store: Store, names: Sequence[str] | None = None,
     missing = [n for n in names or () if n not in records]
     if missing:
         raise NotFoundError(f"advise: no model named {', '.join(missing)} (see `modelshelf ls`)")
-    users = Counter(sha for r in records.values() for sha in {f.sha256 for f in r.files})
+    return _facts(records, report(store, extra_dirs), names)
+
+
+def report_with_advice(store: Store, extra_dirs: Iterable[Path] = ()) -> Report:
+    """``report`` plus its optimization section: every model's advice for no particular
+    target (what would save bytes anywhere), from the same header facts — read once."""
     rep = report(store, extra_dirs)
+    facts = _facts({r.name: r for r in store.list()}, rep, None)
+    return replace(rep, advice=advise(facts, Target("any", None, None)))
+
+
+def _facts(records: Mapping[str, ModelRecord], rep: Report,
+           names: Sequence[str] | None) -> list[ModelFacts]:
+    users = Counter(sha for r in records.values() for sha in {f.sha256 for f in r.files})
     wanted = set(records) if names is None else set(names)
     out = []
     for entry in rep.entries:

@@ -17,6 +17,7 @@ from typing import Any
 
 from modelshelf.config import format_size
 from modelshelf.hashing import sha256_file
+from modelshelf.inspection.advice import Advice
 from modelshelf.inspection.gpu import FLOAT_ITEMSIZE
 from modelshelf.inspection.scanned import ScannedFile
 from modelshelf.inspection.scanner import ScanCache, read_facts, scan
@@ -62,6 +63,7 @@ class Entry:
 class Report:
     entries: tuple[Entry, ...]
     duplicates: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (size, paths) per group
+    advice: Advice | None = None  # every model's advice, for the optimization section
 
     # -- numbers --------------------------------------------------------------------------------
     def _group(self, attr: str) -> dict[str, dict[str, int]]:
@@ -100,6 +102,7 @@ class Report:
                        for e in self.entries if e.safety == "unsafe"],
             "unknown": [e.label for e in self.entries if e.architecture == "unknown"],
             "broken": [{"model": e.label, "error": e.error} for e in self.entries if e.error],
+            **({"optimization": self.advice.summary()} if self.advice is not None else {}),
         }
 
     def render(self) -> list[str]:
@@ -124,7 +127,19 @@ class Report:
         if data["broken"]:
             lines.append(f"Broken: {len(data['broken'])}")
             lines += [f"  {naming(b['model'], b['error'])}" for b in data["broken"]]
+        if "optimization" in data:
+            lines += _optimization_lines(data["optimization"])
         return lines
+
+
+def _optimization_lines(summary: Mapping[str, Any]) -> list[str]:
+    lines = [f"Optimization: up to {format_size(summary['total_saves_bytes'])} to save "
+             "(`modelshelf advise --all --profile P` for a GPU and disk)"]
+    lines += [f"  {kind:<22} {format_size(saves):>10}"
+              for kind, saves in summary["savings_by_kind"].items()]
+    lines += [f"  [{s['priority']}] {s['model']}: {s['action']}, saves "
+              f"{format_size(s['saves_bytes'])}" for s in summary["top"]]
+    return lines
 
 
 def naming(subject: str, reason: str) -> str:
