@@ -36,6 +36,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     report = commands.add_parser("report", parents=[common], help="the whole collection")
     report.add_argument("--dir", action="append", default=[], type=Path, dest="dirs",
                         help="also cover this folder")
+    report.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the report as a self-contained HTML page")
     report.set_defaults(handler=run_report)
 
     convert = commands.add_parser("convert", parents=[common], help="rewrite as safetensors")
@@ -165,13 +167,23 @@ def run_scan(ctx: Context) -> int:
 
 
 def run_report(ctx: Context) -> int:
+    html_file = ctx.args.html
+    if html_file is not None and not html_file.parent.is_dir():
+        raise UsageError(f"report --html {html_file}: no folder {html_file.parent}")
     result = ctx.shelf.report(extra_dirs=ctx.args.dirs)
+    payload = result.to_json()
+    if html_file is not None:
+        from modelshelf.inspection.report_html import write_html
+
+        payload["html"] = str(write_html(payload, html_file))
 
     def human() -> None:
         for line in result.render():
             ctx.say(printable(line))
+        if html_file is not None:
+            ctx.say(f"wrote {printable(str(html_file))}")
 
-    ctx.emit(result.to_json(), human)
+    ctx.emit(payload, human)
     return 0
 
 
