@@ -31,8 +31,10 @@ UNUSED_DAYS: Final = 90
 FITS, TIGHT, NO_FIT = "fits", "tight", "does not fit"
 _VERDICT_ORDER = {FITS: 0, TIGHT: 1, NO_FIT: 2}
 PRIORITIES = ("high", "medium", "low")
-# Formats ``convert`` rewrites (and so casts): GGUF's blocks are quantised, not cast.
+# Formats ``convert`` rewrites (and so ``--apply`` may cast); the others are suggested only.
 CASTABLE_FORMATS: Final = frozenset({"safetensors", "pickle"})
+# GGUF's blocks are quantised, not cast: re-quantising is its own suggestion.
+NOT_CAST: Final = frozenset({"gguf", "unknown"})
 # GGUF quant choices: name -> (ggml block type, extra bits per weight). The _M mixes keep some
 # tensors (attn_v, ffn_down of half the layers) at Q6_K: on llama.cpp's published sizes that
 # is about +0.35 bits for Q4_K_M and +0.17 for Q5_K_M over their base block type.
@@ -172,6 +174,14 @@ def _float_bytes(dtypes: Mapping[str, int]) -> int:
                if FLOAT_ITEMSIZE.get(d, 0) > 2)
 
 
+def _castable_bytes(facts: ModelFacts) -> int:
+    """What casting to fp16 saves, where a cast is the thing to do (not a GGUF, not an unsafe
+    pickle: convert refuses those)."""
+    if facts.format in NOT_CAST or facts.safety == "unsafe":
+        return 0
+    return _float_bytes(facts.dtypes)
+
+
 def _vram_part(facts: ModelFacts, gpu: int) -> tuple[str, int, int, str]:
     needed, rule = needed_vram(facts)
     fit = verdict(needed, gpu)
@@ -203,8 +213,8 @@ def _suggest(facts: ModelFacts, target: Target, fit: str, now: float,
              unused_days: int) -> list[Suggestion]:
     out: list[Suggestion] = []
     gpu = target.gpu_bytes
-    cast_saves = _float_bytes(facts.dtypes)
-    if facts.format in CASTABLE_FORMATS and facts.safety != "unsafe" and cast_saves:
+    cast_saves = _castable_bytes(facts)
+    if cast_saves:
         after = facts.size - cast_saves
         rescued = gpu is not None and fit != FITS and verdict(needed_vram(facts, after)[0],
                                                               gpu) == FITS
@@ -214,7 +224,9 @@ def _suggest(facts: ModelFacts, target: Target, fit: str, now: float,
             "convert-fp16", "high" if rescued else "medium" if share >= 0.5 else "low",
             cast_saves, f"cast {floats:,} fp32 weights to fp16 (bf16 keeps fp32's range; "
             f"fp16 may overflow): {format_size(facts.size)} -> {format_size(after)}"
-            + ("; then it fits" if rescued else ""), facts.convertible))
+            + ("; then it fits" if rescued else "")
+            + ("" if facts.convertible else "; `modelshelf convert` its weights file, or save "
+               "it with torch_dtype=float16"), facts.convertible))
     if facts.format == "pickle":
         if facts.safety == "unsafe":
             out.append(Suggestion("replace-unsafe-pickle", "high", 0,
@@ -269,7 +281,7 @@ def advise_model(facts: ModelFacts, target: Target, *, now: float | None = None,
     if facts.safety == "unsafe":
         hygiene -= 10
         reasons.append("an unsafe pickle (-10)")
-    if facts.format in CASTABLE_FORMATS and _float_bytes(facts.dtypes):
+    if _castable_bytes(facts):
         hygiene -= 5
         reasons.append("fp32 weights where fp16/bf16 would do (-5)")
     score = round(100 * (score + max(hygiene, 0)) / possible)

@@ -47,7 +47,8 @@ _GIB = 2**30
 _IMAGE_1024 = Activation(0.15, 3 * _GIB, "1024x1024 image, batch 1")
 _VIDEO = Activation(0.15, 8 * _GIB, "a few seconds of 480p video")
 DEFAULT_ACTIVATION: Final = Activation(OVERHEAD_FRACTION, 0, "generic: 20% of the weights")
-# By architecture first (SPEC's vocabulary), then by model type; else the generic rule.
+# By model type first (a LoRA runs beside its base model whatever the base), then by
+# architecture (SPEC's vocabulary); else the generic rule.
 ACTIVATIONS: Final[dict[str, Activation]] = {
     "sd15": Activation(0.20, 1 * _GIB, "512x512 image, batch 1"),
     "sd2": Activation(0.20, int(1.5 * _GIB), "768x768 image, batch 1"),
@@ -65,8 +66,8 @@ ACTIVATIONS_BY_TYPE: Final[dict[str, Activation]] = {
 
 
 def activation_for(architecture: str, model_type: str) -> Activation:
-    return ACTIVATIONS.get(architecture) or ACTIVATIONS_BY_TYPE.get(model_type,
-                                                                   DEFAULT_ACTIVATION)
+    return ACTIVATIONS_BY_TYPE.get(model_type) or ACTIVATIONS.get(architecture,
+                                                                  DEFAULT_ACTIVATION)
 
 
 def weights_bytes(info: Info, dtype: str | None = None) -> int:

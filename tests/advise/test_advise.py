@@ -109,3 +109,25 @@ def test_text_output_and_usage_errors(cli: Any, shelf_models: dict[str, int]) ->
         bad = cli(*args)
         assert bad.code in (1, 2) and text in bad.err
         assert len(bad.err.strip().splitlines()) == 1
+
+
+def test_a_lora_runs_beside_its_base_so_no_image_activations(
+        tmp_path: Path, store: Store, cli: Any) -> None:
+    lora = f.write_safetensors(tmp_path / "l.safetensors", f.kohya_lora("sdxl", rank=4))
+    size = register(store, lora, "style", "loras", "sdxl")
+    model = cli("advise", "style", "--gpu", "8GB", "--json").json["models"][0]
+    assert model["needed_bytes"] == size + 512 * 2**20
+    assert "(loaded beside its base model)" in model["reasons"][0]
+
+
+def test_a_transformers_folder_in_fp32_is_told_but_not_converted(tmp_path: Path, cli: Any) -> None:
+    import json
+
+    folder = tmp_path / "bert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(f.transformers_config("qwen2")))
+    f.write_safetensors(folder / "model.safetensors", f.decoder_lm_tensors(), dtype="F32")
+    data = cli("advise", str(folder), "--gpu", "8GB", "--json").json
+    fp16 = _actions(data["models"][0])["convert-fp16"]
+    assert fp16["saves_bytes"] > 0 and fp16["safe_to_apply"] is False
+    assert "`modelshelf convert` its weights file" in fp16["detail"]
