@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from modelshelf.store import Store
 from modelshelf.testing import factories as f
 
 DAY = 86400
+# The torch-zip writer lives with the converter's tests; the apply tests use it too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "convert"))
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from advise_models import register
+from convert_torchzip import simple_state_dict
 
 from modelshelf.store import Store
 from modelshelf.testing import factories as f
@@ -39,3 +41,15 @@ def test_apply_converts_to_a_new_model_and_keeps_the_original(
 def test_dry_run_without_apply_is_a_usage_error(cli: Any) -> None:
     result = cli("advise", "--all", "--gpu", "8GB", "--dry-run")
     assert result.code == 2 and "--dry-run goes with --apply" in result.err
+
+
+def test_a_safe_fp16_pickle_becomes_a_new_safetensors_model(
+        tmp_path: Path, store: Store, cli: Any) -> None:
+    ckpt = simple_state_dict(tmp_path / "m.ckpt", {"w": np.ones((4, 4), np.float16)})
+    register(store, ckpt, "old", fmt="pickle")
+    result = cli("advise", "old", "--disk", "1GB", "--apply", "--json")
+    assert result.code == 0, result.err
+    assert [(s["action"], s["status"]) for s in result.json["plan"]] == [
+        ("to-safetensors", "done")]
+    info = cli("info", "old-safetensors", "--json").json
+    assert info["format"] == "safetensors" and info["dtypes"] == {"F16": 16}
