@@ -42,7 +42,8 @@ def store_facts(store: Store, names: Sequence[str] | None = None,
     records: dict[str, ModelRecord] = {r.name: r for r in store.list()}
     missing = [n for n in names or () if n not in records]
     if missing:
-        raise NotFoundError(f"advise: no model named {', '.join(missing)} (see `modelshelf ls`)")
+        raise NotFoundError(f"advise: {', '.join(missing)}: no such model or file "
+                            "(see `modelshelf ls`)")
     return _facts(records, report(store, extra_dirs), names)
 
 

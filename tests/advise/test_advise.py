@@ -104,7 +104,7 @@ def test_text_output_and_usage_errors(cli: Any, shelf_models: dict[str, int]) ->
     assert "[medium] convert-fp16: saves 100.00 MB" in result.out
     for args, text in ((("advise", "--gpu", "8GB"), "name models or paths, or give --all"),
                        (("advise", "big32"), "give --gpu SIZE"),
-                       (("advise", "nope", "--gpu", "8GB"), "no model named nope"),
+                       (("advise", "nope", "--gpu", "8GB"), "advise: nope: no such model or file"),
                        (("advise", "big32", "--profile", "a6001"), "did you mean 'a6000'")):
         bad = cli(*args)
         assert bad.code in (1, 2) and text in bad.err
