@@ -61,6 +61,9 @@ class ModelFacts:
     copies_outside: tuple[str, ...] = ()  # other paths holding the same bytes (not the store's)
     outside_bytes: int = 0  # what those copies take
     convertible: bool = False  # a single file convert can read (apply may convert it)
+    # (sha256 or path, size) per file: what the models judged together take on disk, each blob
+    # once (two names for the same bytes cost one copy)
+    blobs: tuple[tuple[str, int], ...] = ()
 
     @property
     def parameters(self) -> int:
@@ -96,9 +99,17 @@ class ModelAdvice:
         """The most this model's advice saves without counting alternatives twice: casting and
         re-quantising are alternatives (the larger counts), de-duplicating adds to them, and
         removing the model replaces them all."""
+        return self._saves(outside=True)
+
+    @property
+    def store_saves_bytes(self) -> int:
+        """The same, without the copies outside the store (they are not on the judged disk)."""
+        return self._saves(outside=False)
+
+    def _saves(self, *, outside: bool) -> int:
         by = {s.action: s.saves_bytes for s in self.suggestions}
         shrink = max(by.get("convert-fp16", 0), by.get("gguf-quant", 0))
-        return max(by.get("remove", 0), shrink + by.get("dedupe", 0))
+        return max(by.get("remove", 0), shrink + (by.get("dedupe", 0) if outside else 0))
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "fit": self.fit, "score": self.score,
@@ -111,6 +122,19 @@ class ModelAdvice:
 class Advice:
     target: Target
     models: tuple[ModelAdvice, ...]
+    disk_used_bytes: int = 0  # the models judged, each blob once
+
+    @property
+    def disk(self) -> dict[str, Any] | None:
+        """All the models judged against the disk budget (None without one): does the whole
+        set fit, and would it after the advice."""
+        budget = self.target.disk_bytes
+        if budget is None:
+            return None
+        after = max(self.disk_used_bytes - sum(m.store_saves_bytes for m in self.models), 0)
+        return {"bytes": self.disk_used_bytes, "budget_bytes": budget,
+                "fit": verdict(self.disk_used_bytes, budget), "after_advice_bytes": after,
+                "fit_after_advice": verdict(after, budget)}
 
     @property
     def total_saves_bytes(self) -> int:
@@ -118,7 +142,7 @@ class Advice:
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target.to_json(), "models": [m.to_json() for m in self.models],
-                "total_saves_bytes": self.total_saves_bytes}
+                "total_saves_bytes": self.total_saves_bytes, "disk": self.disk}
 
     def summary(self, top: int = 5) -> dict[str, Any]:
         """Savings by kind of suggestion and the ``top`` suggestions (priority, then bytes):
@@ -149,6 +173,11 @@ class Advice:
                       f"{s.detail}" for s in m.suggestions]
         lines.append(f"{len(self.models)} model(s); the advice saves up to "
                      f"{format_size(self.total_saves_bytes)}")
+        disk = self.disk
+        if disk is not None:
+            lines.append(f"together on disk: {format_size(disk['bytes'])} of "
+                         f"{format_size(disk['budget_bytes'])}: {disk['fit']}; after the advice "
+                         f"{format_size(disk['after_advice_bytes'])}: {disk['fit_after_advice']}")
         return lines
 
 
@@ -297,4 +326,5 @@ def advise(models: Sequence[ModelFacts], target: Target, *, now: float | None = 
            unused_days: int = UNUSED_DAYS) -> Advice:
     """Advice for every model, worst score first (what needs attention leads)."""
     rows = [advise_model(m, target, now=now, unused_days=unused_days) for m in models]
-    return Advice(target, tuple(sorted(rows, key=lambda m: (m.score, m.name))))
+    used = sum(dict(blob for m in models for blob in m.blobs).values())
+    return Advice(target, tuple(sorted(rows, key=lambda m: (m.score, m.name))), used)

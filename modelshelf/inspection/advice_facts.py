@@ -20,7 +20,8 @@ def path_facts(path: Path) -> ModelFacts:
     """A model file or folder that is not (necessarily) in the store: no use dates, no apply."""
     info = inspect_path(path)
     return ModelFacts(str(path), info.model_type, info.architecture, info.format, info.size,
-                      dict(info.dtypes), str(info.safety.get("status", "unknown")))
+                      dict(info.dtypes), str(info.safety.get("status", "unknown")),
+                      blobs=((str(path.resolve()), info.size),))
 
 
 def _outside(entry: Entry, rep: Report) -> tuple[tuple[str, ...], int]:
@@ -71,5 +72,6 @@ def _facts(records: Mapping[str, ModelRecord], rep: Report,
             record.name, record.type, record.architecture, record.format, record.size,
             dict(entry.dtypes), entry.safety, record.last_used or record.created,
             record.pinned, frees, copies, outside,
-            record.is_single_file and record.format in CASTABLE_FORMATS and not entry.error))
+            record.is_single_file and record.format in CASTABLE_FORMATS and not entry.error,
+            tuple((f.sha256, f.size) for f in record.files)))
     return out

@@ -76,6 +76,8 @@ def test_copies_outside_the_store_are_duplicates_names_inside_are_not(
         dedupe = _actions(model)["dedupe"]
         assert dedupe["saves_bytes"] == shelf_models["small16"]
         assert str(extra / "copy.safetensors") in dedupe["detail"]
+    disk = cli("advise", "small16", "--disk", "1GB", "--dir", str(extra), "--json").json["disk"]
+    assert disk["after_advice_bytes"] == disk["bytes"]  # the copy outside is not on this disk
     alone = cli("advise", "small16", "--gpu", "8GB", "--json").json["models"][0]
     assert "dedupe" not in _actions(alone)
 
@@ -131,3 +133,17 @@ def test_a_transformers_folder_in_fp32_is_told_but_not_converted(tmp_path: Path,
     fp16 = _actions(data["models"][0])["convert-fp16"]
     assert fp16["saves_bytes"] > 0 and fp16["safe_to_apply"] is False
     assert "`modelshelf convert` its weights file" in fp16["detail"]
+
+
+def test_the_models_together_against_the_disk(
+        store: Store, cli: Any, shelf_models: dict[str, int]) -> None:
+    small = store.blob_path(store.get("small16").files[0].sha256)
+    register(store, small, "small16-again")  # a second name costs no disk
+    total = sum(shelf_models.values())
+    data = cli("advise", "--all", "--disk", "150MB", "--json").json
+    assert data["disk"] == {"bytes": total, "budget_bytes": 150 * 10**6, "fit": "does not fit",
+                            "after_advice_bytes": total - 100_000_000,  # big32 at fp16
+                            "fit_after_advice": "fits"}
+    text = cli("advise", "--all", "--disk", "150MB").out
+    assert "together on disk: 200.02 MB of 150.00 MB: does not fit; after the advice" in text
+    assert cli("advise", "--all", "--gpu", "8GB", "--json").json["disk"] is None
