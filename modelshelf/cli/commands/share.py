@@ -1,5 +1,6 @@
 """``export`` / ``import``: offline bundles for machines with no network (see api/bundle.py);
-``serve --mirror``: the store as a Hub endpoint for the LAN (see server/mirror.py)."""
+``serve``: the local web page (see server/web.py); ``serve --mirror``: the store as a Hub endpoint
+for the LAN (see server/mirror.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
-from modelshelf.errors import UsageError
+from modelshelf.errors import ModelshelfError, UsageError, os_error_text
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -28,8 +29,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                      help="link models judged unsafe/unknown into views and apps all the same")
     imp.set_defaults(handler=run_import)
     serve = commands.add_parser(
-        "serve", parents=[common], help="serve the store to the LAN as a Hugging Face Hub mirror",
-        description="With --mirror: answer the Hub API huggingface_hub uses from the store, "
+        "serve", parents=[common],
+        help="the local web page (or, with --mirror, a Hugging Face Hub mirror for the LAN)",
+        description="Without --mirror: the collection as a web page on http://127.0.0.1:PORT "
+                    "(search, disk use, details, pull, pin, remove, the gc plan). With --mirror: "
+                    "answer the Hub API huggingface_hub uses from the store, "
                     "pulling misses through from the configured Hub endpoint; clients set "
                     "HF_ENDPOINT=http://HOST:PORT. [mirror] tokens in config.toml restricts it.")
     serve.add_argument("--mirror", action="store_true", help="the Hub API mirror")
@@ -68,8 +72,7 @@ def run_import(ctx: Context) -> int:
 
 def run_serve(ctx: Context) -> int:
     if not ctx.args.mirror:
-        raise UsageError("serve: the local web page is not built yet; `serve --mirror` runs "
-                         "the Hub mirror")
+        return _serve_page(ctx)
     from modelshelf.server.mirror import MirrorServer
 
     server = MirrorServer(ctx.shelf, ctx.args.host, ctx.args.port)
@@ -83,6 +86,30 @@ def run_serve(ctx: Context) -> int:
     ctx.stdout.flush()
     ctx.warn(f"Hub mirror of {upstream} at {server.url} ({guarded}); clients: "
              f"HF_ENDPOINT={server.url}; Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def _serve_page(ctx: Context) -> int:
+    """The page is for this machine's browser only: it can pull and delete, with no login."""
+    if ctx.args.host not in ("127.0.0.1", "localhost"):
+        raise UsageError(f"serve: the web page listens on 127.0.0.1 only (not {ctx.args.host}); "
+                         "`serve --mirror --host` shares the store with the LAN")
+    from modelshelf.server.web import WebServer
+
+    try:
+        server = WebServer(ctx.shelf, "127.0.0.1", ctx.args.port)
+    except OSError as exc:
+        raise ModelshelfError(f"serve: port {ctx.args.port}: {os_error_text(exc)} (--port 0 "
+                              "picks a free one)") from None
+    ctx.emit({"url": server.url}, lambda: None)
+    ctx.stdout.flush()
+    ctx.warn(f"modelshelf web page at {server.url}/ ; Ctrl-C stops it")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
