@@ -119,8 +119,8 @@ def test_tokens_guard_the_mirror(tmp_path: Path, shelf: Shelf) -> None:
     assert Path(got).read_bytes() == CONFIG
 
 
-def test_serve_without_mirror_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
-    out = cli("serve")
+def test_only_the_mirror_listens_beyond_loopback(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("serve", "--host", "0.0.0.0")  # the web page (no --mirror) is for this machine
     assert out.code == 2 and "--mirror" in out.err
 
 
