@@ -88,3 +88,31 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve_cli() -> Iterator[Callable[..., dict[str, Any]]]:
+    """``serve_cli("--mirror")``: ``modelshelf serve ... --port 0 --json`` in a child process,
+    returning the JSON it prints before serving; the process is stopped after the test."""
+    import os
+    import sys
+
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> dict[str, Any]:
+        process = subprocess.Popen([sys.executable, "-m", "modelshelf", "serve", *args, "--port",
+                                    "0", "--json"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=os.environ.copy(), text=True)
+        processes.append(process)
+        assert process.stdout is not None
+        text = ""
+        while not text.endswith("}\n"):  # the one JSON document, printed before serving
+            line = process.stdout.readline()
+            assert line, "serve exited before saying where it listens"
+            text += line
+        return dict(json.loads(text))
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelshelf.api import PullResult, Shelf
 from modelshelf.api.models import PullStatus
+from modelshelf.transfer import ProgressCallback
 
 
 @dataclass
@@ -27,14 +27,14 @@ class Job:
     result: PullResult | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def progress(self, path: str, size: int | None) -> Callable[[int, int | None], None]:
+    def progress(self, path: str, size: int | None) -> ProgressCallback:
         """The pipeline's ``ProgressFactory``: one callback per file."""
         with self.lock:
             self.files[path] = (0, size)
 
-        def update(done: int, total: int | None) -> None:
+        def update(done_bytes: int, total_bytes: int | None) -> None:
             with self.lock:
-                self.files[path] = (done, total if total is not None else size)
+                self.files[path] = (done_bytes, size if total_bytes is None else total_bytes)
 
         return update
 

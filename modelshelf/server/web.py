@@ -150,8 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
         """The token (constant time) and, if sent, a loopback Origin (see the module docstring)."""
         web = self.server.web
         origin = self.headers.get("Origin")
-        if origin is not None and not web.host_allowed(urlsplit(origin).netloc) \
-                or origin is not None and not origin.startswith("http://"):
+        if origin is not None and not (origin.startswith("http://")
+                                       and web.host_allowed(urlsplit(origin).netloc)):
             raise _Answer(403, "cross-origin request refused")
         token = self.headers.get("X-CSRF-Token", "")
         if not hmac.compare_digest(token.encode(), web.token.encode()):

@@ -124,28 +124,13 @@ def test_only_the_mirror_listens_beyond_loopback(cli) -> None:  # type: ignore[n
     assert out.code == 2 and "--mirror" in out.err
 
 
-def test_serve_mirror_from_the_command_line(tmp_path: Path, upstream: FakeHub) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
-    process = subprocess.Popen([sys.executable, "-m", "modelshelf", "serve", "--mirror", "--port",
-                                "0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=os.environ.copy(), text=True)
-    try:
-        assert process.stdout is not None
-        text = ""
-        while not text.endswith("}\n"):  # the one JSON document, printed before serving
-            text += process.stdout.readline()
-        started = json.loads(text)
-        assert started["upstream"] == upstream.url and started["tokens"] is False
-        got = hf_hub_download("org/missing", "config.json", endpoint=started["url"],
-                              cache_dir=tmp_path / "c")
-        assert Path(got).read_bytes() == CONFIG
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def test_serve_mirror_from_the_command_line(tmp_path: Path, upstream: FakeHub,
+                                            serve_cli) -> None:  # type: ignore[no-untyped-def]
+    started = serve_cli("--mirror")
+    assert started["upstream"] == upstream.url and started["tokens"] is False
+    got = hf_hub_download("org/missing", "config.json", endpoint=started["url"],
+                          cache_dir=tmp_path / "c")
+    assert Path(got).read_bytes() == CONFIG
 
 
 def test_mirror_tokens_come_from_config_and_stay_secret(tmp_path: Path, upstream: FakeHub,

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
 
 import httpx
 
 from modelshelf.api import Shelf
 
 
-def test_serve_prints_its_url_and_serves_the_page(shelf: Shelf) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "modelshelf", "serve", "--port", "0",
-                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=os.environ.copy(), text=True)
-    try:
-        assert process.stdout is not None
-        text = ""
-        while not text.endswith("}\n"):  # the one JSON document, printed before serving
-            text += process.stdout.readline()
-        url = json.loads(text)["url"]
-        assert url.startswith("http://127.0.0.1:")
-        assert "<title>modelshelf</title>" in httpx.get(url + "/").text
-        names = [m["name"] for m in httpx.get(url + "/api/models").json()["models"]]
-        assert "tiny-vae" in names
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def test_serve_prints_its_url_and_serves_the_page(shelf: Shelf,
+                                                  serve_cli) -> None:  # type: ignore[no-untyped-def]
+    url = serve_cli()["url"]
+    assert url.startswith("http://127.0.0.1:")
+    assert "<title>modelshelf</title>" in httpx.get(url + "/").text
+    names = [m["name"] for m in httpx.get(url + "/api/models").json()["models"]]
+    assert "tiny-vae" in names
 
 
 def test_a_busy_port_is_one_line_naming_it(cli) -> None:  # type: ignore[no-untyped-def]

@@ -5,11 +5,15 @@ for the LAN (see server/mirror.py)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
 from modelshelf.errors import ModelshelfError, UsageError, os_error_text
+
+if TYPE_CHECKING:
+    from modelshelf.server.mirror import MirrorServer
+    from modelshelf.server.web import WebServer
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -86,13 +90,7 @@ def run_serve(ctx: Context) -> int:
     ctx.stdout.flush()
     ctx.warn(f"Hub mirror of {upstream} at {server.url} ({guarded}); clients: "
              f"HF_ENDPOINT={server.url}; Ctrl-C stops it")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
+    return _serve_until_interrupted(server)
 
 
 def _serve_page(ctx: Context) -> int:
@@ -110,6 +108,10 @@ def _serve_page(ctx: Context) -> int:
     ctx.emit({"url": server.url}, lambda: None)
     ctx.stdout.flush()
     ctx.warn(f"modelshelf web page at {server.url}/ ; Ctrl-C stops it")
+    return _serve_until_interrupted(server)
+
+
+def _serve_until_interrupted(server: MirrorServer | WebServer) -> int:
     try:
         server.serve_forever()
     except KeyboardInterrupt:
