@@ -13,6 +13,8 @@ import pytest
 
 from modelshelf.api import Shelf
 from modelshelf.server.web import WebServer
+from modelshelf.testing.civitai import FakeCivitai, FakeFile, FakeVersion, tiny_png
+from modelshelf.testing.factories.adapters import kohya_lora
 from modelshelf.testing.factories.diffusion import sd_vae
 from modelshelf.testing.factories.files import write_safetensors
 from modelshelf.testing.server import LocalServer
@@ -139,3 +141,32 @@ def test_a_rebound_host_name_is_refused(web: WebServer) -> None:
     answer = httpx.get(web.url + "/api/models", headers={"Host": f"evil.example:{web.port}"})
     assert answer.status_code == 421
     assert httpx.get(web.url + "/", headers={"Host": f"localhost:{web.port}"}).status_code == 200
+
+
+def test_a_civitai_model_shows_its_preview_and_trigger_words(web: WebServer, shelf: Shelf,
+                                                             tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_safetensors(tmp_path / "civ.safetensors", kohya_lora("sd15", rank=2),
+                             fill="random", seed=9).read_bytes()
+    with FakeCivitai() as civ:
+        civ.add_model(300, "Tiny LoRA", type="LORA", versions=[FakeVersion(
+            3001, [FakeFile("tinyLora.safetensors", data)], trained_words=["tnystyl", "<b>x</b>"])])
+        monkeypatch.setenv("MODELSHELF_CIVITAI_ENDPOINT", civ.url)
+        name = Shelf().pull("civitai:3001").name
+    detail = httpx.get(web.url + "/api/models/" + quote(name, safe="")).json()
+    assert detail["trigger_words"] == ["tnystyl", "<b>x</b>"] and detail["preview"] is True
+    image = httpx.get(web.url + "/api/models/" + quote(name, safe="") + "/preview")
+    assert image.headers["Content-Type"] == "image/png" and image.content == tiny_png()
+    assert httpx.get(web.url + "/api/models/tiny-vae/preview").status_code == 404
+
+
+def test_an_unsafe_model_shows_its_findings_and_that_it_is_not_linked(web: WebServer,
+                                                                      shelf: Shelf,
+                                                                      tmp_path: Path) -> None:
+    evil = tmp_path / "evil.ckpt"  # GLOBAL os.system, REDUCE: written as bytes, never loaded
+    evil.write_bytes(b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00echo\x85R.")
+    name = shelf.pull(str(evil)).name
+    row = next(m for m in httpx.get(web.url + "/api/models").json()["models"] if m["name"] == name)
+    assert (row["safety"], row["linked"]) == ("unsafe", False)
+    findings = httpx.get(web.url + "/api/models/" + name).json()["info"]["safety"]["findings"]
+    assert any("os" in f and "system" in f for f in findings)
