@@ -339,19 +339,24 @@ class Shelf:
         only). A path on disk comes first and never opens the store."""
         if Path(target).exists():
             return inspect_path(Path(target), hashes=hashes)
-        record = self.store.find(str(target))
-        if record is not None and not record.linked:  # no view to read: its blobs, then
-            return _pull().inspect_stored(self.store, record.files, hashes=hashes)
-        if record is not None:
-            info = inspect_path(self.store.view_path(record), hashes=hashes)
-            if record.source != "civitai":
-                return info
-            # the Civitai version record names the base model and trigger words best
-            from modelshelf.inspection.training import training
-
-            civitai = record.metadata.get("source") or {}
-            return replace(info, training={**info.training, **training({}, civitai)})
+        if self.store.find(str(target)) is not None:
+            return self.inspect_model(str(target), hashes=hashes)
         return inspect(target, settings=self.settings, hashes=hashes)
+
+    def inspect_model(self, name: str, *, hashes: bool = False) -> Info:
+        """The registered model ``name``, never a file that happens to have that name in the
+        working folder (which :meth:`inspect` would read first): the web page asks by name."""
+        record = self.store.get(name)
+        if not record.linked:  # no view to read: its blobs, then
+            return _pull().inspect_stored(self.store, record.files, hashes=hashes)
+        info = inspect_path(self.store.view_path(record), hashes=hashes)
+        if record.source != "civitai":
+            return info
+        # the Civitai version record names the base model and trigger words best
+        from modelshelf.inspection.training import training
+
+        civitai = record.metadata.get("source") or {}
+        return replace(info, training={**info.training, **training({}, civitai)})
 
     def scan(self, directory: str | os.PathLike[str], *, adopt: bool = False,
              dry_run: bool = False, progress: ScanProgress | None = None) -> ScanResult:

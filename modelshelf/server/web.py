@@ -89,7 +89,7 @@ def model_detail(shelf: Shelf, model: Model) -> dict[str, Any]:
     """Everything the detail panel shows. The inspection re-reads only headers (no hashing:
     the store already knows every file's sha256, and AutoV2 is its first ten digits)."""
     try:
-        info: dict[str, Any] | None = shelf.inspect(model.name).to_json()
+        info: dict[str, Any] | None = shelf.inspect_model(model.name).to_json()
     except (ModelshelfError, OSError) as exc:  # a damaged file still gets its registry facts
         info = {"error": str(exc)}
     preview = next((p.name for p in sorted((shelf.store.meta_dir / model.name).glob("preview.*"))

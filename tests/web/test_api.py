@@ -170,3 +170,11 @@ def test_an_unsafe_model_shows_its_findings_and_that_it_is_not_linked(web: WebSe
     assert (row["safety"], row["linked"]) == ("unsafe", False)
     findings = httpx.get(web.url + "/api/models/" + name).json()["info"]["safety"]["findings"]
     assert any("os" in f and "system" in f for f in findings)
+
+
+def test_detail_is_the_registered_model_not_a_file_of_that_name_here(
+        web: WebServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny-vae").write_text("a file in the server's working folder")
+    info = httpx.get(web.url + "/api/models/tiny-vae").json()["info"]
+    assert (info["model_type"], info["format"]) == ("vae", "safetensors")
