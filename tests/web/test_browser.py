@@ -61,6 +61,21 @@ def test_the_table_shows_the_store_and_hostile_names_stay_text(page: object) -> 
     assert "AutoV2" in p.inner_text("#detail")  # type: ignore[attr-defined]
 
 
+def test_sort_pin_and_the_gc_plan(page: object, shelf: Shelf) -> None:
+    p = page
+    p.wait_for_selector("#models tbody tr")  # type: ignore[attr-defined]
+    p.click("#models th[data-key=size]")  # type: ignore[attr-defined]
+    assert _names(p) == ["tiny-vae", HOSTILE]  # smallest first
+    p.click("#models th[data-key=size]")  # type: ignore[attr-defined]
+    assert _names(p) == [HOSTILE, "tiny-vae"]
+    p.click("#models tbody tr[data-name='tiny-vae'] button.pin")  # type: ignore[attr-defined]
+    p.wait_for_selector("#models tbody tr[data-name='tiny-vae'] .pill:text('pinned')")  # type: ignore[attr-defined]
+    assert shelf.get("tiny-vae").pinned
+    p.click("#gc-button")  # type: ignore[attr-defined]
+    p.wait_for_selector("#gc dl")  # type: ignore[attr-defined]
+    assert "Nothing to collect" in p.inner_text("#gc")  # type: ignore[attr-defined]
+
+
 def test_pull_shows_progress_and_lands_in_the_table_then_delete_asks(
         page: object, server: LocalServer, shelf: Shelf, tmp_path: Path) -> None:
     p = page
