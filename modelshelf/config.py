@@ -232,15 +232,6 @@ def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
-def _table(parent: Mapping[str, Any], key: str, prefix: str) -> Mapping[str, Any]:
-    """``parent[key]`` as a table (empty when absent); ``hf = "on"`` where ``[sources.hf]``
-    belongs is a ConfigError naming it, not a crash."""
-    value = parent.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"config [{prefix}{key}]: expected a table, got {value!r}")
-    return value
-
-
 def unknown_keys(data: Mapping[str, Any], path: Path) -> tuple[str, ...]:
     """One warning per key of ``data`` that :data:`CONFIG_SCHEMA` does not know, naming the
     file and, when a known key is close, the key that was probably meant."""
@@ -259,6 +250,16 @@ def unknown_keys(data: Mapping[str, Any], path: Path) -> tuple[str, ...]:
 
     check(data, CONFIG_SCHEMA, "")
     return tuple(found)
+
+
+def _table(parent: Mapping[str, Any], dotted: str, path: Path) -> Mapping[str, Any]:
+    """The table ``dotted`` (``"transfer"``, ``"sources.hf"``) of ``parent``, ``{}`` when absent.
+    Every section is read through here, so a section written as a plain value (``transfer = 4``,
+    ``[sources] hf = "on"``) is one error naming the file and the key, whichever section it is."""
+    value = parent.get(dotted.rsplit(".", 1)[-1], {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [{dotted}] expected a table, got {value!r}")
+    return value
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:
@@ -339,23 +340,25 @@ def _max_memory(value: Any) -> dict[str, int]:
     if value is None:
         return {}
     sizes = value if isinstance(value, dict) else {"*": value}
-    for device, size in sizes.items():
-        if not isinstance(size, str | int) or isinstance(size, bool):
-            raise ConfigError(f"{where} {device}: expected a size such as \"20GB\", got {size!r}")
-    return {str(device): parse_size(size) for device, size in sizes.items()}
+    return {str(device): _size(size, f"{where} {device}") for device, size in sizes.items()}
 
 
-def _aliases(table: Any) -> dict[str, str]:
-    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+def _size(value: Any, where: str) -> int:
+    """A size setting (``"20GB"`` or a byte count): any other TOML type is the user's error."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a size such as \"20GB\", got {value!r}")
+    return parse_size(value)
+
+
+def _aliases(table: Mapping[str, Any]) -> dict[str, str]:
+    if not all(isinstance(v, str) for v in table.values()):
         raise ConfigError("config [aliases]: expected NAME = \"REFERENCE\" lines")
     return {str(k).lower(): v for k, v in table.items()}
 
 
-def _presets(table: Any, config_file: Path) -> dict[str, tuple[str, ...] | Path]:
+def _presets(table: Mapping[str, Any], config_file: Path) -> dict[str, tuple[str, ...] | Path]:
     """Manifests in ``presets/`` beside config.toml (``presets/NAME.toml``), then the
     ``[presets]`` table, which replaces a file's preset of the same name."""
-    if not isinstance(table, dict):
-        raise ConfigError("config [presets]: expected NAME = [REF, ...] or NAME = \"MANIFEST\"")
     presets: dict[str, tuple[str, ...] | Path] = {
         path.stem: path for path in sorted((config_file.parent / "presets").glob("*.toml"))}
     for name, value in table.items():
@@ -407,12 +410,13 @@ def load_settings(
     env = os.environ if env is None else env
     config_file = default_config_file(env)
     data = _read_toml(config_file, explicit=bool(env.get("MODELSHELF_CONFIG")))
-    store_table = _table(data, "store", "")
-    transfer_table = _table(data, "transfer", "")
-    gc_table = _table(data, "gc", "")
-    sources_table = _table(data, "sources", "")
+    store_table = _table(data, "store", config_file)
+    transfer_table = _table(data, "transfer", config_file)
+    gc_table = _table(data, "gc", config_file)
+    sources_table = _table(data, "sources", config_file)
 
-    store_root = home or env.get("MODELSHELF_HOME") or store_table.get("root")
+    store_root = home or env.get("MODELSHELF_HOME") or _typed(
+        store_table.get("root", ""), str, f"{config_file}: [store] root")
     if not store_root:
         store_root = Path(platformdirs.user_data_dir("modelshelf"))
     default = TransferSettings()
@@ -433,16 +437,17 @@ def load_settings(
         home=Path(store_root).expanduser().absolute(),
         hf_cache=_hf_cache(env).absolute(),
         offline=is_offline if offline is None else offline,
-        sources={n: _source_from(n, _table(sources_table, n, "sources."), env)
+        sources={n: _source_from(n, _table(sources_table, f"sources.{n}", config_file), env)
                  for n in SOURCE_NAMES},
         transfer=transfer,
         proxies=_proxies(env),
-        gc_max_size=parse_size(max_size) if max_size is not None else None,
+        gc_max_size=None if max_size is None else _size(max_size,
+                                                        f"{config_file}: [gc] max_size"),
         config_file=config_file if config_file.exists() else None,
         warnings=unknown_keys(data, config_file),
-        load_max_memory=_max_memory(_table(data, "load", "").get("max_memory")),
-        aliases=_aliases(data.get("aliases", {})),
-        presets=_presets(data.get("presets", {}), config_file),
-        mirror_tokens=_mirror_tokens(_table(data, "mirror", "").get("tokens", [])),
+        load_max_memory=_max_memory(_table(data, "load", config_file).get("max_memory")),
+        aliases=_aliases(_table(data, "aliases", config_file)),
+        presets=_presets(_table(data, "presets", config_file), config_file),
+        mirror_tokens=_mirror_tokens(_table(data, "mirror", config_file).get("tokens", [])),
         profiles=_profiles(data.get("profiles", {})),
     )

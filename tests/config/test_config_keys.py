@@ -57,13 +57,22 @@ def test_missing_default_config_is_no_configuration(tmp_path: Path) -> None:
     assert settings.config_file is None and settings.warnings == ()
 
 
-@pytest.mark.parametrize(("text", "named"), [("transfer = 4\n", "[transfer]"),
-                                             ("[sources]\nhf = 'on'\n", "[sources.hf]"),
-                                             ("load = 3\n", "[load]")])
-def test_a_value_where_a_table_belongs_is_one_line(text: str, named: str, tmp_path: Path,
-                                                   cli: Any) -> None:
-    (tmp_path / "config.toml").write_text(text)
-    result = cli("config")
-    assert result.code == 2
+@pytest.mark.parametrize(("text", "key"), [
+    ("transfer = 1000.0\n", "[transfer]"),
+    ("sources = 5\n", "[sources]"),
+    ('[sources]\nhf = "on"\n', "[sources.hf]"),
+    ("load = []\n", "[load]"),
+    ("mirror = 3\n", "[mirror]"),
+    ("[store]\nroot = 5\n", "[store] root"),
+    ("[gc]\nmax_size = [1]\n", "[gc] max_size"),
+])
+def test_a_section_or_setting_of_the_wrong_type_is_one_line_naming_file_and_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any, text: str, key: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    monkeypatch.delenv("MODELSHELF_HOME", raising=False)  # [store] root is read only without it
+    result = cli("config", "--json")
+    assert result.code == 2, result.err
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and named in lines[0] and "expected a table" in lines[0]
+    assert len(lines) == 1 and key in lines[0] and "Traceback" not in result.err
+    assert str(config) in lines[0] and "expected " in lines[0]
