@@ -12,6 +12,7 @@ standard Hub cache (:mod:`modelshelf.views.hfcache`).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
@@ -32,7 +33,7 @@ from modelshelf.sources.base import (
     ResolveOptions,
     SourceName,
 )
-from modelshelf.sources.hf_errors import hub_errors
+from modelshelf.sources.hf_errors import hub_answer, hub_errors
 from modelshelf.sources.hf_token import hub_token
 from modelshelf.sources.url import bearer
 
@@ -84,8 +85,9 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     api = HfApi(endpoint=endpoint, token=token or False)
     with _hub_tls(source.verify_ssl), \
             hub_errors(ref.raw, ref.repo_id, endpoint, revision, token is not None):
-        info = api.model_info(ref.repo_id, revision=revision, timeout=source.timeout_seconds)
-        commit = str(info.sha)
+        with hub_answer(ref.raw, "model info"):
+            info = api.model_info(ref.repo_id, revision=revision, timeout=source.timeout_seconds)
+            commit = _string(info.sha, _COMMIT, "commit sha")
         chosen, whole = _select(api, ref, commit, options)
         if info.gated and chosen:
             # Listings of gated repos are public; only fetching bytes tells whether the licence
@@ -126,22 +128,55 @@ def _select(api: HfApi, ref: Ref, commit: str,
     """The files the reference names, and whether that is a folder (repo or subfolder)."""
     assert ref.repo_id is not None
     if ref.path is None:
-        return _filtered(_files(api, ref.repo_id, commit, None), ref, options), True
+        return _filtered(_files(api, ref, commit, None), ref, options), True
     path = ref.path.strip("/")
     parent = str(PurePosixPath(path).parent)
-    siblings = api.list_repo_tree(ref.repo_id, None if parent == "." else parent,
-                                  revision=commit)
-    for entry in siblings:
+    for entry in _tree(api, ref, commit, None if parent == "." else parent, recursive=False):
         if entry.path == path and isinstance(entry, RepoFile):
             return [entry], False
         if entry.path == path and isinstance(entry, RepoFolder):
-            return _filtered(_files(api, ref.repo_id, commit, path), ref, options), True
+            return _filtered(_files(api, ref, commit, path), ref, options), True
     raise EntryNotFound(f"{ref.raw}: no file {path} in {ref.repo_id} at {commit[:12]}")
 
 
-def _files(api: HfApi, repo_id: str, commit: str, folder: str | None) -> list[RepoFile]:
-    tree = api.list_repo_tree(repo_id, folder, recursive=True, revision=commit)
+def _files(api: HfApi, ref: Ref, commit: str, folder: str | None) -> list[RepoFile]:
+    tree = _tree(api, ref, commit, folder, recursive=True)
     return [entry for entry in tree if isinstance(entry, RepoFile)]
+
+
+def _tree(api: HfApi, ref: Ref, commit: str, folder: str | None,
+          recursive: bool) -> list[RepoFile | RepoFolder]:
+    """One tree listing, read whole (huggingface_hub parses it lazily, page by page) and each
+    entry's fields checked, so a malformed listing fails here as BadContent and not later, as a
+    TypeError deep in matching or downloading."""
+    assert ref.repo_id is not None
+    with hub_answer(ref.raw, "tree listing"):
+        entries = list(api.list_repo_tree(ref.repo_id, folder, recursive=recursive,
+                                          revision=commit))
+        for entry in entries:
+            _string(entry.path, _PATH, "path")
+            if isinstance(entry, RepoFile):
+                if not isinstance(entry.size, int) or isinstance(entry.size, bool) \
+                        or entry.size < 0:
+                    raise ValueError(f"{entry.path}: size {entry.size!r}"[:100])
+                _string(entry.blob_id, _GIT_OID, f"{entry.path}: oid")
+                if entry.lfs is not None:
+                    _string(entry.lfs.sha256, _SHA256, f"{entry.path}: lfs oid")
+    return entries
+
+
+# What the Hub's answers hold, as data: a field that does not match is a malformed answer.
+_COMMIT = _GIT_OID = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PATH = re.compile(r"[^\0]+")
+
+
+def _string(value: object, pattern: re.Pattern[str], what: str) -> str:
+    """``value`` if it is a string matching ``pattern``; else the ValueError :func:`hub_answer`
+    reports as a malformed answer."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(f"{what} {value!r}"[:100])
+    return value
 
 
 def _filtered(files: Iterable[RepoFile], ref: Ref, options: ResolveOptions) -> list[RepoFile]:

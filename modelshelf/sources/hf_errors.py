@@ -19,6 +19,7 @@ from huggingface_hub.errors import (
     DisabledRepoError,
     GatedRepoError,
     HfHubHTTPError,
+    HFValidationError,
     OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
@@ -26,6 +27,7 @@ from huggingface_hub.errors import (
 )
 
 from modelshelf.errors import (
+    BadContent,
     EntryNotFound,
     GatedRepo,
     ModelshelfError,
@@ -115,3 +117,24 @@ def hub_errors(ref: str, repo_id: str, endpoint: str, revision: str | None,
             if isinstance(exc, kind):
                 raise make(exc, context) from exc
         raise
+
+
+@contextmanager
+def hub_answer(ref: str, what: str) -> Iterator[None]:
+    """Read one Hub answer (``what``: "model info", "tree listing"); a malformed one is
+    :class:`BadContent` naming the reference and what was wrong.
+
+    huggingface_hub builds its dataclasses straight from the server's JSON (``ModelInfo(**data)``,
+    ``RepoFile(**entry)``, ``lfs["oid"]``), so an answer of the wrong shape surfaces as the
+    TypeError/KeyError/AttributeError/ValueError of that parsing, or as the ValueError our own
+    checks of its fields raise. Only the reading of the answer runs in here, not our logic after
+    it, so a bug of ours is not dressed up as the server's fault. The Hub's HTTP errors (one is a
+    ValueError) and huggingface_hub's checks of our arguments pass through to :func:`hub_errors`.
+    """
+    try:
+        yield
+    except (HfHubHTTPError, HFValidationError):
+        raise
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+        raise BadContent(f"{ref}: the Hub sent a malformed {what} ({detail})") from exc

@@ -53,8 +53,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=10), database=
                                        HealthCheck.function_scoped_fixture])
 # Crashes the fuzzing found, in code other branches own: routed in the campaign's report.
 KNOWN = {
-    "hub-json": "bug: sources/hf.py: a malformed Hub API answer (info null or a list, sha "
-                "null, siblings/tree not lists) escapes as TypeError/KeyError, not BadContent",
     "civitai-json": "bug: sources/civitai.py: a malformed Civitai answer (e.g. baseModel an "
                     "object) escapes as TypeError, not BadContent",
 }
@@ -350,7 +348,6 @@ def _api_case(draw: Any, keys: tuple[str, ...]) -> bytes:
     return json.dumps({k: mutated(good[k], draw) for k in chosen}).encode()
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["hub-json"])
 @FUZZ
 @given(st.data())
 def test_hub_json(api: FakeApis, data: st.DataObject) -> None:
