@@ -108,11 +108,74 @@ def architecture_of(base_model: str | None) -> str | None:
     return next((arch for prefix, arch in ARCHITECTURES if key and key.startswith(prefix)), None)
 
 
-def primary_file(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
+class Answer:
+    """A typed reader of one JSON object of a Civitai answer, so its shape is checked in one
+    place: each getter gives the field if it has the type we use it as, ``None`` if it is absent
+    or null, and otherwise raises :class:`BadContent` naming the reference and the field. An
+    odd answer (``baseModel`` an object, ``files`` a string, ``sizeKB`` a string) is then the
+    server's fault in one line, not a TypeError wherever the value happens to be used."""
+
+    def __init__(self, data: object, label: str, path: str = "") -> None:
+        self.label = label
+        self.path = path  # where in the answer this object is: "", "model", "files[0].hashes"
+        if not isinstance(data, Mapping):
+            raise self._wrong(path or "the answer", data, "an object")
+        self.data: Mapping[str, Any] = data
+
+    def _wrong(self, field: str, value: object, expected: str) -> BadContent:
+        return BadContent(f"{self.label}: Civitai sent {field} = {_shown(value)}, "
+                          f"expected {expected}")
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def _field(self, key: str, kinds: type | tuple[type, ...], expected: str) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, kinds) or (isinstance(value, bool) and expected != "a boolean"):
+            raise self._wrong(self._at(key), value, expected)
+        return value
+
+    def text(self, key: str) -> str | None:
+        return self._field(key, str, "a string")
+
+    def integer(self, key: str) -> int | None:
+        return self._field(key, int, "an integer")
+
+    def size(self, key: str) -> float | None:
+        """A non-negative finite number (Python's json also reads ``Infinity``)."""
+        value = self._field(key, (int, float), "a number")
+        if value is not None and not 0 <= value < 2**53:
+            raise self._wrong(self._at(key), value, "a size")
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        return self._field(key, bool, "a boolean")
+
+    def values(self, key: str) -> list[Any]:
+        return self._field(key, list, "a list") or []
+
+    def table(self, key: str) -> Answer:
+        """The object at ``key`` (an empty one when absent)."""
+        return Answer(self._field(key, Mapping, "an object") or {}, self.label, self._at(key))
+
+    def tables(self, key: str) -> list[Answer]:
+        return [Answer(item, self.label, f"{self._at(key)}[{i}]")
+                for i, item in enumerate(self.values(key))]
+
+
+def _shown(value: object) -> str:
+    """A server's value in an error: short, one line, its type visible."""
+    text = " ".join(json.dumps(value, ensure_ascii=True, default=repr).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def primary_file(version: Answer) -> Answer | None:
     """The file a version's download button gives: ``primary``, else the first model file."""
-    files = [f for f in version.get("files") or () if isinstance(f, Mapping)]
-    return (next((f for f in files if f.get("primary")), None)
-            or next((f for f in files if f.get("type") == "Model"), None)
+    files = version.tables("files")
+    return (next((f for f in files if f.flag("primary")), None)
+            or next((f for f in files if f.text("type") == "Model"), None)
             or (files[0] if files else None))
 
 
@@ -220,15 +283,17 @@ class _Api:
 
     def latest_version(self, model_id: int) -> int:
         model, _ = self.json(f"/api/v1/models/{model_id}", f"model {model_id}")
-        versions = [v for v in model.get("modelVersions") or () if isinstance(v, Mapping)]
-        if not versions or not isinstance(versions[0].get("id"), int):
+        versions = Answer(model, self.label).tables("modelVersions")
+        latest = versions[0].integer("id") if versions else None
+        if latest is None:
             raise RemoteNotFound(f"{self.label}: Civitai model {model_id} has no published version")
-        return int(versions[0]["id"])
+        return latest
 
     def preview(self, images: Sequence[Any]) -> tuple[str, bytes] | None:
-        """The first still image, if it can be had cheaply; a missing preview is not an error."""
-        url = next((i["url"] for i in images if isinstance(i, Mapping) and i.get("url")
-                    and i.get("type", "image") == "image"), None)
+        """The first still image, if it can be had cheaply; a missing preview (or an image entry
+        of an odd shape: previews are decoration) is not an error."""
+        url = next((i["url"] for i in images if isinstance(i, Mapping)
+                    and isinstance(i.get("url"), str) and i.get("type", "image") == "image"), None)
         if not url or urlsplit(url).scheme not in ("http", "https"):
             return None
         try:
@@ -247,10 +312,10 @@ class _Api:
             return None
 
 
-def _trimmed(version: Mapping[str, Any]) -> dict[str, Any]:
+def _trimmed(version: Answer) -> dict[str, Any]:
     """The version JSON minus its HTML description and all but a few image entries."""
-    kept = {k: v for k, v in version.items() if k != "description"}
-    kept["images"] = list(version.get("images") or ())[:3]
+    kept = {k: v for k, v in version.data.items() if k != "description"}
+    kept["images"] = version.values("images")[:3]
     return kept
 
 
@@ -264,21 +329,26 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     """``civitai:VERSION`` as is; ``civitai:model/ID`` at the pinned or else latest version."""
     with _Api(ref, settings, options) as api:
         version_id = ref.version_id or _pinned(options) or api.latest_version(ref.model_id or 0)
-        version, raw = api.json(f"/api/v1/model-versions/{version_id}",
-                                f"model version {version_id}")
+        data, raw = api.json(f"/api/v1/model-versions/{version_id}",
+                             f"model version {version_id}")
+        # Everything used from the answer is read (and so its shape checked) before more I/O.
+        version = Answer(data, ref.raw)
         chosen = primary_file(version)
-        url = (chosen or {}).get("downloadUrl") or version.get("downloadUrl")
-        if chosen is None or not isinstance(url, str):
+        url = (chosen.text("downloadUrl") or version.text("downloadUrl")) if chosen else None
+        if chosen is None or url is None:
             raise RemoteNotFound(f"{ref.raw}: Civitai model version {version_id} has no files")
+        name = file_name(chosen.text("name") or "") or f"civitai-{version_id}"
+        sha256 = chosen.table("hashes").text("SHA256") or ""
+        size_kb = chosen.size("sizeKB")
+        type_hint = type_of(version.table("model").text("type"))
+        architecture_hint = architecture_of(version.text("baseModel"))
+        model_id = version.integer("modelId")
+        metadata = _trimmed(version)
         size = api.check_download(url, version_id)
-        preview = api.preview(version.get("images") or ())
+        preview = api.preview(version.values("images"))
         endpoint, token = api.endpoint, api.token
-    name = file_name(str(chosen.get("name") or "")) or f"civitai-{version_id}"
-    sha256 = str((chosen.get("hashes") or {}).get("SHA256") or "")
-    metadata = _trimmed(version)
-    if isinstance(chosen.get("sizeKB"), int | float):
-        metadata["size_estimate"] = round(chosen["sizeKB"] * 1024)
-    model = version.get("model") or {}
+    if size_kb is not None:
+        metadata["size_estimate"] = round(size_kb * 1024)
     extras = {"civitai.json": raw}
     if preview is not None:
         extras[f"preview.{preview[0]}"] = preview[1]
@@ -288,7 +358,6 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     return Resolution(
         ref=ref.raw, source=SourceName.CIVITAI, name=PurePosixPath(name).stem or name, files=(remote,),
         revision=str(version_id),
-        source_url=f"{endpoint}/models/{version.get('modelId')}?modelVersionId={version_id}",
-        type_hint=type_of(model.get("type")),
-        architecture_hint=architecture_of(version.get("baseModel")),
+        source_url=f"{endpoint}/models/{model_id}?modelVersionId={version_id}",
+        type_hint=type_hint, architecture_hint=architecture_hint,
         metadata=metadata, extras=extras)
