@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from modelshelf.errors import ConfigError, LockMismatch, NotFoundError
+from modelshelf.secrets import public_ref
 from modelshelf.store import FileRecord
 
 LOCK_VERSION = 1
@@ -199,9 +200,11 @@ def write_lock(path: Path, lock: LockFile) -> None:
 
 
 def check_lock_matches(manifest: Sequence[ManifestEntry], lock: LockFile, path: Path) -> None:
-    """The lock must describe the manifest as it is now, or it pins something else."""
-    wanted = [e.ref for e in manifest]
-    locked = [m.ref for m in lock.models]
+    """The lock must describe the manifest as it is now, or it pins something else. References
+    are compared as the lock records them (:func:`public_ref`: a URL's credentials masked), so
+    a manifest URL with ``user:password`` matches its lock, and a changed password is no change."""
+    wanted = [public_ref(e.ref) for e in manifest]
+    locked = [public_ref(m.ref) for m in lock.models]
     if wanted != locked:
         raise LockMismatch(f"{path}: the lock file is out of date with its manifest "
                            f"(run `modelshelf lock -f {path.with_suffix('')}`)")

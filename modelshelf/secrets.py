@@ -139,6 +139,13 @@ def public_url(url: str) -> str:
     return urlunsplit((split.scheme, netloc, split.path, query, split.fragment))
 
 
+def public_ref(ref: str) -> str:
+    """A model reference as results show it and lock files record it: an http(s) URL through
+    :func:`public_url` (a signed link's secret or a ``user:password`` is not echoed back or
+    committed), any other reference (``hf:``, ``civitai:``, a path) as written."""
+    return public_url(ref) if ref.lstrip().lower().startswith(("http:", "https:")) else ref
+
+
 def mask_userinfo(url: str) -> str:
     """A proxy URL as shown: ``http://host:port``, or ``http://***@host:port`` when it carries
     ``user:password``."""

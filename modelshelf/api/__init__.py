@@ -38,7 +38,7 @@ from modelshelf.errors import (
     os_error_text,
 )
 from modelshelf.inspection import Info, inspect_path
-from modelshelf.secrets import public_url
+from modelshelf.secrets import public_ref
 from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob
 
@@ -135,7 +135,7 @@ class Shelf:
                     progress: ProgressFactory | None = None,
                     cancel: threading.Event | None = None) -> PullResult:
         """Like :meth:`pull` but a failure is a result (for batches and ``--json``)."""
-        shown = _shown(ref)
+        shown = public_ref(ref)
         try:
             outcome = _pull().Puller(self.store, self.settings, _options(options),
                                      progress, cancel).run(ref)
@@ -186,10 +186,12 @@ class Shelf:
                                   jobs=jobs, progress=progress)
         lock = read_lock(lock_file)
         check_lock_matches(entries, lock, lock_file)
-        items = [(m.ref, replace(base, name=m.name, type=m.type, revision=m.revision,
+        # The manifest's reference, not the lock's: the lock records a URL with its credentials
+        # masked, and the manifest (or the environment it names) is where they live.
+        items = [(e.ref, replace(base, name=m.name, type=m.type, revision=m.revision,
                                  include=m.include, exclude=m.exclude,
                                  locked={f.path: f for f in m.files}))
-                 for m in lock.models]
+                 for e, m in zip(entries, lock.models, strict=True)]
         return self.pull_many(items, jobs=jobs, progress=progress)
 
     def lock(self, manifest: Path, *, jobs: int = 4,
@@ -209,7 +211,7 @@ class Shelf:
             assert model is not None
             locked.append(LockedModel(
                 # A local import's revision is this machine's file stamp: nothing to pin.
-                ref=entry.ref, name=model.name, type=model.type,
+                ref=public_ref(entry.ref), name=model.name, type=model.type,
                 revision=None if model.source == "local" else model.revision,
                 files=model.files,
                 include=entry.include, exclude=entry.exclude, source_url=model.source_url))
@@ -428,11 +430,6 @@ class Shelf:
         from modelshelf.views import plan_app_links
 
         return plan_app_links(self.store.views_dir, app, Path(directory))
-
-
-def _shown(ref: str) -> str:
-    """A reference as results show it: a signed link's secret is not echoed back."""
-    return public_url(ref) if ref.lstrip().lower().startswith(("http:", "https:")) else ref
 
 
 def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult:

@@ -168,14 +168,31 @@ def test_no_secret_in_anything_a_run_writes(servers: Servers, tmp_path: Path, cl
     assert any(r.host.startswith(servers.hub.cdn_host) for r in servers.hub.log)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: api/__init__.py Shelf.lock + manifest.py: the lock "
-                   "file repeats a manifest URL's user:password (ref = entry.ref verbatim)")
 def test_lock_file_holds_no_url_password(servers: Servers, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
                                          cli: Callable[..., object]) -> None:
+    """The lock (committed, shared) records a manifest URL with its ``user:password`` and a
+    signed link's signature masked; installing from it still uses the manifest's credentials."""
     user_url = servers.cdn.url.replace("://", f"://user:{URL_PASSWORD}@")
+    signed = f"{servers.cdn.url}/signed/url.safetensors?X-Amz-Signature={URL_SIGNATURE}&v=1"
+    servers.cdn.add_route("GET", r"/signed/url\.safetensors", lambda r: Response(
+        200, servers.data, {"Content-Type": "application/octet-stream"})
+        if r.query.get("X-Amz-Signature") == [URL_SIGNATURE] else Response(403, b"bad signature"))
     manifest = tmp_path / "models.toml"
-    manifest.write_text(f'[[model]]\nref = "{user_url}/files/url.safetensors"\nname = "l"\n')
+    manifest.write_text(f'[[model]]\nref = "{user_url}/files/url.safetensors"\nname = "l"\n'
+                        f'[[model]]\nref = "{signed}"\nname = "s"\n')
     locked = cli("--json", "lock", "-f", str(manifest))
     assert locked.code == 0, locked.err  # type: ignore[attr-defined]
     assert URL_PASSWORD not in locked.out + locked.err  # type: ignore[attr-defined]
+    assert _leaks_on_disk(tmp_path) == []
+    lock_text = (tmp_path / "models.toml.lock").read_text()
+    assert "://user:***@" in lock_text and "X-Amz-Signature=***" in lock_text
+
+    # Another machine (an empty store) installs exactly what the lock pins, from the manifest's
+    # URLs with their secrets (the signed link answers 403 to a masked signature).
+    monkeypatch.setenv("MODELSHELF_HOME", str(tmp_path / "elsewhere"))
+    servers.cdn.clear_log()
+    installed = cli("--json", "pull", "-f", str(manifest))
+    assert installed.code == 0, installed.err  # type: ignore[attr-defined]
+    assert [r.status for r in servers.cdn.requests_for("/signed/url.safetensors")] == [200]
     assert _leaks_on_disk(tmp_path) == []
