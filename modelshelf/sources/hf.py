@@ -38,6 +38,10 @@ from modelshelf.sources.hf_token import hub_token
 from modelshelf.sources.url import bearer
 
 DEFAULT_REVISION = "main"  # what huggingface_hub asks for (and records in refs/) when given none
+# What the Hub's answers hold, as data: a field that does not match is a malformed answer.
+_COMMIT = _GIT_OID = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PATH = re.compile(r"[^\0]+")
 
 
 _TLS_LOCK = threading.Lock()
@@ -163,12 +167,6 @@ def _tree(api: HfApi, ref: Ref, commit: str, folder: str | None,
                 if entry.lfs is not None:
                     _string(entry.lfs.sha256, _SHA256, f"{entry.path}: lfs oid")
     return entries
-
-
-# What the Hub's answers hold, as data: a field that does not match is a malformed answer.
-_COMMIT = _GIT_OID = re.compile(r"[0-9a-f]{40}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_PATH = re.compile(r"[^\0]+")
 
 
 def _string(value: object, pattern: re.Pattern[str], what: str) -> str:
