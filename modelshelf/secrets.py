@@ -17,9 +17,10 @@ origin and never receives the token.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 # Query parameters that carry credentials in signed or tokenised download links (Civitai's
@@ -137,6 +138,23 @@ def public_url(url: str) -> str:
     else:
         query = split.query
     return urlunsplit((split.scheme, netloc, split.path, query, split.fragment))
+
+
+def basic_login(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its ``user:password@``, and the Basic ``Authorization`` header those make
+    (as wget and curl send them); no user info: ``url`` unchanged and no header. The header is
+    meant for :meth:`Credentials.for_url`, so it goes to that origin alone."""
+    try:
+        split = urlsplit(url)
+        user, password = split.username, split.password
+    except ValueError:
+        return url, {}
+    if user is None:
+        return url, {}
+    login = f"{unquote(user)}:{unquote(password or '')}".encode()
+    bare = urlunsplit((split.scheme, split.netloc.rpartition("@")[2], split.path, split.query,
+                       split.fragment))
+    return bare, {"Authorization": "Basic " + base64.b64encode(login).decode("ascii")}
 
 
 def public_ref(ref: str) -> str:

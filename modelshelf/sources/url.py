@@ -2,8 +2,9 @@
 
 Nothing is asked of the server here: the transfer engine probes it anyway (size, ranges, a
 Content-Disposition name that beats the URL's) and ``pull --sha256`` supplies a digest when the
-user has one. A token (``--token`` or ``[sources.url] token``) goes to the URL's own origin only
-(scheme, host and port).
+user has one. A token (``--token`` or ``[sources.url] token``), else a ``user:password@`` written into
+the URL (sent as Basic auth, as wget and curl do), goes to the URL's own origin only (scheme, host
+and port).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 from modelshelf.config import Settings
 from modelshelf.naming import file_name, file_name_from_url
-from modelshelf.secrets import Credentials, public_url
+from modelshelf.secrets import Credentials, basic_login, public_url
 from modelshelf.sources.base import Ref, RemoteFile, Resolution, ResolveOptions, SourceName
 
 
@@ -30,10 +31,12 @@ def bearer(token: str | None) -> dict[str, str]:
 
 
 def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution:
-    url = str(ref.url)
+    url, login = basic_login(str(ref.url))
     name = url_file_name(url)
     token = options.token_for(settings.source("url"))
-    remote = RemoteFile(path=name, url=url, credentials=Credentials.for_url(bearer(token), url))
+    # A token the user gave explicitly beats a login written into the URL.
+    headers = bearer(token) or login
+    remote = RemoteFile(path=name, url=url, credentials=Credentials.for_url(headers, url))
     return Resolution(ref=public_url(ref.raw), source=SourceName.URL,
                       name=PurePosixPath(name).stem or name, files=(remote,),
-                      source_url=public_url(url))
+                      source_url=public_url(str(ref.url)))

@@ -62,6 +62,20 @@ def test_token_never_reaches_another_port_of_the_same_host(
     assert set(_authorizations(other, "/m.bin")) == {None}
 
 
+def test_a_login_in_the_url_is_sent_as_basic_auth_to_its_origin_only(
+        cli, server: LocalServer, other: LocalServer, isolated_env: Path) -> None:
+    """As wget and curl do: ``http://user:pass@host/file`` logs in with Basic auth — on that
+    origin alone, and the password is never shown or stored."""
+    other.add_file("/m.bin", b"model bytes" * 1000)
+    _redirect(server, "/m.bin", other.url + "/m.bin")
+    url = server.url.replace("://", "://ann:pa%24%24word@") + "/m.bin"
+    result = cli("pull", url, "--json")
+    assert result.code == 0, result.err
+    assert _authorizations(server, "/m.bin") == ["Basic YW5uOnBhJCR3b3Jk"]  # ann:pa$$word
+    assert set(_authorizations(other, "/m.bin")) == {None}
+    assert "pa%24%24word" not in result.out and "pa$$word" not in result.out
+
+
 def test_header_reads_keep_the_token_on_its_origin(server: LocalServer,
                                                    other: LocalServer) -> None:
     data = b"header" * 5000
