@@ -286,7 +286,10 @@ def _client(settings: RemoteSettings) -> Any:
         raise MissingExtra("the remote store needs boto3: pip install 'modelshelf[s3]'") from None
     session = boto3.session.Session()
     return session.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
-                          config=Config(max_pool_connections=UPLOAD_CONCURRENCY * 2,
+                          # SigV4 presigned URLs: the key id travels in X-Amz-Credential, a
+                          # parameter every redaction knows, not SigV2's AWSAccessKeyId.
+                          config=Config(signature_version="s3v4",
+                                        max_pool_connections=UPLOAD_CONCURRENCY * 2,
                                         retries={"max_attempts": 5, "mode": "standard"}))
 
 
