@@ -197,7 +197,8 @@ class Puller:
             try:  # the remote's copy is damaged or unreadable: the source, as if no remote
                 resolution = from_source()
             except ModelshelfError as source_exc:
-                raise type(exc)(f"{exc}; the source failed too: {source_exc}") from None
+                raise type(exc)(f"{ref_text}: the remote store's copy failed ({exc}); "
+                                f"the source failed too: {source_exc}") from None
             return self._fetch_locked(key, resolution, self._expected_digests(resolution), previous)
 
     def _fetch_locked(self, key: str, resolution: Resolution, expected: dict[str, str | None],

@@ -91,7 +91,7 @@ class RefManifest:
             optional = {k: doc.get(k) for k in ("revision", "source_url")}
             if not all(v is None or isinstance(v, str) for v in optional.values()):
                 raise ValueError("revision/source_url must be strings")
-            metadata = doc.get("metadata") or {}
+            metadata = doc.get("metadata", {})
             if not isinstance(metadata, dict):
                 raise ValueError("metadata must be an object")
             return cls(ref=_text(doc, "ref"), source=_text(doc, "source"), name=_text(doc, "name"),

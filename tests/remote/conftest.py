@@ -1,7 +1,7 @@
 """A real S3-protocol server (moto's, on 127.0.0.1, a free port, one per test session), a fresh
 bucket per test, fake AWS credentials in the environment, and a fake Hub as the source.
 
-Skipped as a whole when boto3 or moto is not installed (``pip install -e '.[test]'`` has both).
+Tests that use them skip when boto3 or moto is not installed (``pip install -e '.[test]'`` has both).
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ from pathlib import Path
 
 import pytest
 
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+from remote_kit import ACCESS_KEY, REGION, SECRET_KEY, Team
 
-from remote_kit import ACCESS_KEY, REGION, SECRET_KEY, Team  # noqa: E402
-
-from modelshelf.testing.factories.files import write_safetensors  # noqa: E402
-from modelshelf.testing.hub import FakeHub  # noqa: E402
+from modelshelf.testing.factories.files import write_safetensors
+from modelshelf.testing.hub import FakeHub
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server in a thread of this process, on a port the OS picks."""
+    moto_server = pytest.importorskip("moto.server")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -45,7 +43,7 @@ def team(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> T
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION)
+    client = pytest.importorskip("boto3").client("s3", endpoint_url=s3_endpoint, region_name=REGION)
     bucket = f"team-{uuid.uuid4().hex[:16]}"
     client.create_bucket(Bucket=bucket)
     made = Team(client, bucket, "shelf", Path(os.environ["MODELSHELF_CONFIG"]), s3_endpoint)

@@ -161,6 +161,7 @@ def test_a_corrupted_remote_object_with_the_source_down_fails_clearly(
 
     assert failed.code == 1
     [line] = failed.err.strip().splitlines()
+    assert line.startswith(f"modelshelf: error: {ref}: the remote store's copy failed")
     assert "sha256 mismatch" in line and "the source failed too" in line
     assert "Traceback" not in failed.err
     assert cli("--home", str(tmp_path / "b"), "ls", "--json").json["models"] == []
