@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from remote_kit import ACCESS_KEY, REGION, SECRET_KEY, Team
 
 from modelshelf.testing.factories.files import write_safetensors
