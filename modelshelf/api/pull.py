@@ -173,8 +173,9 @@ class Puller:
             return self._already(existing, "already present; nothing downloaded")
         if self.settings.offline and networked:
             raise OfflineError(f"{ref_text}: not in the store, and offline mode is on")
-        self._route = TeamRoute.open(self.settings, key, networked=networked,
-                                     force=self.options.force or self.options.dry_run)
+        self._route = TeamRoute.open(
+            self.settings, key, networked=networked and not self.options.dry_run,
+            force=self.options.force, selective=bool(self.options.include or self.options.exclude))
 
         def from_source() -> Resolution:
             return resolve(ref, self.settings, replace(
@@ -456,7 +457,8 @@ class Puller:
             result = download(
                 Endpoint(remote.url, remote.credentials, sha256, remote.size),
                 self.store.staging_dir,
-                network_policy(self.settings, resolution.source, self.options.connections),
+                self._route.tune(remote.url, network_policy(self.settings, resolution.source,
+                                                            self.options.connections)),
                 progress=callback)
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256, repair=self.options.force)

@@ -17,11 +17,12 @@ from typing import Any
 
 from modelshelf.config import Settings
 from modelshelf.errors import DownloadError, HashMismatch, ModelshelfError, NetworkError
-from modelshelf.remote import ManifestFile, RefManifest, RemoteStore
+from modelshelf.remote import READ_PIECE, ManifestFile, RefManifest, RemoteStore
 from modelshelf.secrets import NO_CREDENTIALS
 from modelshelf.sources import traits
 from modelshelf.sources.base import RemoteFile, Resolution, ResolveOptions, SourceName
 from modelshelf.store import ModelRecord, Store
+from modelshelf.transfer import NetworkPolicy
 
 
 def remote_store(settings: Settings) -> RemoteStore | None:
@@ -45,10 +46,16 @@ class TeamRoute:
     notes: list[str] = field(default_factory=list)
     all_from_remote: bool = False  # every byte came from the remote: nothing to push back
 
+    selective: bool = False  # --include/--exclude: the pull holds part of the reference
+
     @classmethod
-    def open(cls, settings: Settings, key: str, *, networked: bool, force: bool) -> TeamRoute:
-        route = cls(remote_store(settings) if networked else None, key,
-                    settings.remote.push_on_pull)
+    def open(cls, settings: Settings, key: str, *, networked: bool, force: bool,
+             selective: bool) -> TeamRoute:
+        route = cls(None, key, settings.remote.push_on_pull, selective=selective)
+        try:  # boto3 missing is a note too: the source can still serve the pull
+            route.remote = remote_store(settings) if networked else None
+        except ModelshelfError as exc:
+            route.notes.append(f"remote store skipped: {exc}")
         if route.remote is not None and not force:
             route.manifest = route._guarded(lambda r: r.read_manifest(key))
         return route
@@ -89,12 +96,23 @@ class TeamRoute:
         return True
 
     def push(self, store: Store, record: ModelRecord) -> None:
-        """After a pull from the source: upload its blobs and manifest for the next machine."""
-        if self.remote is None or not self.push_on_pull or self.all_from_remote:
+        """After a pull: upload what came from the source, and the manifest when the remote
+        lacks this revision's, for the next machine. A selective pull uploads its blobs but
+        no manifest: one naming part of a reference would answer for all of it."""
+        manifest = self.manifest
+        current = manifest is not None and manifest.revision == record.revision
+        if self.remote is None or not self.push_on_pull or (self.all_from_remote and current):
             return
-        report = self._guarded(lambda r: push_record(store, r, record))
+        report = self._guarded(lambda r: push_record(store, r, record,
+                                                     manifest=not self.selective))
         if report is not None and report.uploaded:
             self.notes.append(f"pushed {report.uploaded} blobs to {self.url}")
+
+    def tune(self, url: str, policy: NetworkPolicy) -> NetworkPolicy:
+        """Reads from the remote in large pieces (see :data:`READ_PIECE`); others unchanged."""
+        if self.remote is not None and self.remote.signed(url):
+            return replace(policy, min_piece=max(policy.min_piece, READ_PIECE))
+        return policy
 
     @property
     def url(self) -> str:
@@ -160,7 +178,8 @@ class PushReport:
     bytes_uploaded: int = 0
 
 
-def push_record(store: Store, remote: RemoteStore, record: ModelRecord) -> PushReport:
+def push_record(store: Store, remote: RemoteStore, record: ModelRecord, *,
+                manifest: bool = True) -> PushReport:
     """Upload a registered model's missing blobs, then its manifest (last: a manifest names
     only blobs that are there)."""
     report = PushReport(record.name)
@@ -170,7 +189,8 @@ def push_record(store: Store, remote: RemoteStore, record: ModelRecord) -> PushR
             report.bytes_uploaded += size
         else:
             report.present += 1
-    remote.write_manifest(manifest_of(record))
+    if manifest:
+        remote.write_manifest(manifest_of(record))
     return report
 
 

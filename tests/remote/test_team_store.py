@@ -195,3 +195,17 @@ def test_push_without_a_remote_configured_says_how_to_set_one(cli: Cli, team: Te
     assert result.code != 0
     assert "no remote store configured" in result.err and "[remote] url" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_selective_pull_uploads_blobs_but_no_manifest_that_would_answer_for_all(
+        cli: Cli, team: Team, hub: FakeHub, tmp_path: Path) -> None:
+    ref = _ref(hub)
+    _pulled(cli("--home", str(tmp_path / "a"), "pull", ref, "--include", "config.json", "--json"))
+    assert len(team.keys("blobs/")) == 1 and team.keys("refs/") == {}
+
+    item = _pulled(cli("--home", str(tmp_path / "b"), "pull", ref, "--json"))
+
+    assert {f["path"] for f in item["files"]} == {"config.json", "model.safetensors"}
+    # config.json has no published sha256 (only a git blob id) and no manifest gives one: it
+    # came from the source again; the full pull then wrote the manifest.
+    assert len(team.keys("refs/")) == 1 and len(team.keys("blobs/")) == 2
