@@ -17,7 +17,7 @@ from typing import Any
 
 from modelshelf.config import Settings
 from modelshelf.errors import DownloadError, HashMismatch, ModelshelfError, NetworkError
-from modelshelf.remote import READ_PIECE, ManifestFile, RefManifest, RemoteStore
+from modelshelf.remote import READ_PIECE, RefManifest, RemoteStore
 from modelshelf.secrets import NO_CREDENTIALS
 from modelshelf.sources import traits
 from modelshelf.sources.base import RemoteFile, Resolution, ResolveOptions, SourceName
@@ -131,7 +131,7 @@ class TeamRoute:
 def manifest_of(record: ModelRecord) -> RefManifest:
     return RefManifest(
         ref=record.source_ref, source=record.source, name=record.name, revision=record.revision,
-        files=tuple(ManifestFile(f.path, f.sha256, f.size) for f in record.files),
+        files=record.files,
         type=record.type, architecture=record.architecture, source_url=record.source_url,
         metadata={"source": record.metadata.get("source", {})})
 

@@ -33,6 +33,7 @@ from typing import Any
 from modelshelf.config import RemoteSettings
 from modelshelf.errors import AuthError, ConfigError, MissingExtra, NetworkError, NotFoundError
 from modelshelf.hashing import parse_sha256
+from modelshelf.store import FileRecord
 
 MANIFEST_FORMAT = 1
 MAX_MANIFEST_BYTES = 16 * 2**20  # a manifest is a few KB; more is hostile or broken
@@ -49,13 +50,6 @@ _NOT_SUPPORTED = frozenset({"NotImplemented", "InvalidArgument", "InvalidRequest
 
 
 @dataclass(frozen=True)
-class ManifestFile:
-    path: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
 class RefManifest:
     """One resolved reference as the team store keeps it (JSON; read as hostile input)."""
 
@@ -63,7 +57,7 @@ class RefManifest:
     source: str
     name: str
     revision: str | None
-    files: tuple[ManifestFile, ...]
+    files: tuple[FileRecord, ...]
     type: str = "other"
     architecture: str = "unknown"
     source_url: str | None = None
@@ -112,14 +106,14 @@ def _text(doc: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _manifest_file(entry: Any) -> ManifestFile:
+def _manifest_file(entry: Any) -> FileRecord:
     path, size = entry["path"], entry["size"]
     if not isinstance(path, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ValueError(f"bad file entry {entry!r:.200}")
     parts = PurePosixPath(path).parts
     if not parts or path.startswith("/") or ".." in parts:
         raise ValueError(f"file path {path!r:.200} leaves the model")
-    return ManifestFile(path, parse_sha256(str(entry["sha256"])), size)
+    return FileRecord(path, parse_sha256(str(entry["sha256"])), size)
 
 
 def ref_digest(ref: str) -> str:
@@ -303,4 +297,4 @@ def _client(settings: RemoteSettings) -> Any:
                                         retries={"max_attempts": 5, "mode": "standard"}))
 
 
-__all__ = ["READ_PIECE", "ManifestFile", "RefManifest", "RemoteStore", "ref_digest", "split_url"]
+__all__ = ["READ_PIECE", "RefManifest", "RemoteStore", "ref_digest", "split_url"]
