@@ -209,3 +209,32 @@ def test_a_selective_pull_uploads_blobs_but_no_manifest_that_would_answer_for_al
     # config.json has no published sha256 (only a git blob id) and no manifest gives one: it
     # came from the source again; the full pull then wrote the manifest.
     assert len(team.keys("refs/")) == 1 and len(team.keys("blobs/")) == 2
+
+
+def test_a_server_without_conditional_writes_gets_head_then_put(
+        team: Team, tmp_path: Path) -> None:
+    """Older MinIO/Ceph answer If-None-Match on PUT with NotImplemented: the upload is made
+    again without it (HEAD-then-put), and the store remembers not to ask again."""
+    from botocore.awsrequest import AWSResponse
+
+    remote = RemoteStore(RemoteSettings(team.url, team.endpoint, "us-east-1"))
+    refused: list[str] = []
+
+    def no_conditional_puts(params: dict[str, Any], **_: Any) -> Any:
+        if "If-None-Match" in params["headers"]:
+            refused.append(params["url_path"])
+            answer = AWSResponse(params["url_path"], 501, {}, None)
+            return (answer, {"Error": {"Code": "NotImplemented", "Message": "no"},
+                             "ResponseMetadata": {"HTTPStatusCode": 501}})
+        return None
+
+    remote.client.meta.events.register("before-call.s3.PutObject", no_conditional_puts)
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+
+    assert remote.upload_blob(blob, digest) is True
+
+    assert len(refused) == 1 and remote.create_only is False
+    body = team.client.get_object(Bucket=team.bucket, Key=team.blob_key(digest))["Body"].read()
+    assert body == b"weights"
