@@ -67,6 +67,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
     "gc": frozenset({"max_size"}),
     "sources": {name: _SOURCE_KEYS for name in SOURCE_NAMES},
     "load": frozenset({"max_memory"}),
+    "remote": frozenset({"url", "endpoint_url", "region", "push_on_pull"}),
     "aliases": _AnyName(),
     "presets": _AnyName(),
     "mirror": frozenset({"tokens"}),
@@ -90,6 +91,18 @@ class TransferSettings:
     connections: int = 16
     retries: int = 6
     stall_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """A team store on S3-compatible object storage (``[remote]``). No credentials here on
+    purpose: boto3 finds them the standard AWS way (environment, ``~/.aws`` files), so
+    config.toml and ``config --json`` never hold a key."""
+
+    url: str | None = None  # "s3://bucket/prefix"; None: no remote store
+    endpoint_url: str | None = None  # MinIO, Ceph RGW, R2, a test server; None: AWS
+    region: str | None = None
+    push_on_pull: bool = True  # upload what a pull fetched from the source
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,7 @@ class Settings:
     # [profiles.NAME] gpu = "24GB", disk = "100GB": the user's own advise targets (bytes;
     # a key left out is None), beside and over the built-in ones.
     profiles: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
 
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings(endpoint=DEFAULT_ENDPOINTS.get(name)))
@@ -171,6 +185,10 @@ class Settings:
             "profiles": {name: dict(p) for name, p in self.profiles.items()},
             "proxies": self.proxies.to_json(),
             "mirror": {"tokens": [MASK for _ in self.mirror_tokens]},
+            "remote": {"url": self.remote.url,
+                       "endpoint_url": mask_userinfo(self.remote.endpoint_url)
+                       if self.remote.endpoint_url else None,
+                       "region": self.remote.region, "push_on_pull": self.remote.push_on_pull},
             "sources": {
                 name: {
                     "enabled": s.enabled,
@@ -296,6 +314,23 @@ def _source_from(name: str, table: Mapping[str, Any], env: Mapping[str, str]) ->
         endpoint=endpoint.rstrip("/") if isinstance(endpoint, str) else None,
         token=Secret(token) if token else None,
     )
+
+
+def _remote(table: Mapping[str, Any], env: Mapping[str, str]) -> RemoteSettings:
+    """``[remote]``, with ``MODELSHELF_REMOTE`` beating its url and boto3's own
+    ``AWS_ENDPOINT_URL`` / ``AWS_REGION`` variables beating the file, as for every AWS tool."""
+    where = "config [remote]"
+    default = RemoteSettings()
+    url = env.get("MODELSHELF_REMOTE") or table.get("url")
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or table.get("endpoint_url")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or table.get("region")
+    for key, value in (("url", url), ("endpoint_url", endpoint), ("region", region)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{where} {key}: expected str, got {value!r}")
+    if url and not url.startswith("s3://"):
+        raise ConfigError(f"{where} url {url!r}: expected s3://bucket/prefix")
+    return RemoteSettings(url=url or None, endpoint_url=endpoint or None, region=region or None,
+                          push_on_pull=_value(table, "push_on_pull", default.push_on_pull, where))
 
 
 def default_config_file(env: Mapping[str, str]) -> Path:
@@ -450,4 +485,5 @@ def load_settings(
         presets=_presets(_table(data, "presets", config_file), config_file),
         mirror_tokens=_mirror_tokens(_table(data, "mirror", config_file).get("tokens", [])),
         profiles=_profiles(data.get("profiles", {})),
+        remote=_remote(_table(data, "remote", ""), env),
     )

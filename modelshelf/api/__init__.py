@@ -33,6 +33,7 @@ from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     ModelshelfError,
     NotFoundError,
+    OfflineError,
     UnsafeFile,
     UsageError,
     os_error_text,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from modelshelf.api.bundle import ExportResult, ImportResult
     from modelshelf.api.presets import Preset, PresetSize
     from modelshelf.api.pull import ProgressFactory, PullOptions
+    from modelshelf.api.team import PushReport
     from modelshelf.convert import ConvertResult
     from modelshelf.convert.stream import Progress as ConvertProgress
     from modelshelf.formats.tensors import TensorMap
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from modelshelf.inspection.advice import Advice
     from modelshelf.inspection.scanner import Progress as ScanProgress
     from modelshelf.manifest import ManifestEntry
+    from modelshelf.remote import RefManifest, RemoteStore
     from modelshelf.views.plan import LinkPlan
 
 __all__ = ["LoadedModel", "Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
@@ -117,6 +120,28 @@ class Shelf:
         report = store.repair()
         self.__dict__["store"] = store  # replaces the cached (or never opened) store
         return report
+
+    # -- the team store (S3) ---------------------------------------------------------------------
+    def push(self, names: Sequence[str] = (), *, all: bool = False) -> list[PushReport]:
+        """Upload models (``all``: every registered model) to the ``[remote]`` store: missing
+        blobs first (create-only), then one manifest per reference."""
+        team = importlib.import_module("modelshelf.api.team")
+        if not names and not all:
+            raise UsageError("push: name a model, or --all")
+        records = self.store.list() if all else [self.store.get(n) for n in dict.fromkeys(names)]
+        remote = self._remote()
+        return [team.push_record(self.store, remote, record) for record in records]
+
+    def remote_list(self) -> list[RefManifest]:
+        """What the ``[remote]`` store holds: one manifest per pushed reference, by name."""
+        return sorted(self._remote().manifests(), key=lambda m: (m.name, m.ref))
+
+    def _remote(self) -> RemoteStore:
+        if self.settings.offline:
+            raise OfflineError("the remote store is a server too, and offline mode is on")
+        from modelshelf.remote import RemoteStore
+
+        return RemoteStore(self.settings.remote)
 
     # -- fetching ---------------------------------------------------------------------------------
     def pull(self, ref: str, *, options: PullOptions | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 from modelshelf.api.capacity import evict_to_fit, plan_room
 from modelshelf.api.models import PlannedFile
 from modelshelf.api.names import check_name_free, register
+from modelshelf.api.team import TeamRoute
 from modelshelf.api.trust import judge, trust_hint
 from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
@@ -33,6 +34,7 @@ from modelshelf.errors import (
     InsufficientSpace,
     LockMismatch,
     ModelNotFound,
+    ModelshelfError,
     OfflineError,
     UsageError,
     os_error_text,
@@ -148,6 +150,7 @@ class Puller:
         self.cancel = cancel or threading.Event()
         self._damaged: set[tuple[str, int, int]] = set()  # (sha256, inode, mtime_ns), see _present_blob
         self._patterns = ResolveOptions(include=options.include, exclude=options.exclude)
+        self._route = TeamRoute(None, "")  # the remote store's part, set per reference in _run
 
     # -- the story ------------------------------------------------------------------------------
     def run(self, ref_text: str) -> PullOutcome:
@@ -170,8 +173,15 @@ class Puller:
             return self._already(existing, "already present; nothing downloaded")
         if self.settings.offline and networked:
             raise OfflineError(f"{ref_text}: not in the store, and offline mode is on")
-        resolution = resolve(ref, self.settings, replace(
-            self._patterns, revision=self.options.revision, token=self.options.token))
+        self._route = TeamRoute.open(
+            self.settings, key, networked=networked and not self.options.dry_run,
+            force=self.options.force, selective=bool(self.options.include or self.options.exclude))
+
+        def from_source() -> Resolution:
+            return resolve(ref, self.settings, replace(
+                self._patterns, revision=self.options.revision, token=self.options.token))
+
+        resolution = self._route.resolve(immutable, self._patterns, from_source)
         self._check_selection(resolution.ref, is_repo=resolution.is_repo)
         expected = self._expected_digests(resolution)
         self._check_name_free(key, resolution, expected)
@@ -180,6 +190,20 @@ class Puller:
         if existing is not None and _covers(existing, resolution):
             return self._already(existing, f"still at revision {resolution.revision}"
                                  if networked else "unchanged on disk")
+        try:
+            return self._fetch_locked(key, resolution, expected, previous)
+        except ModelshelfError as exc:
+            if not self._route.fallback(exc):
+                raise
+            try:  # the remote's copy is damaged or unreadable: the source, as if no remote
+                resolution = from_source()
+            except ModelshelfError as source_exc:
+                raise type(exc)(f"{ref_text}: the remote store's copy failed ({exc}); "
+                                f"the source failed too: {source_exc}") from None
+            return self._fetch_locked(key, resolution, self._expected_digests(resolution), previous)
+
+    def _fetch_locked(self, key: str, resolution: Resolution, expected: dict[str, str | None],
+                      previous: ModelRecord | None) -> PullOutcome:
         with self.store.lock(f"pull:{key}", self._check_cancelled):
             # Another process may have fetched it while we waited for the lock.
             again = None if self.options.force else self.store.find_by_source(key)
@@ -372,6 +396,8 @@ class Puller:
         if previous is not None and previous.revision != resolution.revision:
             outcome.notes.append(f"updated from revision {previous.revision} to {resolution.revision}")
         self._after_registration(resolution, record, files, outcome.notes)
+        self._route.push(self.store, record)
+        outcome.notes.extend(self._route.notes)
         outcome.record = record
         return outcome
 
@@ -431,7 +457,8 @@ class Puller:
             result = download(
                 Endpoint(remote.url, remote.credentials, sha256, remote.size),
                 self.store.staging_dir,
-                network_policy(self.settings, resolution.source, self.options.connections),
+                self._route.tune(remote.url, network_policy(self.settings, resolution.source,
+                                                            self.options.connections)),
                 progress=callback)
             self._check_published_ids(resolution, remote, sha256, result.path, result.sha256)
             self.store.commit_blob(result.path, result.sha256, repair=self.options.force)

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from modelshelf.config import Settings
 
 
-_SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_API_TOKEN")
+_SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_API_TOKEN",
+               "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")  # boto3 reads the AWS ones
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -16,11 +16,21 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from modelshelf import __version__
-from modelshelf.cli.commands import advise, fetch, inspection, registry, setup, share, trust, use
+from modelshelf.cli.commands import (
+    advise,
+    fetch,
+    inspection,
+    registry,
+    remote,
+    setup,
+    share,
+    trust,
+    use,
+)
 from modelshelf.cli.context import Context
 from modelshelf.errors import ModelshelfError, os_error_text
 
-COMMAND_MODULES = (fetch, registry, inspection, advise, setup, trust, use, share)
+COMMAND_MODULES = (fetch, registry, inspection, advise, setup, trust, use, share, remote)
 
 
 class _BadUsage(SystemExit):
