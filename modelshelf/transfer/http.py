@@ -196,7 +196,9 @@ class HttpConnection:
         return conn
 
     def set_timeout(self, seconds: float) -> None:
-        if self.sock is not None:
+        # An answer with `Connection: close` hands its socket to the response, which closes it
+        # once read (fileno -1); the next request reconnects, so there is nothing to set.
+        if self.sock is not None and self.sock.fileno() != -1:
             self.sock.settimeout(seconds)
 
     def abort(self) -> None:

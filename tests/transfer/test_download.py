@@ -21,6 +21,7 @@ from modelshelf.errors import (
 from modelshelf.secrets import Credentials
 from modelshelf.testing.server import LocalServer, Response
 from modelshelf.transfer import Endpoint, NetworkPolicy, download
+from modelshelf.transfer.retry import Backoff
 
 from .conftest import MIB, settled_bytes_served, sha, staged_data
 
@@ -304,3 +305,21 @@ def test_a_small_file_fits_a_nearly_full_disk(
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 6 * 10**6, 6 * 10**6))
     assert download(server.url + "/small.bin", staging, fast).path.read_bytes() == small
+
+
+def test_a_server_that_closes_every_connection_costs_no_retries(
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Connection: close` after each answer (as moto and some S3 gateways send): the worker
+    must reconnect for its next piece, not take the closed socket for a failed piece and pause
+    for the retry backoff before every one."""
+    failures: list[BaseException] = []
+    real_pause = Backoff.pause
+    monkeypatch.setattr(Backoff, "pause", lambda self, n, exc: (failures.append(exc),
+                                                                real_pause(self, n, exc))[1])
+    server.add_file("/m.bin", payload, headers={"Connection": "close"})
+    result = download(server.url + "/m.bin", staging, fast)
+    assert result.sha256 == sha(payload)
+    assert failures == []
+    ranges = [r.range for r in server.requests_for("/m.bin")]
+    assert len(ranges) == len(set(ranges)), "a piece was asked for twice"
