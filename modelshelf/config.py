@@ -9,6 +9,7 @@ returns a frozen :class:`Settings` that is passed down explicitly. Tokens are wr
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import math
 import os
 import tomllib
@@ -70,9 +71,21 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
     "remote": frozenset({"url", "endpoint_url", "region", "push_on_pull"}),
     "aliases": _AnyName(),
     "presets": _AnyName(),
-    "mirror": frozenset({"tokens"}),
+    "mirror": frozenset({"tokens", "grants"}),
     "profiles": _EachName(PROFILE_KEYS),
 }
+
+
+@dataclass(frozen=True)
+class MirrorGrant:
+    """A mirror client's token and the private/gated upstream repos (fnmatch patterns, e.g.
+    ``acme/*``) it may see; the token also admits it like one of ``[mirror] tokens``."""
+
+    token: Secret
+    repos: tuple[str, ...]
+
+    def covers(self, repo_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(repo_id, pattern) for pattern in self.repos)
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,9 @@ class Settings:
     presets: Mapping[str, tuple[str, ...] | Path] = field(default_factory=dict)
     # [mirror] tokens: bearer tokens `serve --mirror` accepts (none: it answers everyone).
     mirror_tokens: tuple[Secret, ...] = ()
+    # [[mirror.grants]] token = "...", repos = ["org/*"]: a client token that may also see
+    # these private or gated upstream repos (which the mirror reads with its own Hub token).
+    mirror_grants: tuple[MirrorGrant, ...] = ()
     # [profiles.NAME] gpu = "24GB", disk = "100GB": the user's own advise targets (bytes;
     # a key left out is None), beside and over the built-in ones.
     profiles: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
@@ -156,6 +172,7 @@ class Settings:
         the sources' tokens and the proxies' passwords, so output can be scrubbed of them."""
         values = [s.token.reveal() for s in self.sources.values() if s.token]
         values += [t.reveal() for t in self.mirror_tokens]
+        values += [g.token.reveal() for g in self.mirror_grants]
         for url in self.proxies.urls.values():
             password = proxy_password(url.reveal())
             if password:
@@ -184,7 +201,9 @@ class Settings:
                         for name, p in self.presets.items()},
             "profiles": {name: dict(p) for name, p in self.profiles.items()},
             "proxies": self.proxies.to_json(),
-            "mirror": {"tokens": [MASK for _ in self.mirror_tokens]},
+            "mirror": {"tokens": [MASK for _ in self.mirror_tokens],
+                       "grants": [{"token": MASK, "repos": list(g.repos)}
+                                  for g in self.mirror_grants]},
             "remote": {"url": self.remote.url,
                        "endpoint_url": mask_userinfo(self.remote.endpoint_url)
                        if self.remote.endpoint_url else None,
@@ -413,6 +432,19 @@ def _mirror_tokens(value: Any) -> tuple[Secret, ...]:
     return tuple(Secret(v.strip()) for v in value)
 
 
+def _mirror_grants(value: Any) -> tuple[MirrorGrant, ...]:
+    def valid(grant: Any) -> bool:
+        return (isinstance(grant, dict) and set(grant) == {"token", "repos"}
+                and isinstance(grant["token"], str) and bool(grant["token"].strip())
+                and isinstance(grant["repos"], list) and bool(grant["repos"])
+                and all(isinstance(r, str) and r.count("/") == 1 for r in grant["repos"]))
+
+    if not isinstance(value, list) or not all(valid(g) for g in value):
+        raise ConfigError("config [[mirror.grants]]: expected tables of token = \"...\" and "
+                          "repos = [\"org/repo\" or \"org/*\", ...]")
+    return tuple(MirrorGrant(Secret(g["token"].strip()), tuple(g["repos"])) for g in value)
+
+
 def _profiles(table: Any) -> dict[str, dict[str, int | None]]:
     """``[profiles.NAME]`` tables of sizes; a size that is no size names the profile and key."""
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
@@ -484,6 +516,7 @@ def load_settings(
         aliases=_aliases(_table(data, "aliases", config_file)),
         presets=_presets(_table(data, "presets", config_file), config_file),
         mirror_tokens=_mirror_tokens(_table(data, "mirror", config_file).get("tokens", [])),
+        mirror_grants=_mirror_grants(_table(data, "mirror", config_file).get("grants", [])),
         profiles=_profiles(data.get("profiles", {})),
-        remote=_remote(_table(data, "remote", ""), env),
+        remote=_remote(_table(data, "remote", config_file), env),
     )

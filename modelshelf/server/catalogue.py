@@ -9,8 +9,8 @@ ask upstream whether the branch moved (``modelshelf pull`` on the mirror host up
 
 Only models linked into views/ are served: one kept out because it could run code in an app
 (see ``api/trust.py``) is not handed to other machines' apps either. Private and gated repos are
-not served at all: the mirror pulls with its own Hub token, and which of its clients may see
-what that token sees is not modelled yet (a per-token allow list would be).
+served only to a client whose token a ``[[mirror.grants]]`` entry gives them to: the mirror pulls
+with its own Hub token, and must not hand what that token sees to every client.
 """
 
 from __future__ import annotations
@@ -69,10 +69,13 @@ class Catalogue:
         self.shelf = shelf
         self._pulling = threading.Lock()  # one pull-through at a time: the upstream is the bottleneck
 
-    def find(self, repo_id: str, revision: str, path: str | None = None) -> Snapshot | None:
-        """The stored commit answering ``revision`` (whole repo, or one holding ``path``)."""
+    def find(self, repo_id: str, revision: str, path: str | None = None, *,
+             private_ok: bool = False) -> Snapshot | None:
+        """The stored commit answering ``revision`` (whole repo, or one holding ``path``);
+        a private or gated repo only for a client granted it (``private_ok``)."""
         matches = [r for r in self.shelf.store.list() if _at(r, repo_id, revision)]
-        _check_public(repo_id, matches)
+        if not private_ok:
+            _check_public(repo_id, matches)
         matches = [r for r in matches if r.linked]
         if path is None:  # a listing needs a whole-repo pull, not single files of it
             wanted = [r for r in matches if _source(r).get("path") is None]
@@ -83,19 +86,22 @@ class Catalogue:
         commit = str(max(wanted, key=lambda r: r.created).revision)
         return Snapshot(repo_id, commit, self._files(r for r in matches if r.revision == commit))
 
-    def fetch(self, repo_id: str, revision: str, path: str | None = None) -> Snapshot:
+    def fetch(self, repo_id: str, revision: str, path: str | None = None, *,
+              private_ok: bool = False) -> Snapshot:
         """:meth:`find`, else pull from the upstream Hub first (the configured HF endpoint)."""
-        found = self.find(repo_id, revision, path)
+        found = self.find(repo_id, revision, path, private_ok=private_ok)
         if found is not None:
             return found
         with self._pulling:
-            found = self.find(repo_id, revision, path)  # pulled by another request meanwhile?
+            # pulled by another request meanwhile?
+            found = self.find(repo_id, revision, path, private_ok=private_ok)
             if found is not None:
                 return found
             model = self._pull(f"hf:{repo_id}@{revision}" + (f"/{path}" if path else ""),
                                repo_id)
-            _check_public(repo_id, [self.shelf.store.get(model.name)])
-        found = self.find(repo_id, revision, path)
+            if not private_ok:
+                _check_public(repo_id, [self.shelf.store.get(model.name)])
+        found = self.find(repo_id, revision, path, private_ok=private_ok)
         if found is None:
             if not model.linked:
                 raise UnsafeFile(f"{repo_id}@{revision}: model {model.name} is kept out of views/ "

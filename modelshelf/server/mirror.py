@@ -10,7 +10,8 @@ LFS bytes are served directly (no redirect to a CDN): the blob file goes out wit
 A stdlib ``ThreadingHTTPServer`` (``server/threads.py``): one thread per connection is plenty
 for a LAN, and the core install gains no dependency. With ``[mirror] tokens`` configured every
 request must carry one of them as ``Authorization: Bearer``; the mirror's own Hub token (for
-pull-through) never leaves it.
+pull-through) never leaves it, and private or gated upstream repos go only to a client whose
+token a ``[[mirror.grants]]`` entry gives them to.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from modelshelf.api import Shelf
+from modelshelf.config import MirrorGrant
 from modelshelf.errors import (
     AuthError,
     EntryNotFound,
@@ -59,6 +61,7 @@ class MirrorServer(Serving):
         self.catalogue = Catalogue(shelf)
         self.tokens = tuple(t.reveal() for t in shelf.settings.mirror_tokens) \
             if tokens is None else tuple(tokens)
+        self.grants = shelf.settings.mirror_grants
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.mirror = self
 
@@ -67,12 +70,16 @@ class MirrorServer(Serving):
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def allows(self, authorization: str) -> bool:
-        """No tokens configured: everyone. Else a ``Bearer`` token from the list (constant time)."""
-        if not self.tokens:
-            return True
+    def admit(self, authorization: str) -> tuple[MirrorGrant, ...] | None:
+        """Who asks: None to refuse; else the grants their token holds (private/gated repos they
+        may see). No tokens or grants configured: everyone, with no grant. Constant-time
+        compares, every configured token tried."""
         given = authorization.removeprefix("Bearer ").strip().encode()
-        return any(hmac.compare_digest(given, t.encode()) for t in self.tokens)
+        grants = tuple(g for g in self.grants if hmac.compare_digest(given, g.token.reveal().encode()))
+        listed = [hmac.compare_digest(given, t.encode()) for t in self.tokens]
+        if grants or any(listed) or not (self.tokens or self.grants):
+            return grants
+        return None
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever()
@@ -98,6 +105,7 @@ class _Answer(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
     server: _HTTPServer
+    _grants: tuple[MirrorGrant, ...] = ()  # the asking client's, set per request
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI says what matters
         pass
@@ -117,8 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
             (rf"/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", self._resolve),
         )
         try:
-            if not self.server.mirror.allows(self.headers.get("Authorization", "")):
+            grants = self.server.mirror.admit(self.headers.get("Authorization", ""))
+            if grants is None:
                 raise _Answer(401, None, "Invalid credentials in Authorization header")
+            self._grants = grants
             for pattern, handler in routes:
                 match = re.fullmatch(pattern, url.path)
                 if match:
@@ -140,7 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not REPO_ID.fullmatch(repo_id):
             raise _Answer(404, "RepoNotFound", f"{repo_id}: not a repo id")
         revision = unquote(match["rev"] or "main")
-        return self.server.mirror.catalogue.fetch(repo_id, revision, path)
+        may_see = any(g.covers(repo_id) for g in self._grants)
+        return self.server.mirror.catalogue.fetch(repo_id, revision, path, private_ok=may_see)
 
     def _info(self, match: re.Match[str], query: dict[str, list[str]], head: bool) -> None:
         snap = self._snapshot(match)

@@ -161,3 +161,27 @@ def test_private_and_gated_upstream_repos_are_not_served(tmp_path: Path, shelf: 
                     hf_hub_download(repo, "config.json", endpoint=mirror.url,
                                     cache_dir=tmp_path / f"c{repo[4:]}{attempt}", token=False)
                 assert info.value.response.status_code == status, (repo, attempt)
+
+
+def test_a_granted_client_sees_private_repos_and_no_other_client_does(
+        tmp_path: Path, upstream: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: private upstream repos only for tokens allowed to see them."""
+    upstream.add_repo("acme/private", {"config.json": CONFIG}, private=True, tokens=("hf-tok",))
+    monkeypatch.setenv("HF_TOKEN", "hf-tok")  # the mirror's own token reads it
+    (tmp_path / "config.toml").write_text(
+        '[mirror]\ntokens = ["plain-client"]\n'
+        '[[mirror.grants]]\ntoken = "acme-client"\nrepos = ["acme/*"]\n')
+    with MirrorServer(Shelf()) as mirror:
+        for attempt in range(2):  # pulled through on the first, from the store on the second
+            got = hf_hub_download("acme/private", "config.json", endpoint=mirror.url,
+                                  cache_dir=tmp_path / f"granted{attempt}", token="acme-client")
+            assert Path(got).read_bytes() == CONFIG
+            with pytest.raises(HfHubHTTPError) as refused:
+                hf_hub_download("acme/private", "config.json", endpoint=mirror.url,
+                                cache_dir=tmp_path / f"plain{attempt}", token="plain-client")
+            assert refused.value.response.status_code == 404  # no sign that it exists
+        # the granted token is also a valid token for public repos
+        assert hf_hub_download("org/missing", "config.json", endpoint=mirror.url,
+                               cache_dir=tmp_path / "public", token="acme-client")
+    shown = Shelf().settings.to_json()["mirror"]
+    assert shown["grants"] == [{"token": "***", "repos": ["acme/*"]}]
