@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from modelshelf.inspection.scanner import Progress as ScanProgress
     from modelshelf.manifest import ManifestEntry
     from modelshelf.remote import RefManifest, RemoteStore
+    from modelshelf.views.comfyui import YamlPlan
     from modelshelf.views.plan import LinkPlan
 
 __all__ = ["LoadedModel", "Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
@@ -449,12 +450,38 @@ class Shelf:
 
         return convert(Path(src), Path(dst), dtype=dtype, progress=progress)
 
-    def link(self, app: str, directory: str | os.PathLike[str]) -> LinkPlan:
+    def link(self, app: str, directory: str | os.PathLike[str], *, extra_paths: bool = False,
+             force: bool = False) -> LinkPlan | YamlPlan:
         """The plan exposing this store to ``app`` (comfyui, a1111, invokeai, flat) at
-        ``directory``; nothing changes on disk until ``.execute()`` (a dry run just shows it)."""
-        from modelshelf.views import plan_app_links
+        ``directory``; nothing changes there until ``.execute()`` (a dry run just shows it).
 
-        return plan_app_links(self.store.views_dir, app, Path(directory))
+        ``extra_paths`` (comfyui only): merge a section into ``extra_model_paths.yaml`` instead
+        of making links. ``force``: accept a folder that is not a ComfyUI root. Civitai
+        previews and trigger words are first brought up to date beside the files in
+        ``views/`` (the store's own folder), so every app style sees them.
+        """
+        from modelshelf.views import check_root, plan_app_links, plan_extra_paths, sync_sidecars
+
+        if extra_paths and app != "comfyui":
+            raise UsageError(f"link {app}: --extra-paths is for comfyui only")
+        sync_sidecars(self.store.views_dir, self.store.meta_dir)
+        if extra_paths:
+            dest = Path(directory).absolute()
+            check_root(dest, force=force)
+            return plan_extra_paths(self.store.views_dir.absolute(), dest)
+        return plan_app_links(self.store.views_dir, app, Path(directory), force=force)
+
+    def unlink(self, app: str, directory: str | os.PathLike[str]) -> list[LinkPlan | YamlPlan]:
+        """The plans taking out of ``directory`` only what ``link`` put there (links into this
+        store, and for comfyui our ``extra_model_paths.yaml`` section)."""
+        from modelshelf.views import plan_extra_paths, plan_unlink
+
+        plan = plan_unlink(self.store.views_dir, app, Path(directory))
+        plans: list[LinkPlan | YamlPlan] = [plan]
+        if app == "comfyui":
+            plans.append(plan_extra_paths(self.store.views_dir.absolute(), plan.dest,
+                                          remove=True))
+        return plans
 
 
 def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult:
