@@ -36,6 +36,8 @@ _BLOCK = re.compile(rf"^{re.escape(BEGIN)}\n.*?^{re.escape(END)}\n?", re.M | re.
 _USER_SECTION = re.compile(rf"^{SECTION}\s*:", re.M)
 _ROOT_MARKERS = ("main.py", "comfy")           # what a ComfyUI root has
 _MODELS_MARKERS = ("checkpoints", "loras")      # what its models/ folder has
+# ComfyUI Desktop's base folder: no main.py (the code is inside the app), these two instead.
+_DESKTOP_MARKERS = ("models", "custom_nodes")
 
 
 def check_root(dest: Path, *, force: bool) -> None:
@@ -47,7 +49,7 @@ def check_root(dest: Path, *, force: bool) -> None:
     if not dest.is_dir():
         raise UsageError(f"link comfyui: {dest} is not a folder (give the ComfyUI folder, the "
                          "one with main.py)")
-    if _has_any(dest, _ROOT_MARKERS):
+    if _has_any(dest, _ROOT_MARKERS) or all(os.path.isdir(dest / d) for d in _DESKTOP_MARKERS):
         return
     if dest.name == "models" and _has_any(dest.parent, _ROOT_MARKERS):
         raise UsageError(f"link comfyui: {dest} is ComfyUI's models folder, not its root; pass "

@@ -138,15 +138,17 @@ def plan_unlink(store_views_dir: Path, app: str, dest: Path) -> LinkPlan:
             if link.is_symlink() and _leads_into(link, views / type_):
                 actions.append(LinkAction("remove", link, None))
         return LinkPlan(layout.name, dest, "dir", tuple(actions), (), 0)
-    ledger = _read_ledger(dest)
-    for rel, entry in sorted(ledger.items()):
+    ours = {}
+    for rel, entry in sorted(_read_ledger(dest).items()):
         link = dest / rel
         # A hard link is ours by the inode the ledger recorded when we made it; a symlink by
         # resolving into this store (views/ or, once the model is gone, its blobs/).
         if _ours(link, entry, "files") and (
                 not link.is_symlink() or _leads_into(link, views.parent)):
             actions.append(LinkAction("remove", link, None))
-    return LinkPlan(layout.name, dest, "files", tuple(actions), (), 0, _ledger=ledger)
+            ours[rel] = entry
+    # Entries no longer ours (a user's file took the name) are forgotten, never claimed later.
+    return LinkPlan(layout.name, dest, "files", tuple(actions), (), 0, _ledger=ours)
 
 
 def _layout(app: str, command: str) -> AppLayout:
