@@ -471,17 +471,16 @@ class Shelf:
             return plan_extra_paths(self.store.views_dir.absolute(), dest)
         return plan_app_links(self.store.views_dir, app, Path(directory), force=force)
 
-    def unlink(self, app: str, directory: str | os.PathLike[str]) -> list[LinkPlan | YamlPlan]:
+    def unlink(self, app: str,
+               directory: str | os.PathLike[str]) -> tuple[LinkPlan | YamlPlan, ...]:
         """The plans taking out of ``directory`` only what ``link`` put there (links into this
         store, and for comfyui our ``extra_model_paths.yaml`` section)."""
         from modelshelf.views import plan_extra_paths, plan_unlink
 
         plan = plan_unlink(self.store.views_dir, app, Path(directory))
-        plans: list[LinkPlan | YamlPlan] = [plan]
-        if app == "comfyui":
-            plans.append(plan_extra_paths(self.store.views_dir.absolute(), plan.dest,
-                                          remove=True))
-        return plans
+        if app != "comfyui":
+            return (plan,)
+        return plan, plan_extra_paths(self.store.views_dir.absolute(), plan.dest, remove=True)
 
 
 def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult:

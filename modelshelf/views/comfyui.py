@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf.errors import UsageError
+from modelshelf.views.actions import LinkAction, LinkConflict, Op
 from modelshelf.views.apps import APPS
 
 YAML_NAME = "extra_model_paths.yaml"
@@ -87,17 +88,15 @@ class YamlPlan:
     path: Path
     old: str | None         # the file's text now (None: no file)
     new: str | None         # what it should hold (None: delete it, nothing else was in it)
-    conflicts: tuple[Any, ...] = ()
+    conflicts: tuple[LinkConflict, ...] = ()
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
-    def actions(self) -> tuple[Any, ...]:
-        from modelshelf.views.plan import LinkAction
-
+    def actions(self) -> tuple[LinkAction, ...]:
         if self.conflicts or self.new == self.old:
             return ()
-        op = "remove" if self.new is None else "create" if self.old is None else "replace"
+        op: Op = "remove" if self.new is None else "create" if self.old is None else "replace"
         return (LinkAction(op, self.path, None),)
 
     def to_json(self) -> dict[str, Any]:
@@ -127,8 +126,6 @@ class YamlPlan:
 
 def plan_extra_paths(views: Path, dest: Path, *, remove: bool = False) -> YamlPlan:
     """Merge (or with ``remove``, take out) our section of ``DEST/extra_model_paths.yaml``."""
-    from modelshelf.views.plan import LinkConflict
-
     path = dest / YAML_NAME
     old = _read(path)
     text = old or ""

@@ -14,35 +14,15 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from modelshelf.errors import UsageError
 from modelshelf.store.linking import place_link, prune_empty_dirs, shows
+from modelshelf.views.actions import LinkAction, LinkConflict
 from modelshelf.views.apps import APPS, AppLayout
 from modelshelf.views.comfyui import check_root
 
 LEDGER = ".modelshelf-links.json"
-Op = Literal["create", "replace", "remove"]
-
-
-@dataclass(frozen=True)
-class LinkAction:
-    op: Op
-    path: Path
-    target: Path | None  # None for "remove"
-
-    def to_json(self) -> dict[str, str | None]:
-        return {"op": self.op, "path": str(self.path),
-                "target": str(self.target) if self.target else None}
-
-
-@dataclass(frozen=True)
-class LinkConflict:
-    path: Path
-    reason: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"path": str(self.path), "reason": self.reason}
 
 
 @dataclass(frozen=True)

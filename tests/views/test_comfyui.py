@@ -15,7 +15,6 @@ from modelshelf.testing.civitai import FakeCivitai, FakeFile, FakeVersion, tiny_
 from modelshelf.testing.factories.adapters import kohya_lora
 from modelshelf.testing.factories.files import write_safetensors
 from modelshelf.testing.models import new_model, put_blob
-from modelshelf.views.comfyui import BEGIN, END
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]
@@ -102,7 +101,7 @@ def test_extra_paths_merges_a_section_and_keeps_the_users(cli: Cli, comfy: Path,
     assert not (comfy / "models" / "loras" / "modelshelf").exists()  # no links in this mode
     again = cli("link", "comfyui", str(comfy), "--extra-paths", "--json")
     assert again.json["actions"] == [] and target.read_text() == text
-    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    assert text.count("\nmodelshelf:") == 1
 
 
 def test_extra_paths_never_rewrites_a_users_own_modelshelf_section(cli: Cli, comfy: Path) -> None:

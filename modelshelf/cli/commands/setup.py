@@ -65,7 +65,7 @@ def run_config(ctx: Context) -> int:
 def run_link(ctx: Context) -> int:
     plan = ctx.shelf.link(ctx.args.app, ctx.args.directory, extra_paths=ctx.args.extra_paths,
                           force=ctx.args.force)
-    return _report(ctx, [plan], "link", "linked the store into")
+    return _report(ctx, (plan,), "link", "linked the store into")
 
 
 def run_unlink(ctx: Context) -> int:
@@ -73,7 +73,7 @@ def run_unlink(ctx: Context) -> int:
     return _report(ctx, plans, "unlink", "took the store out of")
 
 
-def _report(ctx: Context, plans: list[Any], verb: str, done: str) -> int:
+def _report(ctx: Context, plans: tuple[Any, ...], verb: str, done: str) -> int:
     """Apply the plans (unless ``--dry-run``), show them the same way for every style."""
     dry = ctx.args.dry_run
     payload = plans[0].to_json()
