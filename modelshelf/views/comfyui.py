@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from modelshelf.errors import UsageError
 from modelshelf.views.actions import LinkAction, LinkConflict, Op
 from modelshelf.views.apps import APPS
@@ -33,7 +35,8 @@ YAML_NAME = "extra_model_paths.yaml"
 SECTION = "modelshelf"
 BEGIN = "# >>> modelshelf (written by `modelshelf link comfyui --extra-paths`; edit outside) >>>"
 END = "# <<< modelshelf <<<"
-_BLOCK = re.compile(rf"^{re.escape(BEGIN)}\n.*?^{re.escape(END)}\n?", re.M | re.S)
+# Our block, with the blank line we put before it.
+_BLOCK = re.compile(rf"(?:^\n)?^{re.escape(BEGIN)}\n.*?^{re.escape(END)}\n?", re.M | re.S)
 _USER_SECTION = re.compile(rf"^{SECTION}\s*:", re.M)
 _ROOT_MARKERS = ("main.py", "comfy")           # what a ComfyUI root has
 _MODELS_MARKERS = ("checkpoints", "loras")      # what its models/ folder has
@@ -109,15 +112,18 @@ class YamlPlan:
     def execute(self) -> int:
         """Write (temp + rename), keeping the previous file as ``<name>.bak``; re-checks that
         the file did not change since the plan."""
-        if not self.actions or _read(self.path) != self.old:
-            return 0
+        try:
+            if not self.actions or _read(self.path) != self.old:
+                return 0
+        except ValueError:
+            return 0  # became unreadable since the plan: not ours to touch
         if self.old is not None:
             shutil.copy2(self.path, self.path.with_name(f"{self.path.name}.bak"))
         if self.new is None:
             self.path.unlink()
             return 1
         temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        temp.write_text(self.new)
+        temp.write_bytes(self.new.encode("utf-8"))
         if self.old is not None:
             shutil.copymode(self.path, temp)
         os.replace(temp, self.path)
@@ -125,9 +131,19 @@ class YamlPlan:
 
 
 def plan_extra_paths(views: Path, dest: Path, *, remove: bool = False) -> YamlPlan:
-    """Merge (or with ``remove``, take out) our section of ``DEST/extra_model_paths.yaml``."""
+    """Merge (or with ``remove``, take out) our section of ``DEST/extra_model_paths.yaml``.
+
+    A file that is not UTF-8 YAML, or that has a ``modelshelf:`` section we did not write, is
+    a conflict: left exactly as it is.
+    """
     path = dest / YAML_NAME
-    old = _read(path)
+    if path.is_symlink():
+        path = path.resolve()  # a dotfiles-managed yaml: write through to the real file
+    try:
+        old = _read(path)
+        _check_yaml(old or "")
+    except ValueError as exc:
+        return YamlPlan("comfyui", dest, path, None, None, (LinkConflict(path, str(exc)),))
     text = old or ""
     ours = _BLOCK.search(text)
     rest = _BLOCK.sub("", text) if ours else text
@@ -137,19 +153,39 @@ def plan_extra_paths(views: Path, dest: Path, *, remove: bool = False) -> YamlPl
     if remove:
         new = rest if rest.strip() else None
         return YamlPlan("comfyui", dest, path, old, new if ours else old)
-    block = section_text(views)
+    gap = "\n" if rest.strip() else ""  # a blank line between the user's text and ours
     if ours:
-        new = text[:ours.start()] + block + text[ours.end():]
+        new = text[:ours.start()] + gap + section_text(views) + text[ours.end():]
     else:
-        new = rest + ("" if not rest or rest.endswith("\n\n") else
-                      "\n" if rest.endswith("\n") else "\n\n") + block
+        new = rest + ("\n" if rest and not rest.endswith("\n") else "") + gap + section_text(views)
+    _check_yaml(new)
     notes = (f"ComfyUI reads {YAML_NAME} at start-up: restart it to see the models (listed "
              "without a modelshelf/ prefix).",)
-    return YamlPlan("comfyui", dest, path, old, new, notes=notes)
+    doubled = [rel for rel in APPS["comfyui"].links.values() if (dest / rel).is_symlink()]
+    warnings = (f"{dest / doubled[0]} and other modelshelf links are there too: ComfyUI will "
+                "list each model twice (`modelshelf unlink comfyui DIR` removes both, then "
+                "link the way you want)",) if doubled else ()
+    return YamlPlan("comfyui", dest, path, old, new, notes=notes, warnings=warnings)
+
+
+def _check_yaml(text: str) -> None:
+    """A file ComfyUI could not load is not ours to append to (our section might end up
+    inside the user's broken value): ``ValueError`` saying where it breaks."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"it is not valid YAML{where}; fix it first") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ValueError("it is not a YAML mapping of sections; fix it first")
 
 
 def _read(path: Path) -> str | None:
+    """The file's exact text (line endings kept), None if there is none."""
     try:
-        return path.read_text()
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text") from None

@@ -115,6 +115,35 @@ def test_extra_paths_never_rewrites_a_users_own_modelshelf_section(cli: Cli, com
     assert gone.code == 1 and target.read_text() == mine
 
 
+def test_link_then_unlink_keeps_the_users_text_and_line_endings(cli: Cli, comfy: Path) -> None:
+    target = comfy / "extra_model_paths.yaml"
+    original = USER_YAML.replace("\n", "\r\n").encode() + b"other:\r\n    base_path: /x"
+    target.write_bytes(original)  # CRLF line endings, no newline at the end
+    assert cli("link", "comfyui", str(comfy), "--extra-paths").code == 0
+    merged = target.read_bytes()
+    assert merged.startswith(original) and b"\nmodelshelf:\n" in merged
+    assert yaml.safe_load(merged)["other"] == {"base_path": "/x"}
+    assert cli("unlink", "comfyui", str(comfy)).code == 0
+    assert target.read_bytes() == original + b"\n"
+
+
+def test_a_broken_yaml_is_left_alone_with_one_line_saying_where(cli: Cli, comfy: Path) -> None:
+    target = comfy / "extra_model_paths.yaml"
+    broken = "a111:\n    base_path: /opt\n  checkpoints: [unclosed\n"
+    target.write_text(broken)
+    result = cli("link", "comfyui", str(comfy), "--extra-paths")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "is not valid YAML (line" in lines[0] and str(target) in lines[0]
+    assert target.read_text() == broken and not (comfy / "extra_model_paths.yaml.bak").exists()
+
+
+def test_extra_paths_warns_when_links_would_list_models_twice(cli: Cli, comfy: Path) -> None:
+    assert cli("link", "comfyui", str(comfy)).code == 0
+    result = cli("link", "comfyui", str(comfy), "--extra-paths")
+    assert result.code == 0 and "list each model twice" in result.err
+
+
 def test_extra_paths_is_for_comfyui_only(cli: Cli, tmp_path: Path) -> None:
     result = cli("link", "flat", str(tmp_path / "flat"), "--extra-paths")
     assert result.code == 2 and "comfyui only" in result.err
