@@ -33,7 +33,8 @@ from modelshelf.views.apps import APPS
 
 YAML_NAME = "extra_model_paths.yaml"
 SECTION = "modelshelf"
-BEGIN = "# >>> modelshelf (written by `modelshelf link comfyui --extra-paths`; edit outside) >>>"
+BEGIN = ("# >>> modelshelf: written by `modelshelf link comfyui --extra-paths`; edits in here "
+         "are replaced >>>")
 END = "# <<< modelshelf <<<"
 # Our block, with the blank line we put before it.
 _BLOCK = re.compile(rf"(?:^\n)?^{re.escape(BEGIN)}\n.*?^{re.escape(END)}\n?", re.M | re.S)
