@@ -458,18 +458,20 @@ class Shelf:
         ``extra_paths`` (comfyui only): merge a section into ``extra_model_paths.yaml`` instead
         of making links. ``force``: accept a folder that is not a ComfyUI root. Civitai
         previews and trigger words are first brought up to date beside the files in
-        ``views/`` (the store's own folder), so every app style sees them.
+        ``views/`` (the store's own folder, so also on a dry run; never ``directory``), where
+        every app style sees them.
         """
         from modelshelf.views import check_root, plan_app_links, plan_extra_paths, sync_sidecars
 
+        dest = Path(directory).absolute()
         if extra_paths and app != "comfyui":
             raise UsageError(f"link {app}: --extra-paths is for comfyui only")
+        if app == "comfyui":
+            check_root(dest, force=force)
         sync_sidecars(self.store.views_dir, self.store.meta_dir)
         if extra_paths:
-            dest = Path(directory).absolute()
-            check_root(dest, force=force)
             return plan_extra_paths(self.store.views_dir.absolute(), dest)
-        return plan_app_links(self.store.views_dir, app, Path(directory), force=force)
+        return plan_app_links(self.store.views_dir, app, dest, force=force)
 
     def unlink(self, app: str,
                directory: str | os.PathLike[str]) -> tuple[LinkPlan | YamlPlan, ...]:

@@ -1,7 +1,7 @@
 """Civitai previews and trigger words beside model files, where front-ends look for them.
 
 The conventions (A1111/Forge extra networks, the Civitai Helper extensions, ComfyUI-Manager
-and the ComfyUI LoRA managers): ``<stem>.preview.<png|jpeg|webp>`` is the card image, and
+and the ComfyUI LoRA managers): ``<stem>.preview.<png|jpeg|webp|gif>`` is the card image, and
 ``<stem>.civitai.info`` is the Civitai model-version JSON (``/api/v1/model-versions/...``:
 ``id``, ``modelId``, ``model.name``, ``trainedWords``, ``baseModel``, ...), read for the trigger
 words. The store keeps exactly that JSON as ``meta/<name>/civitai.json`` and the first preview
@@ -28,7 +28,7 @@ from modelshelf.store.linking import place_link, shows
 
 INFO = ".civitai.info"
 PREVIEW = ".preview."
-_PREVIEW_EXTS = ("png", "jpeg", "jpg", "webp")
+_PREVIEW_EXTS = ("png", "jpeg", "webp", "gif")  # what the Civitai source stores
 _MAX_INFO_BYTES = 4 << 20
 
 
