@@ -118,17 +118,23 @@ class YamlPlan:
                 return 0
         except ValueError:
             return 0  # became unreadable since the plan: not ours to touch
-        if self.old is not None:
-            shutil.copy2(self.path, self.path.with_name(f"{self.path.name}.bak"))
-        if self.new is None:
+        if self.new is None:  # only our section was in it: nothing of the user's to back up
             self.path.unlink()
             return 1
-        temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        temp.write_bytes(self.new.encode("utf-8"))
         if self.old is not None:
-            shutil.copymode(self.path, temp)
-        os.replace(temp, self.path)
+            _write(self.path.with_name(f"{self.path.name}.bak"), self.old, like=self.path)
+        _write(self.path, self.new, like=self.path if self.old is not None else None)
         return 1
+
+
+def _write(path: Path, text: str, *, like: Path | None) -> None:
+    """Temp file + rename (a killed process leaves the old file or the new one), with the
+    permissions of ``like``."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temp.write_bytes(text.encode("utf-8"))
+    if like is not None:
+        shutil.copymode(like, temp)
+    os.replace(temp, path)
 
 
 def plan_extra_paths(views: Path, dest: Path, *, remove: bool = False) -> YamlPlan:

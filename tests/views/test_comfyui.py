@@ -186,7 +186,7 @@ def test_unlink_removes_our_links_and_section_and_nothing_of_the_users(
 def test_unlink_of_a_yaml_holding_only_our_section_removes_the_file(cli: Cli, comfy: Path) -> None:
     assert cli("link", "comfyui", str(comfy), "--extra-paths").code == 0
     assert cli("unlink", "comfyui", str(comfy)).code == 0
-    assert not (comfy / "extra_model_paths.yaml").exists()
+    assert sorted(p.name for p in comfy.iterdir()) == ["comfy", "main.py", "models"]
 
 
 def test_unlink_flat_keeps_a_users_file_put_where_our_link_was(
