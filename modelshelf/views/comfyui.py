@@ -56,9 +56,11 @@ def check_root(dest: Path, *, force: bool) -> None:
                          "one with main.py)")
     if _has_any(dest, _ROOT_MARKERS) or all(os.path.isdir(dest / d) for d in _DESKTOP_MARKERS):
         return
-    if dest.name == "models" and _has_any(dest.parent, _ROOT_MARKERS):
-        raise UsageError(f"link comfyui: {dest} is ComfyUI's models folder, not its root; pass "
-                         f"{dest.parent} instead")
+    root = next((p for p in list(dest.parents)[:4] if _has_any(p, _ROOT_MARKERS)), None)
+    if root is not None:
+        what = "ComfyUI's models folder" if dest == root / "models" else \
+            f"a folder inside ComfyUI ({root})"
+        raise UsageError(f"link comfyui: {dest} is {what}, not its root; pass {root} instead")
     if _has_any(dest, _MODELS_MARKERS):
         raise UsageError(f"link comfyui: {dest} looks like a models folder (it has checkpoints/ "
                          "or loras/ but no main.py); pass the ComfyUI folder that holds it")

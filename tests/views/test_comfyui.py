@@ -48,6 +48,13 @@ def test_models_folder_mistaken_for_the_root_is_refused(cli: Cli, comfy: Path) -
     assert not (comfy / "models" / "models").exists()
 
 
+def test_a_type_folder_inside_comfyui_names_the_root(cli: Cli, comfy: Path) -> None:
+    result = cli("link", "comfyui", str(comfy / "models" / "loras"))
+    assert result.code == 2
+    assert result.err.strip().endswith(f"not its root; pass {comfy} instead")
+    assert list((comfy / "models" / "loras").iterdir()) == []
+
+
 def test_a_models_folder_elsewhere_is_refused(cli: Cli, tmp_path: Path) -> None:
     loose = tmp_path / "stash"
     (loose / "checkpoints").mkdir(parents=True)
