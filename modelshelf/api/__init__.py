@@ -468,10 +468,15 @@ class Shelf:
             raise UsageError(f"link {app}: --extra-paths is for comfyui only")
         if app == "comfyui":
             check_root(dest, force=force)
-        sync_sidecars(self.store.views_dir, self.store.meta_dir)
-        if extra_paths:
-            return plan_extra_paths(self.store.views_dir.absolute(), dest)
-        return plan_app_links(self.store.views_dir, app, dest, force=force)
+        synced = sync_sidecars(self.store.views_dir, self.store.meta_dir)
+        plan: LinkPlan | YamlPlan = (
+            plan_extra_paths(self.store.views_dir.absolute(), dest) if extra_paths
+            else plan_app_links(self.store.views_dir, app, dest, force=force))
+        if not synced:
+            return plan
+        note = (f"Civitai previews and trigger words (.preview.*, .civitai.info): {len(synced)} "
+                "updated beside the models")
+        return replace(plan, notes=(*plan.notes, note))
 
     def unlink(self, app: str,
                directory: str | os.PathLike[str]) -> tuple[LinkPlan | YamlPlan, ...]:

@@ -231,7 +231,8 @@ def test_civitai_preview_and_info_sit_beside_the_model_in_comfyui(
         cli: Cli, comfy: Path, civitai: FakeCivitai) -> None:
     pulled = cli("pull", "civitai:model/77")
     assert pulled.code == 0, pulled.err
-    assert cli("link", "comfyui", str(comfy)).code == 0
+    linked = cli("link", "comfyui", str(comfy))
+    assert linked.code == 0 and "trigger words (.preview.*, .civitai.info): 2 updated" in linked.out
     folder = comfy / "models" / "loras" / "modelshelf"
     assert (folder / "detail_tweaker.safetensors").is_file()
     assert (folder / "detail_tweaker.preview.png").read_bytes() == civitai.preview_bytes
