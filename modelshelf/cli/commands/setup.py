@@ -65,15 +65,15 @@ def run_config(ctx: Context) -> int:
 def run_link(ctx: Context) -> int:
     plan = ctx.shelf.link(ctx.args.app, ctx.args.directory, extra_paths=ctx.args.extra_paths,
                           force=ctx.args.force)
-    return _report(ctx, (plan,), "link", "linked the store into")
+    return _report(ctx, (plan,), ("would link the store into", "linked the store into"))
 
 
 def run_unlink(ctx: Context) -> int:
     plans = ctx.shelf.unlink(ctx.args.app, ctx.args.directory)
-    return _report(ctx, plans, "unlink", "took the store out of")
+    return _report(ctx, plans, ("would take the store out of", "took the store out of"))
 
 
-def _report(ctx: Context, plans: tuple[Any, ...], verb: str, done: str) -> int:
+def _report(ctx: Context, plans: tuple[Any, ...], heads: tuple[str, str]) -> int:
     """Apply the plans (unless ``--dry-run``), show them the same way for every style."""
     dry = ctx.args.dry_run
     payload = plans[0].to_json()
@@ -87,8 +87,10 @@ def _report(ctx: Context, plans: tuple[Any, ...], verb: str, done: str) -> int:
     payload["dry_run"] = dry
 
     def human() -> None:
-        head = f"would {verb}" if dry else done
-        ctx.say(f"{head} {ctx.args.directory} for {ctx.args.app}")
+        if payload["actions"] or payload["conflicts"]:
+            ctx.say(f"{heads[0] if dry else heads[1]} {ctx.args.directory} for {ctx.args.app}")
+        else:
+            ctx.say(f"nothing to change in {ctx.args.directory} for {ctx.args.app}")
         for action in payload["actions"]:
             ctx.say(f"  {action['op']:<8} {action['path']}")
         for note in payload["notes"]:
