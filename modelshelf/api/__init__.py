@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from modelshelf.inspection.scanner import Progress as ScanProgress
     from modelshelf.manifest import ManifestEntry
     from modelshelf.remote import RefManifest, RemoteStore
+    from modelshelf.views.comfyui import YamlPlan
     from modelshelf.views.plan import LinkPlan
 
 __all__ = ["LoadedModel", "Model", "PlannedFile", "PullOptions", "PullResult", "Shelf", "inspect"]
@@ -449,12 +450,44 @@ class Shelf:
 
         return convert(Path(src), Path(dst), dtype=dtype, progress=progress)
 
-    def link(self, app: str, directory: str | os.PathLike[str]) -> LinkPlan:
+    def link(self, app: str, directory: str | os.PathLike[str], *, extra_paths: bool = False,
+             force: bool = False) -> LinkPlan | YamlPlan:
         """The plan exposing this store to ``app`` (comfyui, a1111, invokeai, flat) at
-        ``directory``; nothing changes on disk until ``.execute()`` (a dry run just shows it)."""
-        from modelshelf.views import plan_app_links
+        ``directory``; nothing changes there until ``.execute()`` (a dry run just shows it).
 
-        return plan_app_links(self.store.views_dir, app, Path(directory))
+        ``extra_paths`` (comfyui only): merge a section into ``extra_model_paths.yaml`` instead
+        of making links. ``force``: accept a folder that is not a ComfyUI root. Civitai
+        previews and trigger words are first brought up to date beside the files in
+        ``views/`` (the store's own folder, so also on a dry run; never ``directory``), where
+        every app style sees them.
+        """
+        from modelshelf.views import check_root, plan_app_links, plan_extra_paths, sync_sidecars
+
+        dest = Path(directory).absolute()
+        if extra_paths and app != "comfyui":
+            raise UsageError(f"link {app}: --extra-paths is for comfyui only")
+        if app == "comfyui":
+            check_root(dest, force=force)
+        synced = sync_sidecars(self.store.views_dir, self.store.meta_dir)
+        plan: LinkPlan | YamlPlan = (
+            plan_extra_paths(self.store.views_dir.absolute(), dest) if extra_paths
+            else plan_app_links(self.store.views_dir, app, dest, force=force))
+        if not synced:
+            return plan
+        note = (f"Civitai previews and trigger words (.preview.*, .civitai.info): {len(synced)} "
+                "updated beside the models")
+        return replace(plan, notes=(*plan.notes, note))
+
+    def unlink(self, app: str,
+               directory: str | os.PathLike[str]) -> tuple[LinkPlan | YamlPlan, ...]:
+        """The plans taking out of ``directory`` only what ``link`` put there (links into this
+        store, and for comfyui our ``extra_model_paths.yaml`` section)."""
+        from modelshelf.views import plan_extra_paths, plan_unlink
+
+        plan = plan_unlink(self.store.views_dir, app, Path(directory))
+        if app != "comfyui":
+            return (plan,)
+        return plan, plan_extra_paths(self.store.views_dir.absolute(), plan.dest, remove=True)
 
 
 def _failure(ref: str, shown: str, exc: OSError | ModelshelfError) -> PullResult:

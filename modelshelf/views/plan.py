@@ -14,34 +14,15 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from modelshelf.errors import UsageError
 from modelshelf.store.linking import place_link, prune_empty_dirs, shows
+from modelshelf.views.actions import LinkAction, LinkConflict
 from modelshelf.views.apps import APPS, AppLayout
+from modelshelf.views.comfyui import check_root
 
 LEDGER = ".modelshelf-links.json"
-Op = Literal["create", "replace", "remove"]
-
-
-@dataclass(frozen=True)
-class LinkAction:
-    op: Op
-    path: Path
-    target: Path | None  # None for "remove"
-
-    def to_json(self) -> dict[str, str | None]:
-        return {"op": self.op, "path": str(self.path),
-                "target": str(self.target) if self.target else None}
-
-
-@dataclass(frozen=True)
-class LinkConflict:
-    path: Path
-    reason: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"path": str(self.path), "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -75,8 +56,9 @@ class LinkPlan:
             if action.op == "remove":
                 if _ours(action.path, ledger.get(rel), self.style):
                     action.path.unlink()
-                    # Empty model folders go; the type folder stays (apps are told to scan it).
-                    prune_empty_dirs(action.path.parent, self.dest / rel.split("/")[0])
+                    if self.style == "files":
+                        # Empty model folders go; the type folder stays (apps scan it).
+                        prune_empty_dirs(action.path.parent, self.dest / rel.split("/")[0])
                     applied += 1
                 ledger.pop(rel, None)
                 continue
@@ -96,23 +78,70 @@ class LinkPlan:
         return applied
 
 
-def plan_app_links(store_views_dir: Path, app: str, dest: Path) -> LinkPlan:
-    """What ``link APP DEST`` would do; nothing on disk changes until ``.execute()``."""
-    layout = APPS.get(app)
-    if layout is None:
-        raise UsageError(f"link: unknown app {app!r}; expected one of {', '.join(APPS)}")
+def plan_app_links(store_views_dir: Path, app: str, dest: Path, *,
+                   force: bool = False) -> LinkPlan:
+    """What ``link APP DEST`` would do; nothing on disk changes until ``.execute()``.
+
+    ``comfyui`` insists on a ComfyUI root (``force`` accepts any folder): links made in its
+    ``models/`` folder by mistake would sit where ComfyUI never looks.
+    """
+    layout = _layout(app, "link")
     dest = Path(dest).absolute()
     views = Path(store_views_dir).absolute()
     warnings = []
     if os.path.lexists(dest) and not dest.is_dir():
         raise UsageError(f"link {app}: {dest} is not a folder")
-    if layout.marker is not None:
+    if app == "comfyui":
+        check_root(dest, force=force)
+    elif layout.marker is not None:
         if not dest.is_dir():
             raise UsageError(f"link {app}: {dest} is not a folder (give the app's install folder)")
         if not (dest / layout.marker).is_dir():
             warnings.append(f"{dest} has no {layout.marker}/ folder; is it a {app} install?")
     planner = _plan_dirs if layout.style == "dir" else _plan_files
     return planner(layout, views, dest, tuple(warnings))
+
+
+def plan_unlink(store_views_dir: Path, app: str, dest: Path) -> LinkPlan:
+    """What ``unlink APP DEST`` would remove: only entries that provably lead into this
+    store (directory symlinks resolving into ``views/``; file links recorded with their inode
+    in the ledger), never a user's file or folder of the same name."""
+    layout = _layout(app, "unlink")
+    dest = Path(dest).absolute()
+    views = Path(store_views_dir).absolute()
+    if not dest.is_dir():
+        raise UsageError(f"unlink {app}: {dest} is not a folder")
+    actions = []
+    if layout.style == "dir":
+        for type_, rel in layout.links.items():
+            link = dest / rel
+            if link.is_symlink() and _leads_into(link, views / type_):
+                actions.append(LinkAction("remove", link, None))
+        return LinkPlan(layout.name, dest, "dir", tuple(actions), (), 0)
+    ours = {}
+    for rel, entry in sorted(_read_ledger(dest).items()):
+        link = dest / rel
+        # A hard link is ours by the inode the ledger recorded when we made it; a symlink by
+        # resolving into this store (views/ or, once the model is gone, its blobs/).
+        if _ours(link, entry, "files") and (
+                not link.is_symlink() or _leads_into(link, views.parent)):
+            actions.append(LinkAction("remove", link, None))
+            ours[rel] = entry
+    # Entries no longer ours (a user's file took the name) are forgotten, never claimed later.
+    return LinkPlan(layout.name, dest, "files", tuple(actions), (), 0, _ledger=ours)
+
+
+def _layout(app: str, command: str) -> AppLayout:
+    layout = APPS.get(app)
+    if layout is None:
+        raise UsageError(f"{command}: unknown app {app!r}; expected one of {', '.join(APPS)}")
+    return layout
+
+
+def _leads_into(path: Path, folder: Path) -> bool:
+    """Whether the symlink ``path`` resolves to ``folder`` or to something inside it."""
+    resolved, root = path.resolve(), folder.resolve()
+    return resolved == root or root in resolved.parents
 
 
 def _plan_dirs(layout: AppLayout, views: Path, dest: Path, warnings: tuple[str, ...]) -> LinkPlan:
@@ -204,6 +233,9 @@ def _read_ledger(dest: Path) -> dict[str, Any]:
 
 
 def _write_ledger(dest: Path, ledger: dict[str, Any]) -> None:
+    if not ledger:  # nothing of ours is left (e.g. after unlink): no ledger either
+        (dest / LEDGER).unlink(missing_ok=True)
+        return
     dest.mkdir(parents=True, exist_ok=True)
     temp = dest / f"{LEDGER}.{secrets.token_hex(4)}.tmp"
     temp.write_text(json.dumps({"links": dict(sorted(ledger.items()))}, indent=1))

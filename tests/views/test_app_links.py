@@ -28,6 +28,7 @@ def add(store: Store, name: str, type: str, files: dict[str, bytes],
 def comfy(tmp_path: Path) -> Path:
     root = tmp_path / "ComfyUI"
     (root / "models" / "loras").mkdir(parents=True)
+    (root / "main.py").touch()
     return root
 
 
@@ -79,7 +80,7 @@ def test_refuses_to_replace_a_users_folder(store: Store, comfy: Path) -> None:
 
 
 def test_warns_when_dir_does_not_look_like_the_app(store: Store, tmp_path: Path) -> None:
-    plan = plan_app_links(store.views_dir, "comfyui", tmp_path)
+    plan = plan_app_links(store.views_dir, "a1111", tmp_path)
     assert "no models/ folder" in plan.warnings[0]
     with pytest.raises(UsageError):
         plan_app_links(store.views_dir, "comfyui", tmp_path / "missing")
