@@ -191,8 +191,10 @@ def test_lock_file_holds_no_url_password(servers: Servers, tmp_path: Path,
     # Another machine (an empty store) installs exactly what the lock pins, from the manifest's
     # URLs with their secrets (the signed link answers 403 to a masked signature).
     monkeypatch.setenv("MODELSHELF_HOME", str(tmp_path / "elsewhere"))
+    servers.cdn.wait_idle()  # the lock's own requests are logged before the log is cleared
     servers.cdn.clear_log()
     installed = cli("--json", "pull", "-f", str(manifest))
     assert installed.code == 0, installed.err  # type: ignore[attr-defined]
+    servers.cdn.wait_idle()  # a response is logged once the server has finished sending it
     assert [r.status for r in servers.cdn.requests_for("/signed/url.safetensors")] == [200]
     assert _leaks_on_disk(tmp_path) == []
