@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf.api.loaded import LoadedCache, LoadedModel
 from modelshelf.api.models import Model, PlannedFile, PullResult, PullStatus
+from modelshelf.api.stored import inspect_stored
 from modelshelf.api.trust import trust_hint
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
@@ -376,7 +377,7 @@ class Shelf:
         working folder (which :meth:`inspect` would read first): the web page asks by name."""
         record = self.store.get(name)
         if not record.linked:  # no view to read: its blobs, then
-            return _pull().inspect_stored(self.store, record.files, hashes=hashes)
+            return inspect_stored(self.store, record.files, hashes=hashes)
         info = inspect_path(self.store.view_path(record), hashes=hashes)
         if record.source != "civitai":
             return info

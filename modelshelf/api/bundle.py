@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelshelf.api.names import register
-from modelshelf.api.pull import inspect_stored
+from modelshelf.api.stored import inspect_stored
 from modelshelf.api.trust import judge, trust_hint
 from modelshelf.errors import FormatError, HashMismatch, ModelshelfError, NotFoundError
 from modelshelf.hashing import CHUNK

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import os
 import re
 import shutil
-import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -24,6 +22,8 @@ from typing import Any
 from modelshelf.api.capacity import evict_to_fit, plan_room
 from modelshelf.api.models import PlannedFile
 from modelshelf.api.names import check_name_free, register
+from modelshelf.api.network import network_policy
+from modelshelf.api.stored import inspect_stored
 from modelshelf.api.team import TeamRoute
 from modelshelf.api.trust import judge, trust_hint
 from modelshelf.config import Settings, format_size
@@ -51,9 +51,7 @@ from modelshelf.store import TYPES, FileRecord, ImportMode, ModelRecord, NewMode
 from modelshelf.store.records import ModelType
 from modelshelf.transfer import (
     Endpoint,
-    NetworkPolicy,
     ProgressCallback,
-    ProxyRules,
     download,
     download_lock,
     free_space_margin,
@@ -77,19 +75,6 @@ class PullCancelled(BaseException):
     ``BaseException``, like asyncio's ``CancelledError``: no ``except Exception`` that turns a
     failure into a per-item result may swallow it.
     """
-
-
-def network_policy(settings: Settings, source: str,
-                   connections: int | None = None) -> NetworkPolicy:
-    """The settings as the plain value the transfer engine takes (it never sees config): the
-    transfer knobs, the source's timeout and TLS choice, the proxies; ``connections`` is a
-    ``--connections`` flag that beats the configured count."""
-    transfer, conf = settings.transfer, settings.source(source)
-    return NetworkPolicy(
-        connections=connections or transfer.connections, retries=transfer.retries,
-        timeout=conf.timeout_seconds, stall_seconds=transfer.stall_seconds,
-        verify_ssl=conf.verify_ssl,
-        proxies=ProxyRules(settings.proxies.reveal(), settings.proxies.no_proxy))
 
 
 @dataclass(frozen=True)
@@ -577,19 +562,6 @@ class Puller:
                              f"using {found}")
         model_type = self.options.type or found_type or resolution.type_hint or ModelType.OTHER
         return model_type, found_arch or resolution.architecture_hint or "unknown"
-
-
-def inspect_stored(store: Store, files: Sequence[FileRecord], *, hashes: bool = False) -> Info:
-    """Inspect a model from its blobs, as apps would see it: one file, or a folder of links to
-    the blobs (needed when it has no view: before registration, or kept out until trusted)."""
-    if len(files) == 1:
-        return inspect_path(store.blob_path(files[0].sha256), hashes=hashes)
-    with tempfile.TemporaryDirectory(dir=store.staging_dir, prefix="inspect-") as tmp:
-        for f in files:
-            target = Path(tmp, *PurePosixPath(f.path).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(store.blob_path(f.sha256), target)
-        return inspect_path(Path(tmp), hashes=hashes)
 
 
 def _matches_git_blob_id(path: Path, sha256: str | None, blob_id: str | None) -> bool:

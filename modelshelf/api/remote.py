@@ -7,7 +7,7 @@ any random-access source, and inspection assembles the same :class:`Info` as for
 
 from __future__ import annotations
 
-from modelshelf.api.pull import network_policy
+from modelshelf.api.network import network_policy
 from modelshelf.config import Settings
 from modelshelf.errors import BadReference, NotFoundError, OfflineError
 from modelshelf.formats import read_header_from
