@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from modelshelf.api.loaded import LoadedCache, LoadedModel
 from modelshelf.api.models import Model, PlannedFile, PullResult, PullStatus
 from modelshelf.api.stored import inspect_stored
-from modelshelf.api.trust import trust_hint
 from modelshelf.config import Settings, load_settings
 from modelshelf.errors import (
     ModelshelfError,
@@ -40,6 +39,7 @@ from modelshelf.errors import (
     os_error_text,
 )
 from modelshelf.inspection import Info, inspect_path
+from modelshelf.inspection.trust import trust_hint
 from modelshelf.secrets import public_ref
 from modelshelf.store import DiskUsage, GcPlan, ModelRecord, RepairReport, Store, VerifyReport
 from modelshelf.views.hfcache import forget_blob

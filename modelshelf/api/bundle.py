@@ -33,10 +33,10 @@ from typing import IO, Any
 
 from modelshelf.api.names import register
 from modelshelf.api.stored import inspect_stored
-from modelshelf.api.trust import judge, trust_hint
 from modelshelf.errors import FormatError, HashMismatch, ModelshelfError, NotFoundError
 from modelshelf.hashing import CHUNK
 from modelshelf.inspection import Info, inspect_path
+from modelshelf.inspection.trust import judge, trust_hint
 from modelshelf.manifest import LockedModel, LockFile, read_lock, write_lock
 from modelshelf.store import FileRecord, ModelRecord, NewModel, Store
 

@@ -25,7 +25,6 @@ from modelshelf.api.names import check_name_free, register
 from modelshelf.api.network import network_policy
 from modelshelf.api.stored import inspect_stored
 from modelshelf.api.team import TeamRoute
-from modelshelf.api.trust import judge, trust_hint
 from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
     EntryNotFound,
@@ -41,6 +40,7 @@ from modelshelf.errors import (
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
 from modelshelf.inspection import Info, inspect_path
+from modelshelf.inspection.trust import judge, trust_hint
 from modelshelf.manifest import Selection
 from modelshelf.naming import name_from
 from modelshelf.secrets import public_url

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf.errors import ModelshelfError
+from modelshelf.inspection.info import Info, inspect_path
 from modelshelf.inspection.scanned import ScannedFile, ScannedFiles
+from modelshelf.inspection.trust import Verdict, judge
 from modelshelf.naming import name_from, path_from
-from modelshelf.store import NewModel, Store
+from modelshelf.store import FileRecord, NewModel, Store
 from modelshelf.store.records import TYPES
 
 _SUFFIX_ROOM = 8  # bytes kept free for the "-N" that tells namesakes apart
@@ -103,11 +105,30 @@ def _apply(item: AdoptItem, store: Store, root: str) -> None:
             store.import_file(Path(dup), mode="move", expected_sha256=item.sha256)
         files = [replace(first, path=path_from(first.path))]
     if item.register:
+        verdict = _verdict(Path(item.paths[0]), item.is_dir, files)
         store.add_model(NewModel(
             name=item.name, type=item.type, architecture=item.architecture, format=item.format,
             source="local", source_ref=_source_ref(item.paths[0]), source_url=None, revision=None,
-            files=tuple(files), metadata={"adopted_from": list(item.paths)},
+            files=tuple(files), linked=verdict.linkable,
+            metadata={"adopted_from": list(item.paths), "safety": verdict.safety},
         ))
+
+
+def _verdict(origin: Path, is_dir: bool, files: list[FileRecord]) -> Verdict:
+    """The same linking rule as ``pull``: an adopted pickle that could run code in an app is
+    registered but kept out of views/ until trusted. ``origin`` now links to the blobs."""
+    try:
+        info: Info | None = inspect_path(origin)
+    except ModelshelfError:  # broken or unreadable: judged as never analysed
+        info = None
+
+    def safety_of(f: FileRecord) -> str:
+        try:
+            return str(inspect_path(origin / f.path).safety.get("status", "unknown"))
+        except ModelshelfError:
+            return "unknown"
+
+    return judge(info, files if is_dir else files[:1], safety_of)
 
 
 def _folder_files(root: Path, store: Store) -> list[Path]:

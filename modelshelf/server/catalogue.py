@@ -8,7 +8,7 @@ mirror answers from the registry and the blobs, without a second copy of any byt
 ask upstream whether the branch moved (``modelshelf pull`` on the mirror host updates it).
 
 Only models linked into views/ are served: one kept out because it could run code in an app
-(see ``api/trust.py``) is not handed to other machines' apps either. Private and gated repos are
+(see ``inspection/trust.py``) is not handed to other machines' apps either. Private and gated repos are
 served only to a client whose token a ``[[mirror.grants]]`` entry gives them to: the mirror pulls
 with its own Hub token, and must not hand what that token sees to every client.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 from modelshelf.api import Shelf
 from modelshelf.api.names import free_name
-from modelshelf.api.trust import trust_hint
 from modelshelf.errors import EntryNotFound, GatedRepo, NameConflict, RepoNotFound, UnsafeFile
+from modelshelf.inspection.trust import trust_hint
 from modelshelf.naming import name_from
 from modelshelf.server.hubapi import HubFile, hub_file, is_lfs_path
 from modelshelf.store import ModelRecord

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.api.trust import judge
 from modelshelf.inspection import Info
+from modelshelf.inspection.trust import judge
 from modelshelf.store import FileRecord
 from modelshelf.testing.server import LocalServer
 
@@ -129,3 +129,20 @@ def test_info_of_a_model_kept_out_of_views_reads_its_blob(cli, home, tmp_path: P
     result = cli("info", "evil", "--json")
     assert result.code == 0, result.err
     assert result.json["safety"]["status"] == "unsafe"
+
+
+def test_scan_adopt_keeps_an_unsafe_pickle_out_of_views_too(cli, home, tmp_path: Path):
+    """`scan --adopt` registers what it finds by the same rule as `pull`: a pickle that would
+    run code in an app is stored, not linked, until trusted; safe files are linked."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _evil_ckpt(folder / "evil.ckpt")
+    safe = folder / "ok.safetensors"
+    header = b'{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+    safe.write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    result = cli("scan", str(folder), "--adopt", "--json")
+    assert result.code == 0, result.err
+    listed = {m["name"]: m for m in cli("ls", "--json").json["models"]}
+    assert (listed["evil"]["safety"], listed["evil"]["linked"]) == ("unsafe", False)
+    assert listed["ok"]["linked"] is True
+    assert [p.name for p in _views(home)] == ["ok.safetensors"]
