@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from modelshelf.inspection import Info
+from modelshelf.inspection.info import Info
 from modelshelf.store import FileRecord
 
 # Formats whose readers cannot run code (by content, whatever the file names say).
