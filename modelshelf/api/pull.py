@@ -56,6 +56,7 @@ from modelshelf.transfer import (
     download_lock,
     free_space_margin,
 )
+from modelshelf.views import sync_sidecars
 from modelshelf.views.hfcache import find_in_hf_cache, link_into_hf_cache
 
 _FILE_JOBS = 4  # files of one repo fetched at once, each over its own set of connections
@@ -394,6 +395,8 @@ class Puller:
         try:
             for filename, data in resolution.extras.items():
                 self.store.save_meta(record.name, filename, data)
+            if resolution.extras and record.linked:  # a preview and trigger words beside the
+                sync_sidecars(self.store.views_dir, self.store.meta_dir)  # file, where apps look
         except OSError as exc:
             notes.append(f"source snapshot not saved: {os_error_text(exc)}")
         if resolution.hub is not None and record.linked:  # unvetted bytes stay out of it too

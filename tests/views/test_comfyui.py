@@ -246,6 +246,17 @@ def test_civitai_preview_and_info_sit_beside_the_model_in_comfyui(
     assert sorted(p.name for p in folder.iterdir()) == []
 
 
+def test_a_pull_places_the_sidecars_in_an_app_already_linked(
+        cli: Cli, comfy: Path, civitai: FakeCivitai) -> None:
+    """With ComfyUI linked once, a later pull shows its preview and trigger words at once."""
+    assert cli("link", "comfyui", str(comfy)).code == 0
+    assert cli("pull", "civitai:model/77").code == 0
+    folder = comfy / "models" / "loras" / "modelshelf"
+    assert (folder / "detail_tweaker.preview.png").read_bytes() == civitai.preview_bytes
+    info = json.loads((folder / "detail_tweaker.civitai.info").read_text())
+    assert info["trainedWords"] == ["detailed", "intricate"]
+
+
 def test_flat_links_the_sidecars_and_unlink_takes_them_away(
         cli: Cli, tmp_path: Path, civitai: FakeCivitai) -> None:
     assert cli("pull", "civitai:model/77").code == 0
