@@ -15,6 +15,7 @@ local file goes through :class:`Shelf` too, and must start in well under 0.3 s.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import os
 import threading
@@ -299,8 +300,14 @@ class Shelf:
         return self.store.view_path(record)
 
     def remove(self, name: str, *, force: bool = False) -> int:
-        """Unregister ``name`` and free its bytes; a pinned model needs ``force``."""
-        return self.store.remove(name, force=force)
+        """Unregister ``name`` and free its bytes; a pinned model needs ``force``. Its Civitai
+        preview and ``.civitai.info`` beside the view go with it."""
+        from modelshelf.views import sync_sidecars
+
+        freed = self.store.remove(name, force=force)
+        with contextlib.suppress(OSError):  # derived files: a failure here loses nothing
+            sync_sidecars(self.store.views_dir, self.store.meta_dir)
+        return freed
 
     def pin(self, name: str, pinned: bool = True) -> None:
         self.store.pin(name, pinned)

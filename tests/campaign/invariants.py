@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelshelf.views.sidecars import is_sidecar
+
 from .world import Item
 
 
@@ -105,6 +107,8 @@ def _check_views(home: Path, registered: set[str]) -> None:
     for folder, _dirs, names in os.walk(views):
         for entry in names:
             path = Path(folder) / entry
+            if is_sidecar(entry):  # a Civitai preview / .civitai.info beside a model: not a model
+                continue
             target = path.resolve() if path.is_symlink() else path
             if not target.exists():
                 raise Broken(f"view {path.relative_to(home)} points at nothing")

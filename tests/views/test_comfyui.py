@@ -241,9 +241,8 @@ def test_civitai_preview_and_info_sit_beside_the_model_in_comfyui(
     assert info["trainedWords"] == ["detailed", "intricate"]
     assert info["id"] == 770 and info["modelId"] == 77
     assert info["model"]["name"] == "Detail Tweaker" and info["baseModel"] == "SD 1.5"
-    # The model goes: its sidecars go at the next link, nothing else in the folder is touched.
+    # The model goes, and its sidecars with it; nothing else in the folder is touched.
     assert cli("rm", "detail_tweaker").code == 0
-    assert cli("link", "comfyui", str(comfy)).code == 0
     assert sorted(p.name for p in folder.iterdir()) == []
 
 
