@@ -401,7 +401,10 @@ def _size(value: Any, where: str) -> int:
     """A size setting (``"20GB"`` or a byte count): any other TOML type is the user's error."""
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise ConfigError(f"{where}: expected a size such as \"20GB\", got {value!r}")
-    return parse_size(value)
+    try:
+        return parse_size(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _aliases(table: Mapping[str, Any]) -> dict[str, str]:
@@ -454,14 +457,7 @@ def _profiles(table: Any) -> dict[str, dict[str, int | None]]:
         sizes: dict[str, int | None] = {}
         for key in sorted(PROFILE_KEYS):
             value = entry.get(key)
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, str | int)):
-                raise ConfigError(f"config [profiles.{name}] {key}: expected a size such as "
-                                  f"\"24GB\", got {value!r}")
-            try:
-                sizes[key] = None if value is None else parse_size(value)
-            except ConfigError as exc:
-                raise ConfigError(f"config [profiles.{name}] {key}: {exc}") from None
+            sizes[key] = None if value is None else _size(value, f"config [profiles.{name}] {key}")
         profiles[str(name).lower()] = sizes
     return profiles
 

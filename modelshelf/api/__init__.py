@@ -306,7 +306,7 @@ class Shelf:
 
         freed = self.store.remove(name, force=force)
         with contextlib.suppress(OSError):  # derived files: a failure here loses nothing
-            sync_sidecars(self.store.views_dir, self.store.meta_dir)
+            sync_sidecars(self.store.views_dir, self.store.meta_dir, only=name)
         return freed
 
     def pin(self, name: str, pinned: bool = True) -> None:

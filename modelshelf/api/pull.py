@@ -395,8 +395,9 @@ class Puller:
         try:
             for filename, data in resolution.extras.items():
                 self.store.save_meta(record.name, filename, data)
-            if resolution.extras and record.linked:  # a preview and trigger words beside the
-                sync_sidecars(self.store.views_dir, self.store.meta_dir)  # file, where apps look
+            if resolution.extras and record.linked:
+                # A preview and trigger words beside the file, where front-ends look.
+                sync_sidecars(self.store.views_dir, self.store.meta_dir, only=record.name)
         except OSError as exc:
             notes.append(f"source snapshot not saved: {os_error_text(exc)}")
         if resolution.hub is not None and record.linked:  # unvetted bytes stay out of it too

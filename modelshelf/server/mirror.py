@@ -81,13 +81,6 @@ class MirrorServer(Serving):
             return grants
         return None
 
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def close(self) -> None:
-        """Release the port (after ``serve_forever`` returned, or when never started)."""
-        self._httpd.server_close()
-
 
 class _HTTPServer(QuietHTTPServer):
     mirror: MirrorServer

@@ -1,8 +1,8 @@
 """A threaded HTTP server that runs in the background: the mirror's, and the test servers'.
 
 ``Serving`` gives any holder of an ``_httpd`` ``start``/``stop`` and ``with``, so a server can be
-embedded in a program or a test (``with MirrorServer(shelf) as mirror: ...``) as well as run in
-the foreground (``serve_forever``).
+embedded in a program or a test (``with MirrorServer(shelf) as mirror: ...``), and
+``serve_forever``/``close`` to run it in the foreground (``modelshelf serve``).
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ class Serving:
 
     def stop(self) -> None:
         self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground (``modelshelf serve``) until interrupted."""
+        self._httpd.serve_forever()
+
+    def close(self) -> None:
+        """Release the port (after ``serve_forever`` returned, or when never started)."""
         self._httpd.server_close()
 
     def __enter__(self) -> Self:

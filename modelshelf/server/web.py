@@ -63,12 +63,6 @@ class WebServer(Serving):
         """``Host`` is a loopback name with this server's port (or none: HTTP/1.0 tools)."""
         return host in {f"{name}:{self.port}" for name in _LOOPBACK} | set(_LOOPBACK)
 
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def close(self) -> None:
-        self._httpd.server_close()
-
 
 class _HTTPServer(QuietHTTPServer):
     web: WebServer

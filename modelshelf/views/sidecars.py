@@ -36,14 +36,17 @@ def is_sidecar(name: str) -> bool:
     return name.endswith(INFO) or any(name.endswith(PREVIEW + e) for e in _PREVIEW_EXTS)
 
 
-def sync_sidecars(views: Path, meta: Path, *, dry_run: bool = False) -> list[Path]:
+def sync_sidecars(views: Path, meta: Path, *, dry_run: bool = False,
+                  only: str | None = None) -> list[Path]:
     """Bring every ``views/<type>/`` sidecar in line with ``meta/``; returns the paths that
-    were (or, with ``dry_run``, would be) written or removed."""
+    were (or, with ``dry_run``, would be) written or removed. ``only``: just the files of the
+    model of that name (what a pull or an ``rm`` changed), not every model's."""
     changed: list[Path] = []
     for folder in (views / t for t in TYPES):
         if not folder.is_dir():
             continue
-        entries = {e.name: e for e in folder.iterdir() if not e.name.startswith(".")}
+        entries = {e.name: e for e in folder.iterdir() if not e.name.startswith(".")
+                   and (only is None or _model_stem(e.name) == only)}
         wanted: set[str] = set()
         for entry in entries.values():
             if entry.is_file() and not is_sidecar(entry.name):
@@ -59,6 +62,16 @@ def sync_sidecars(views: Path, meta: Path, *, dry_run: bool = False) -> list[Pat
                 if not dry_run:
                     entry.unlink()
     return changed
+
+
+def _model_stem(name: str) -> str:
+    """The model a view entry belongs to: ``x.safetensors``, ``x.civitai.info`` and
+    ``x.preview.png`` all belong to ``x``."""
+    if name.endswith(INFO):
+        return name.removesuffix(INFO)
+    if is_sidecar(name):
+        return name.rpartition(PREVIEW)[0]
+    return Path(name).stem
 
 
 def _wanted(model_file: Path, meta: Path) -> Iterator[tuple[Path, Path]]:
