@@ -20,7 +20,6 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -39,7 +38,7 @@ from modelshelf.errors import (
 )
 from modelshelf.server.catalogue import REPO_ID, Catalogue, Snapshot
 from modelshelf.server.hubapi import HubFile, error_headers, model_info, tree_listing
-from modelshelf.server.threads import QuietHTTPServer, Serving
+from modelshelf.server.threads import KeepAliveHandler, QuietHTTPServer, Serving
 
 _REPO = r"(?P<repo>[^/]+/[^/]+)"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -95,13 +94,9 @@ class _Answer(Exception):
         self.status, self.code, self.commit = status, code, commit
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
+class _Handler(KeepAliveHandler):
     server: _HTTPServer
     _grants: tuple[MirrorGrant, ...] = ()  # the asking client's, set per request
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI says what matters
-        pass
 
     def do_GET(self) -> None:
         self._dispatch(head=False)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +29,7 @@ from modelshelf.api import Model, Shelf
 from modelshelf.errors import ModelshelfError, NotFoundError, UsageError
 from modelshelf.hashing import autov2
 from modelshelf.server.jobs import Jobs
-from modelshelf.server.threads import QuietHTTPServer, Serving
+from modelshelf.server.threads import KeepAliveHandler, QuietHTTPServer, Serving
 
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 _PREVIEW_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -99,12 +98,8 @@ def model_detail(shelf: Shelf, model: Model) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(KeepAliveHandler):
     server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI says what matters
-        pass
 
     def do_GET(self) -> None:
         self._dispatch("GET")

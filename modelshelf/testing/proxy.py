@@ -18,11 +18,9 @@ import selectors
 import socket
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import urlsplit
 
-from modelshelf.testing.server import QuietHTTPServer, Serving
+from modelshelf.server.threads import KeepAliveHandler, QuietHTTPServer, Serving
 
 CHUNK = 256 * 1024
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -76,14 +74,10 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
-def _make_handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _make_handler(proxy: ForwardProxy) -> type[KeepAliveHandler]:
+    class _Handler(KeepAliveHandler):
         _upstream: http.client.HTTPConnection | None = None
         _upstream_key: tuple[str, int] | None = None
-
-        def log_message(self, format: str, *args: Any) -> None:  # silence stderr
-            pass
 
         def do_CONNECT(self) -> None:
             host, _, port = self.path.rpartition(":")

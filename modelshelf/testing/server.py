@@ -26,12 +26,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from modelshelf.server.threads import QuietHTTPServer, Serving
+from modelshelf.server.threads import KeepAliveHandler, QuietHTTPServer, Serving
 
 SEND_CHUNK = 256 * 1024
 # A rate cap sends 10 ms of bytes at a time: a throttled link trickles, it does not burst. (It
@@ -241,14 +240,10 @@ def _etag_of(data: bytes | Path) -> str:
     return '"' + hashlib.sha1(data).hexdigest() + '"'
 
 
-def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
+    class _Handler(KeepAliveHandler):
         _extra_headers: dict[str, str]
         _progress: list[int]  # [status, bytes sent] of the response being written
-
-        def log_message(self, format: str, *args: Any) -> None:  # silence stderr
-            pass
 
         def do_HEAD(self) -> None:
             self._dispatch("HEAD")
