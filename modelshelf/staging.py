@@ -39,7 +39,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelshelf.locks import is_locked
@@ -89,8 +89,15 @@ class ResumeState:
     def save(self, path: Path) -> None:
         # One temp file per thread: a receiver and the engine's timer may save at once. Either
         # snapshot is a true one; the older winning only means a few more bytes fetched twice.
-        tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(asdict(self)))
+        # A download saves every few hundred kB landed (hundreds of times a second across
+        # files, each save holding the GIL while it encodes): ``vars`` rather than ``asdict``
+        # (a deep copy, 8x the cost; the fields are plain values) and one raw write.
+        tmp = f"{path}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, json.dumps(vars(self)).encode())
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
 
     @classmethod

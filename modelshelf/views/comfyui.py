@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from modelshelf.errors import UsageError
 from modelshelf.views.actions import LinkAction, LinkConflict, Op
 from modelshelf.views.apps import APPS
@@ -179,7 +177,13 @@ def plan_extra_paths(views: Path, dest: Path, *, remove: bool = False) -> YamlPl
 
 def _check_yaml(text: str) -> None:
     """A file ComfyUI could not load is not ours to append to (our section might end up
-    inside the user's broken value): ``ValueError`` saying where it breaks."""
+    inside the user's broken value): ``ValueError`` saying where it breaks.
+
+    PyYAML is imported here, not at the top: only linking into ComfyUI reads YAML, and its
+    import (~12 ms, most of it compiling the resolver's patterns) would be paid by every
+    ``pull``, which imports this module to keep views in step."""
+    import yaml
+
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:

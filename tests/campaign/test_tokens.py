@@ -175,8 +175,11 @@ def test_lock_file_holds_no_url_password(servers: Servers, tmp_path: Path,
     signed link's signature masked; installing from it still uses the manifest's credentials."""
     user_url = servers.cdn.url.replace("://", f"://user:{URL_PASSWORD}@")
     signed = f"{servers.cdn.url}/signed/url.safetensors?X-Amz-Signature={URL_SIGNATURE}&v=1"
+    # Bytes of its own: with the plain URL's content, the install may take it from that one
+    # (same sha256, already stored) and never ask the signed link, whose use is checked below.
+    signed_data = safetensors_bytes(random.Random(6), 64 * 1024)
     servers.cdn.add_route("GET", r"/signed/url\.safetensors", lambda r: Response(
-        200, servers.data, {"Content-Type": "application/octet-stream"})
+        200, signed_data, {"Content-Type": "application/octet-stream"})
         if r.query.get("X-Amz-Signature") == [URL_SIGNATURE] else Response(403, b"bad signature"))
     manifest = tmp_path / "models.toml"
     manifest.write_text(f'[[model]]\nref = "{user_url}/files/url.safetensors"\nname = "l"\n'

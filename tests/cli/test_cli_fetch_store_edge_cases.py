@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from collections import namedtuple
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,17 @@ def test_force_repull_repairs_a_damaged_blob_and_every_view(cli, server: LocalSe
         assert Path(model["path"]).read_bytes() == data, model["name"]
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a terminal. A shell without job control starts
+    background commands with SIGINT ignored, and Python then installs no handler: a suite run
+    with ``&`` would see these pulls finish instead of stop."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_stops_the_transfer_registers_nothing_and_the_next_pull_resumes(
         cli, server: LocalServer, random_bytes, home: Path):
     data = random_bytes(4 * 2**20)
@@ -310,6 +322,7 @@ def test_ls_with_a_misspelt_type_is_a_usage_error(cli):
     assert cli("ls", "--type", "loras", "--json").json == {"models": []}
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_while_waiting_for_another_pull_of_the_same_model(cli, server: LocalServer,
                                                                  random_bytes, home: Path):
     from modelshelf.store import Store
