@@ -1,25 +1,23 @@
 """The Hugging Face Hub source: ``hf:ORG/REPO[@REV][/PATH]`` -> files at one commit.
 
-``huggingface_hub`` speaks the protocol (revision -> commit sha, the tree listing with each file's
-size, git blob id and LFS sha256, auth, the Hub's error codes); we only turn its answers into a
-:class:`Resolution`. The bytes are *not* fetched here: every file becomes a ``/resolve/<commit>/``
-URL for modelshelf's multi-connection engine, pinned to the commit so a branch moving mid-pull
-cannot mix two versions, and carrying the sha256 the Hub publishes for LFS files. Each file's
-ETag (sha256 for LFS, git blob id otherwise) rides along because it names the blob in the
-standard Hub cache (:mod:`modelshelf.views.hfcache`).
+``huggingface_hub`` speaks the protocol (auth, the HTTP client, pagination, the Hub's error codes)
+through :mod:`modelshelf.sources.hf_protocol`, which asks for the revision's commit sha and the
+tree listing with each file's size, git blob id and LFS sha256 the way ``HfApi`` does, without
+importing ``HfApi`` (~80 ms); here its answers become a :class:`Resolution`. The bytes are *not*
+fetched here: every file becomes a ``/resolve/<commit>/`` URL for modelshelf's multi-connection
+engine, pinned to the commit so a branch moving mid-pull cannot mix two versions, and carrying the
+sha256 the Hub publishes for LFS files. Each file's ETag (sha256 for LFS, git blob id otherwise)
+rides along because it names the blob in the standard Hub cache (:mod:`modelshelf.views.hfcache`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
-from huggingface_hub.hf_api import RepoFile, RepoFolder
 from huggingface_hub.utils import filter_repo_objects
 
 from modelshelf.config import DEFAULT_ENDPOINTS, Settings
@@ -34,15 +32,11 @@ from modelshelf.sources.base import (
     SourceName,
 )
 from modelshelf.sources.hf_errors import hub_answer, hub_errors
+from modelshelf.sources.hf_protocol import HubClient, Tree, TreeFile
 from modelshelf.sources.hf_token import hub_token
 from modelshelf.sources.url import bearer
 
 DEFAULT_REVISION = "main"  # what huggingface_hub asks for (and records in refs/) when given none
-# What the Hub's answers hold, as data: a field that does not match is a malformed answer.
-_COMMIT = _GIT_OID = re.compile(r"[0-9a-f]{40}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_PATH = re.compile(r"[^\0]+")
-
 
 _TLS_LOCK = threading.Lock()
 
@@ -86,19 +80,17 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
     endpoint = (source.endpoint or DEFAULT_ENDPOINTS["hf"]).rstrip("/")
     token = hub_token(options, source)
     revision = _requested_revision(ref, options)
-    api = HfApi(endpoint=endpoint, token=token or False)
+    hub = HubClient(endpoint, token, source.timeout_seconds)
     with _hub_tls(source.verify_ssl), \
             hub_errors(ref.raw, ref.repo_id, endpoint, revision, token is not None):
         with hub_answer(ref.raw, "model info"):
-            info = api.model_info(ref.repo_id, revision=revision, timeout=source.timeout_seconds)
-            commit = _string(info.sha, _COMMIT, "commit sha")
-        chosen, whole = _select(api, ref, commit, options)
+            info = hub.model_info(ref.repo_id, revision)
+        commit = info.commit
+        chosen, whole = _select(hub, ref, commit, options)
         if info.gated and chosen:
             # Listings of gated repos are public; only fetching bytes tells whether the licence
             # was accepted, so ask for one file's metadata now rather than fail mid-download.
-            get_hf_file_metadata(hf_hub_url(ref.repo_id, chosen[0].path, revision=commit,
-                                            endpoint=endpoint),
-                                 token=token or False, timeout=source.timeout_seconds)
+            hub.check_file_access(ref.repo_id, commit, chosen[0].path)
     credentials = Credentials.for_url(bearer(token), endpoint)
     files = tuple(_remote_file(endpoint, ref.repo_id, commit, f, credentials) for f in chosen)
     return Resolution(
@@ -111,8 +103,8 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
             "commit": commit,
             "endpoint": endpoint,
             "path": ref.path,
-            "private": bool(info.private),
-            "gated": info.gated or False,
+            "private": info.private,
+            "gated": info.gated,
             "etags": {f.path: f.etag for f in files},
         },
         is_repo=whole,
@@ -127,57 +119,31 @@ def _requested_revision(ref: Ref, options: ResolveOptions) -> str | None:
     return ref.revision or options.revision
 
 
-def _select(api: HfApi, ref: Ref, commit: str,
-            options: ResolveOptions) -> tuple[list[RepoFile], bool]:
+def _select(hub: HubClient, ref: Ref, commit: str,
+            options: ResolveOptions) -> tuple[list[TreeFile], bool]:
     """The files the reference names, and whether that is a folder (repo or subfolder)."""
-    assert ref.repo_id is not None
     if ref.path is None:
-        return _filtered(_files(api, ref, commit, None), ref, options), True
+        return _filtered(_tree(hub, ref, commit, None, recursive=True).files, ref, options), True
     path = ref.path.strip("/")
     parent = str(PurePosixPath(path).parent)
-    for entry in _tree(api, ref, commit, None if parent == "." else parent, recursive=False):
-        if entry.path == path and isinstance(entry, RepoFile):
+    listing = _tree(hub, ref, commit, None if parent == "." else parent, recursive=False)
+    if path in listing.folders:
+        return _filtered(_tree(hub, ref, commit, path, recursive=True).files, ref, options), True
+    for entry in listing.files:
+        if entry.path == path:
             return [entry], False
-        if entry.path == path and isinstance(entry, RepoFolder):
-            return _filtered(_files(api, ref, commit, path), ref, options), True
     raise EntryNotFound(f"{ref.raw}: no file {path} in {ref.repo_id} at {commit[:12]}")
 
 
-def _files(api: HfApi, ref: Ref, commit: str, folder: str | None) -> list[RepoFile]:
-    tree = _tree(api, ref, commit, folder, recursive=True)
-    return [entry for entry in tree if isinstance(entry, RepoFile)]
-
-
-def _tree(api: HfApi, ref: Ref, commit: str, folder: str | None,
-          recursive: bool) -> list[RepoFile | RepoFolder]:
-    """One tree listing, read whole (huggingface_hub parses it lazily, page by page) and each
-    entry's fields checked, so a malformed listing fails here as BadContent and not later, as a
-    TypeError deep in matching or downloading."""
+def _tree(hub: HubClient, ref: Ref, commit: str, folder: str | None, recursive: bool) -> Tree:
+    """One tree listing, read whole and each entry's fields checked, so a malformed listing fails
+    here as BadContent and not later, as a TypeError deep in matching or downloading."""
     assert ref.repo_id is not None
     with hub_answer(ref.raw, "tree listing"):
-        entries = list(api.list_repo_tree(ref.repo_id, folder, recursive=recursive,
-                                          revision=commit))
-        for entry in entries:
-            _string(entry.path, _PATH, "path")
-            if isinstance(entry, RepoFile):
-                if not isinstance(entry.size, int) or isinstance(entry.size, bool) \
-                        or entry.size < 0:
-                    raise ValueError(f"{entry.path}: size {entry.size!r}"[:100])
-                _string(entry.blob_id, _GIT_OID, f"{entry.path}: oid")
-                if entry.lfs is not None:
-                    _string(entry.lfs.sha256, _SHA256, f"{entry.path}: lfs oid")
-    return entries
+        return hub.tree(ref.repo_id, commit, folder, recursive=recursive)
 
 
-def _string(value: object, pattern: re.Pattern[str], what: str) -> str:
-    """``value`` if it is a string matching ``pattern``; else the ValueError :func:`hub_answer`
-    reports as a malformed answer."""
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise ValueError(f"{what} {value!r}"[:100])
-    return value
-
-
-def _filtered(files: Iterable[RepoFile], ref: Ref, options: ResolveOptions) -> list[RepoFile]:
+def _filtered(files: Iterable[TreeFile], ref: Ref, options: ResolveOptions) -> list[TreeFile]:
     """``--include``/``--exclude`` with huggingface_hub's own matcher (``*`` crosses ``/``)."""
     chosen = list(filter_repo_objects(files, allow_patterns=list(options.include) or None,
                                       ignore_patterns=list(options.exclude) or None,
@@ -189,11 +155,11 @@ def _filtered(files: Iterable[RepoFile], ref: Ref, options: ResolveOptions) -> l
     return chosen
 
 
-def _remote_file(endpoint: str, repo_id: str, commit: str, entry: RepoFile,
+def _remote_file(endpoint: str, repo_id: str, commit: str, entry: TreeFile,
                  credentials: Credentials) -> RemoteFile:
     if entry.path.startswith("/") or ".." in PurePosixPath(entry.path).parts:
         raise BadContent(f"{repo_id}: the Hub listed an unsafe path {entry.path!r}")
-    sha256 = entry.lfs.sha256 if entry.lfs is not None else None
+    sha256 = entry.lfs_sha256
     return RemoteFile(
         path=entry.path,  # path inside the repo: the Hub cache and folder views need it whole
         url=f"{endpoint}/{repo_id}/resolve/{commit}/{quote(entry.path)}",

@@ -124,12 +124,13 @@ def hub_answer(ref: str, what: str) -> Iterator[None]:
     """Read one Hub answer (``what``: "model info", "tree listing"); a malformed one is
     :class:`BadContent` naming the reference and what was wrong.
 
-    huggingface_hub builds its dataclasses straight from the server's JSON (``ModelInfo(**data)``,
-    ``RepoFile(**entry)``, ``lfs["oid"]``), so an answer of the wrong shape surfaces as the
-    TypeError/KeyError/AttributeError/ValueError of that parsing, or as the ValueError our own
-    checks of its fields raise. Only the reading of the answer runs in here, not our logic after
-    it, so a bug of ours is not dressed up as the server's fault. The Hub's HTTP errors (one is a
-    ValueError) and huggingface_hub's checks of our arguments pass through to :func:`hub_errors`.
+    :mod:`modelshelf.sources.hf_protocol` reads the server's JSON field by field
+    (``entry["oid"]``, ``lfs["oid"]``), so an answer of the wrong shape surfaces as the
+    TypeError/KeyError/AttributeError/ValueError of that reading (a body that is no JSON is a
+    ValueError too), or as the ValueError its checks of the fields raise. Only the reading of
+    the answer runs in here, not our logic after it, so a bug of ours is not dressed up as the
+    server's fault. The Hub's HTTP errors (one is a ValueError) and huggingface_hub's checks of
+    our arguments pass through to :func:`hub_errors`.
     """
     try:
         yield

@@ -38,6 +38,8 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     ("info", [], "model info"),
     ("info", {**GOOD_INFO, "sha": None}, "model info (ValueError: commit sha None)"),
     ("info", {**GOOD_INFO, "siblings": 7}, "model info"),
+    ("info", {k: v for k, v in GOOD_INFO.items() if k != "id"}, "model info (KeyError: 'id')"),
+    ("info", {**GOOD_INFO, "gated": ["manual"]}, "model info (ValueError: gated ['manual'])"),
     ("tree", {"path": "x"}, "tree listing"),
     ("tree", [{**GOOD_TREE[0], "size": "big"}], "tree listing (ValueError: m.safetensors: size"),
     ("tree", [{"type": "file", "path": "m.safetensors"}], "tree listing (KeyError"),

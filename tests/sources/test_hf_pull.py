@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,19 @@ def test_revisions_and_subfolders_land_in_the_hub_cache(hub_pull, hub_server: Fa
                            local_files_only=True)
     assert Path(path).read_bytes() == hub_server.file("org/tiny", expect, commit).data
     assert f"/snapshots/{commit}/" in path
+
+
+def test_a_pull_does_not_load_the_hub_clients_100_ms_api_module(hub_server: FakeHub,
+                                                                  isolated_env: Path):
+    """``huggingface_hub.hf_api`` (HfApi) imports ~80-100 ms of modules a pull never uses
+    (inference endpoints, jobs, Spaces, repo cards): a fresh ``pull hf:`` process — the start-up
+    a user waits for — resolves a repo and a subfolder without it."""
+    code = ("import json, sys\n"
+            "from modelshelf.cli.main import main\n"
+            "codes = [main(['pull', 'hf:org/tiny']), main(['pull', 'hf:org/tiny/unet'])]\n"
+            "print(json.dumps([codes, 'huggingface_hub.hf_api' in sys.modules]))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HF_ENDPOINT": hub_server.url})
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == [[0, 0], False]
+    assert (Path(os.environ["HF_HOME"]) / "hub" / "models--org--tiny").is_dir()
