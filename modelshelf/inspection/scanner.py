@@ -243,7 +243,7 @@ _STAT_KEY = attrgetter("st_size", "st_mtime_ns", "st_ino")
 _NAME = attrgetter("name")
 _SIZE = attrgetter("size")
 _SHA256 = attrgetter("sha256")
-_PATH = attrgetter("path")
+_BITS = bytes.maketrans(b"01", b"\x00\x01")  # the mask's text as the 0/1 bytes compress takes
 _ST_SIZE = attrgetter("st_size")
 _DEV_INO = attrgetter("st_dev", "st_ino")
 # ScannedFile from all its fields without the NamedTuple's Python-level __new__: a rescan
@@ -256,7 +256,7 @@ def _signature(listing: Listing) -> str:
     then the names (``/`` cannot occur in one). Equal text, the same files unchanged (a changed
     file whose numbers hash the same: odds of 2**-61). Ints hash alike in every process, unlike
     strings; ``map`` and ``attrgetter`` keep the per-file work in C."""
-    stats = tuple(map(_STAT_KEY, map(os.DirEntry.stat, listing.files)))
+    stats = tuple(map(_STAT_KEY, listing.stats))
     return f"{hash(stats):x}/" + "/".join(map(_NAME, listing.files))
 
 
@@ -306,21 +306,19 @@ class Summary(NamedTuple):
 
     def extend(self, listing: Listing, out: list[ScannedFile]) -> int:
         """Append the listing's model files to ``out``; return how many files were none."""
-        entries = list(compress(listing.files, map(int, self.mask)))
-        stats = list(map(os.DirEntry.stat, entries))
+        entries, stats = listing.files, listing.stats
+        if "0" in self.mask:
+            bits = self.mask.encode().translate(_BITS)
+            entries, stats = list(compress(entries, bits)), list(compress(stats, bits))
         errors: Iterable[str | None] = repeat(None)
         if "E" in self.broken:
             errors = [json.loads(d).get("error") if b else None
                       for d, b in zip(self.details, self.broken, strict=True)]
         out.extend(map(_new_scanned, zip(
-            map(_PATH, entries), self.formats, self.architectures, self.model_types,
+            listing.paths(entries), self.formats, self.architectures, self.model_types,
             map(_ST_SIZE, stats), repeat(None), repeat(False), map(_DEV_INO, stats),
             self.details, errors)))
         return len(listing.files) - len(entries)
-
-
-def _file_unit(entry: os.DirEntry[str]) -> Unit:
-    return Unit(entry.path, False, entry.stat())
 
 
 def _scanned(unit: Unit, size: int, facts: dict[str, Any], digest: str | None) -> ScannedFile | None:
@@ -441,8 +439,8 @@ def _identify_all(
         summaries = {folder: summary for folder, summary in cache.get_folders(signatures).items()
                      if len(summary.mask) == len(listings[folder].files)}
         units = [i for i in batch if isinstance(i, Unit)]
-        units += [_file_unit(e) for i in batch
-                  if isinstance(i, Listing) and i.folder not in summaries for e in i.files]
+        units += [u for i in batch if isinstance(i, Listing) and i.folder not in summaries
+                  for u in i.units()]
         facts, hits = _unit_facts(units, cache)
         cached += hits
         learnt: list[tuple[str, str, str]] = []
@@ -452,7 +450,7 @@ def _identify_all(
                 cached += len(item.files)
                 continue
             found: list[ScannedFile | None] = []
-            for unit in [item] if isinstance(item, Unit) else map(_file_unit, item.files):
+            for unit in [item] if isinstance(item, Unit) else item.units():
                 key, unit_facts, digest = facts[unit.path]
                 found.append(_scanned(unit, key[0], unit_facts, digest))
             skipped += found.count(None)

@@ -25,12 +25,13 @@ def _tree(root: Path, models: int = 7) -> None:
 
 def _count_opens(monkeypatch: pytest.MonkeyPatch, root: Path) -> list[str]:
     """Record every file under ``root`` opened by any means Python offers (the readers'
-    ``os.open``, ``open``, ``Path.open``): a file never opened is a file never read."""
+    ``os.open``, ``open``, ``Path.open``): a file never opened is a file never read. Folders
+    are opened to be listed (the walk ``stat``-s through their descriptors): not counted."""
     opened: list[str] = []
 
     def counting(real: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(file: Any, *args: Any, **kwargs: Any) -> Any:
-            if str(file).startswith(str(root)):
+            if str(file).startswith(str(root)) and not os.path.isdir(file):
                 opened.append(str(file))
             return real(file, *args, **kwargs)
         return wrapper
@@ -129,3 +130,22 @@ def test_an_interrupted_hashing_pass_keeps_the_digests_it_paid_for(
     rows = store.scan_cache_get_many([str(root / f"copy{i}.safetensors") for i in range(4)])
     assert {p for p, row in rows.items() if row["sha256"]} == set(hashed)
     assert len(rows) == 4  # what the first pass learnt was cached before hashing began
+
+
+def test_listing_by_path_finds_what_listing_by_descriptor_does(tmp_path: Path, store: Store,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where ``scandir`` takes no folder descriptor (Windows) the walk lists by path: the same
+    models, sizes and duplicates, cold and cached."""
+    import modelshelf.inspection.walk as walk_mod
+
+    root = tmp_path / "models"
+    _tree(root)
+    (root / "d0" / "deeper").mkdir()
+    write_st(root / "d0" / "deeper" / "dup.safetensors", {"w": (4, 4)}, seed=0)
+    by_fd = scan(root, store=store)
+    monkeypatch.setattr(walk_mod, "_BY_FD", False)
+    by_path = scan(root, store=Store(tmp_path / "other-store"))
+    assert by_path.to_json() == by_fd.to_json()
+    assert by_fd.duplicates and len(by_fd.files) == 8
+    cached = len(by_fd.files) + by_fd.skipped
+    assert scan(root, store=store).to_json() == {**by_fd.to_json(), "cached": cached}
