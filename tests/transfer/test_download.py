@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from modelshelf.errors import (
 from modelshelf.secrets import Credentials
 from modelshelf.testing.server import LocalServer, Response
 from modelshelf.transfer import Endpoint, NetworkPolicy, download
+from modelshelf.transfer import http as transfer_http
 from modelshelf.transfer.retry import Backoff
 
 from .conftest import MIB, settled_bytes_served, sha, staged_data
@@ -264,6 +266,27 @@ def test_https_download(tls_server: LocalServer, payload: bytes, staging: Path,
     result = download(Endpoint(tls_server.url + "/m.bin", expected_sha256=sha(payload)), staging,
                       replace(fast, verify_ssl=False))
     assert result.path.read_bytes() == payload and result.connections_used > 1
+
+
+def test_https_connections_share_one_tls_setup(tls_server: LocalServer, payload: bytes,
+                                               staging: Path, fast: NetworkPolicy,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS settings load the system's CA store (~40 ms of CPU each): a download's connections
+    share one, rather than paying for it once per connection."""
+    built: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    transfer_http.tls_context.cache_clear()
+    tls_server.add_file("/m.bin", payload)
+    result = download(Endpoint(tls_server.url + "/m.bin", expected_sha256=sha(payload)), staging,
+                      replace(fast, verify_ssl=False))
+    assert result.connections_used > 1
+    assert len(built) == 1
 
 
 def test_untrusted_certificate_is_a_clear_error_without_retries(
