@@ -12,6 +12,7 @@ spread evenly. Reported: median wall time, MB/s, ratio to aria2c, and modelshelf
     python bench/download.py --size 256MiB --rounds 5 --modes capped --tools modelshelf,aria2c
     python bench/download.py --size 128M --rounds 1 --modes uncapped
     python bench/download.py --modes resume --rounds 5   # kill -9 at a third of 64 MiB, resume
+    python bench/download.py --https --size 64MiB --modes capped --tools modelshelf,aria2c,curl
 
 The ``resume`` mode runs ``download()`` in a child at the capped rate that kills itself
 (SIGKILL, from its progress callback) once a third of a 64 MiB file has landed, resumes it, and
@@ -21,6 +22,11 @@ bytes that were in flight included (issue 9's goal: at most 15%).
 modelshelf runs as ``modelshelf pull URL --home TMP`` when that CLI works (``--engine cli``),
 else as ``download()`` in a subprocess (``--engine api``); ``auto`` picks the CLI if present.
 aria2c is installed with apt when missing.
+
+``--https`` serves the file over TLS with a throwaway self-signed certificate (made with the
+``openssl`` CLI); every tool is told not to verify it (modelshelf through ``[sources.url]
+verify_ssl = false``, the others with their own flag), so each still builds its TLS setup the
+usual way, loading the system's CA store, and pays for every handshake.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
+import ssl  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -49,10 +56,11 @@ from modelshelf.config import parse_size  # noqa: E402
 from modelshelf.testing.server import LocalServer  # noqa: E402
 
 _API_CHILD = """
-import sys
+import os, sys
 from pathlib import Path
 from modelshelf.transfer import NetworkPolicy, download
-r = download(sys.argv[1], Path(sys.argv[2]), NetworkPolicy(connections=int(sys.argv[3])))
+r = download(sys.argv[1], Path(sys.argv[2]), NetworkPolicy(
+    connections=int(sys.argv[3]), verify_ssl="BENCH_NO_VERIFY" not in os.environ))
 print(r.sha256, r.size, r.connections_used)
 """
 _KILLED_CHILD = """
@@ -80,15 +88,27 @@ Command = Callable[[str, Path], list[str]]
 
 def aria2c(url: str, out: Path) -> list[str]:
     return ["aria2c", "-x16", "-s16", "-k1M", "-q", "--allow-overwrite=true",
-            "--auto-file-renaming=false", "-d", str(out), "-o", "file.bin", url]
+            "--auto-file-renaming=false", "--check-certificate=false", "-d", str(out),
+            "-o", "file.bin", url]
 
 
 def curl(url: str, out: Path) -> list[str]:
-    return ["curl", "-sS", "--fail", "-o", str(out / "file.bin"), url]
+    return ["curl", "-sS", "--fail", "--insecure", "-o", str(out / "file.bin"), url]
 
 
 def wget(url: str, out: Path) -> list[str]:
-    return ["wget", "-q", "-O", str(out / "file.bin"), url]
+    return ["wget", "-q", "--no-check-certificate", "-O", str(out / "file.bin"), url]
+
+
+def tls_server_context(tmp: Path) -> ssl.SSLContext:
+    """A server context with a throwaway self-signed certificate for 127.0.0.1 (``--https``)."""
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], capture_output=True, check=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def modelshelf_cli(connections: int, python: str | None = None) -> Command:
@@ -198,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--tools", default="modelshelf,aria2c,curl,wget")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--https", action="store_true",
+                        help="serve over TLS (self-signed; no tool verifies it)")
     parser.add_argument("--baseline", metavar="PYTHON",
                         help="also time the modelshelf installed for this interpreter (e.g. a "
                              "venv of main), as the tool 'baseline', alternating with the rest")
@@ -214,8 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline:
         wanted.insert(1, "baseline")
     results: dict[str, dict[str, list[Run]]] = {m: {t: [] for t in wanted} for m in modes}
-    with tempfile.TemporaryDirectory(prefix="modelshelf-bench-") as tmp, LocalServer() as server:
+    with tempfile.TemporaryDirectory(prefix="modelshelf-bench-") as tmp, \
+            LocalServer(tls=tls_server_context(Path(tmp)) if args.https else None) as server:
         env = child_env(Path(tmp))
+        if args.https:
+            config = Path(tmp) / "config.toml"
+            config.write_text("[sources.url]\nverify_ssl = false\n")
+            env["MODELSHELF_CONFIG"] = str(config)
+            env["BENCH_NO_VERIFY"] = "1"  # for download() in a child (``--engine api``)
         os.chdir(tmp)  # ``python -c``/``-m`` children put their cwd first on sys.path
         engine = args.engine
         if engine == "auto":
