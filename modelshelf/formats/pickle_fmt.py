@@ -232,7 +232,9 @@ def _other_pickles(
     storages (``data/``) are raw bytes, never pickles, and are not read."""
     for info in zf.infolist():
         name = info.filename
-        if name == root + "data.pkl" or name.startswith(root + "data/") or info.is_dir():
+        # ``name.endswith("/")`` is what ``info.is_dir()`` tests, minus its IndexError on a
+        # member named "" (which a hostile archive may hold)
+        if name == root + "data.pkl" or name.startswith(root + "data/") or name.endswith("/"):
             continue
         if name.endswith(".pkl"):
             yield name, _zip_member(src, zf, name, MAX_PICKLE, doubts)

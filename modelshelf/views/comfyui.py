@@ -181,7 +181,8 @@ def _check_yaml(text: str) -> None:
 
     PyYAML is imported here, not at the top: only linking into ComfyUI reads YAML, and its
     import (~12 ms, most of it compiling the resolver's patterns) would be paid by every
-    ``pull``, which imports this module to keep views in step."""
+    ``pull`` of a URL, a Civitai or a local file, which imports this module to keep views in
+    step (a Hub pull loads it anyway, through ``huggingface_hub.utils``)."""
     import yaml
 
     try:

@@ -344,3 +344,15 @@ def test_an_unreadable_extra_entry_is_a_doubt_not_a_broken_checkpoint(tmp_path: 
     assert h.safety.status == "unknown"
     assert any("archive/extra/notes.bin cannot be read" in f for f in h.safety.findings)
     assert list(h.tensors) == ["w"]
+
+
+def test_a_zip_entry_with_an_empty_name_is_read_not_a_crash(tmp_path: Path) -> None:
+    """Found by the long fuzz run: ``ZipInfo.is_dir()`` indexes the name's last character, so a
+    member named "" raised IndexError out of the reader instead of a verdict."""
+    sd, storages = state_dict({"w": np.zeros(4, np.float32)})
+    path = torch_zip(tmp_path / "m.pt", sd, storages)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(zipfile.ZipInfo(""), b"not a pickle")
+    h = read_header(path)
+    assert list(h.tensors) == ["w"]
+    assert h.safety.status == "safe"
