@@ -208,6 +208,11 @@ class LocalServer(Serving):
         return False
 
     def clear_log(self) -> None:
+        """Forget every request so far, including those answered but not yet logged: a
+        response is logged when the server thread finishes it, which can be after the client
+        has moved on (so wait, briefly, for requests still being served first). Otherwise a
+        request made before the call could appear in the log after it."""
+        self.wait_idle(timeout=5.0)
         with self._lock:
             self._log.clear()
 
