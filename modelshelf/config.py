@@ -29,8 +29,8 @@ SOURCE_NAMES = ("hf", "civitai", "url", "torchvision", "local")
 DEFAULT_ENDPOINTS = {"hf": "https://huggingface.co", "civitai": "https://civitai.com"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 _SOURCE_KEYS = frozenset({"enabled", "timeout_seconds", "verify_ssl", "endpoint", "token"})
-# Every table and key config.toml may hold, as data: a key outside it is a typo (warned about,
-# with the closest known key) rather than a setting silently ignored.
+
+
 class _AnyName:
     """The schema of a table whose keys are the user's own names ([aliases], [presets])."""
 
@@ -62,6 +62,8 @@ class _EachName(Mapping[str, Any]):
 
 
 PROFILE_KEYS = frozenset({"gpu", "disk"})
+# Every table and key config.toml may hold, as data: a key outside it is a typo (warned about,
+# with the closest known key) rather than a setting silently ignored.
 CONFIG_SCHEMA: Mapping[str, Any] = {
     "store": frozenset({"root"}),
     "transfer": frozenset({"connections", "retries", "stall_seconds"}),

@@ -67,6 +67,11 @@ class StagingPaths:
     @classmethod
     def for_key(cls, staging_dir: Path, url: str, expected_sha256: str | None) -> StagingPaths:
         key = hashlib.sha1(f"{url}\n{expected_sha256 or ''}".encode()).hexdigest()
+        return cls.of(staging_dir, key)
+
+    @classmethod
+    def of(cls, staging_dir: Path, key: str) -> StagingPaths:
+        """The files of the download group ``key`` (as :func:`find_stale` meets it on disk)."""
         return cls(*(staging_dir / f"{key}.{ext}" for ext in ("part", "json", "ok", "lock")))
 
     def discard(self) -> None:
@@ -158,8 +163,7 @@ def _stale_reason(staging_dir: Path, key: str, files: list[Path], max_age: float
     if owner is not None and not _alive(owner):
         return DEAD_OWNER
     if _DOWNLOAD_KEY.fullmatch(key):
-        paths = StagingPaths(*(staging_dir / f"{key}.{ext}" for ext in ("part", "json", "ok",
-                                                                         "lock")))
+        paths = StagingPaths.of(staging_dir, key)
         if paths.part.exists() and not resumable(paths):
             return UNRESUMABLE
     if all(_older_than(f, max_age) for f in files):

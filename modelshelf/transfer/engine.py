@@ -6,8 +6,8 @@ learn size, validators and Range support from that one answer; check free space;
 start the sha256 thread (``hasher.py``); let :class:`~modelshelf.transfer.worker.Worker`
 threads fetch pieces handed out by the scheduler (``pieces.py``), starting with a few and adding
 more while they raise throughput (``ramp.py``, up to ``connections``); save the resume state
-(``state.py``) every half second; when the last piece lands, take the digest, compare, and
-rename the partial to ``<key>.ok``.
+(:mod:`modelshelf.staging`) every half second and as bytes land (``pieces.py`` checkpoints);
+when the last piece lands, take the digest, compare, and rename the partial to ``<key>.ok``.
 
 If the remote file changes under us (validators differ, If-Range answered with the whole file,
 416 on a range), the partial is thrown away and the download starts over, at most twice, and the
@@ -288,7 +288,9 @@ class _Transfer:
         sched = Scheduler(gaps, state.done, min_piece=min_piece, max_piece=MAX_PIECE,
                           workers=workers, stealing=self.ranged)
         sched.claim(first)
-        sched.checkpoint(checkpoint_bytes(size), lambda: self._save(state), CHECKPOINT_INTERVAL)
+        if self.ranged:  # a single stream has no resume state to keep current
+            sched.checkpoint(checkpoint_bytes(size), lambda: self._save(state),
+                             CHECKPOINT_INTERVAL)
         self.sched = sched
         self.job = Job(self.endpoint, self.policy, self.final_url, self.meta, self.ranged, sched,
                        self.file, buffer_size=min(BUFFER, max(4096, min_piece // 2)))

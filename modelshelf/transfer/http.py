@@ -1,5 +1,5 @@
 """The HTTP/1.1 layer under the engine: one keep-alive connection per worker, manual redirects that
-keep credentials on their host, and server answers turned into typed errors.
+keep credentials on their origin, and server answers turned into typed errors.
 
 Why ``http.client`` and not httpx: the engine's hot loop is "receive into a reusable buffer, pwrite
 it". Measured on this machine (bench loop, 512 MiB over one localhost connection, best of 3):
@@ -138,7 +138,7 @@ class HttpConnection:
     """One worker's keep-alive HTTP connection, reopened when the host changes or a request fails.
 
     Headers given to :meth:`request` are the caller's; credentials are added only by
-    :func:`request_following`, which knows which host they belong to. ``proxies`` picks the
+    :func:`request_following`, which knows which origin they belong to. ``proxies`` picks the
     proxy per target: http targets are asked for with an absolute URI through it, https ones
     through a ``CONNECT`` tunnel with TLS (and its certificate check) to the origin as usual.
     """
