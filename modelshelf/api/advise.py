@@ -10,7 +10,7 @@ fp16's range become inf: ``convert`` reports them) — so the user checks the ne
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -67,10 +67,9 @@ def execute(shelf: Shelf, steps: list[Step]) -> list[Step]:
         try:
             _convert_to_new_model(shelf, step)
         except (ModelshelfError, OSError) as exc:
-            done.append(Step(step.model, step.action, step.new_name, step.saves_bytes,
-                             "error", str(exc)))
+            done.append(replace(step, status="error", error=str(exc)))
             continue
-        done.append(Step(step.model, step.action, step.new_name, step.saves_bytes, "done"))
+        done.append(replace(step, status="done"))
     return done
 
 

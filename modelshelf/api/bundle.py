@@ -32,13 +32,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelshelf.api.names import register
-from modelshelf.api.stored import inspect_stored
+from modelshelf.api.stored import assess_stored, assessment_metadata
 from modelshelf.errors import FormatError, HashMismatch, ModelshelfError, NotFoundError
 from modelshelf.hashing import CHUNK
-from modelshelf.inspection import Info, inspect_path
-from modelshelf.inspection.trust import judge, trust_hint
+from modelshelf.inspection.trust import trust_hint
 from modelshelf.manifest import LockedModel, LockFile, read_lock, write_lock
-from modelshelf.store import FileRecord, ModelRecord, NewModel, Store
+from modelshelf.store import ModelRecord, NewModel, Store
 
 MANIFEST = "manifest.toml"
 LOCK = "manifest.toml.lock"
@@ -310,17 +309,9 @@ def _register(store: Store, bundle: Path, locked: LockedModel, extras: dict[str,
               allow_unsafe: bool, notes: list[str]) -> ModelRecord:
     """Register as ``pull`` does: the bundle's names and labels, this machine's safety verdict."""
     files = locked.files
-    try:
-        info: Info | None = inspect_stored(store, files)
-    except FormatError:
-        info = None
-    verdict = judge(info, files, lambda f: _file_safety(store, f))
-    metadata: dict[str, Any] = {"source": extras.get("source_metadata") or {},
-                                "safety": verdict.safety, "bundle": bundle.name}
-    if info is not None:
-        metadata["inspection"] = {"format": info.format, "model_type": info.model_type,
-                                  "architecture": info.architecture, "confidence": info.confidence,
-                                  "evidence": list(info.evidence)}
+    info, verdict = assess_stored(store, files)
+    metadata = {"source": extras.get("source_metadata") or {}, "bundle": bundle.name,
+                **assessment_metadata(info, verdict)}
     record = register(store, NewModel(
         name=locked.name, type=locked.type,
         architecture=str(extras.get("architecture") or "unknown"),
@@ -333,10 +324,3 @@ def _register(store: Store, bundle: Path, locked: LockedModel, extras: dict[str,
         notes.append(f"{record.name}: not linked into views/ or app folders: {verdict.reason}; "
                      f"{trust_hint(record.name)}")
     return record
-
-
-def _file_safety(store: Store, f: FileRecord) -> str:
-    try:
-        return str(inspect_path(store.blob_path(f.sha256)).safety["status"])
-    except FormatError:
-        return "unknown"

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelshelf.api.models import PullResult
+from modelshelf.api.models import PullResult, PullStatus
 from modelshelf.api.pull import ProgressFactory, PullOptions
 from modelshelf.config import Settings
 from modelshelf.errors import UsageError
@@ -82,7 +82,7 @@ def pull_preset(shelf: Shelf, name: str, *, jobs: int = 4,
                 base: PullOptions | None = None) -> list[PullResult]:
     preset = find_preset(shelf.settings, name)
     if preset.manifest is not None:
-        return shelf.pull_manifest(preset.manifest, jobs=jobs, progress=progress, base=base)
+        return shelf.pull_manifest(preset.manifest, jobs=jobs, progress=progress, options=base)
     return shelf.pull_many(preset.refs, jobs=jobs, progress=progress, options=base)
 
 
@@ -96,6 +96,6 @@ def preset_size(shelf: Shelf, preset: Preset) -> PresetSize:
     items = [(e.ref, replace(dry, include=e.include, exclude=e.exclude, revision=e.revision))
              for e in preset.entries()]
     results = shelf.pull_many(items)
-    if any(r.status != "planned" or any(p.size is None for p in r.plan) for r in results):
+    if any(r.status != PullStatus.PLANNED or any(p.size is None for p in r.plan) for r in results):
         return PresetSize(None, "unknown")
     return PresetSize(sum(r.total_bytes for r in results), "resolved")

@@ -17,18 +17,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from modelshelf.api.capacity import evict_to_fit, plan_room
 from modelshelf.api.models import PlannedFile
 from modelshelf.api.names import check_name_free, register
 from modelshelf.api.network import network_policy
-from modelshelf.api.stored import inspect_stored
+from modelshelf.api.stored import assess_stored, assessment_metadata
 from modelshelf.api.team import TeamRoute
 from modelshelf.config import Settings, format_size
 from modelshelf.errors import (
     EntryNotFound,
-    FormatError,
     HashMismatch,
     InsufficientSpace,
     LockMismatch,
@@ -39,8 +37,8 @@ from modelshelf.errors import (
     os_error_text,
 )
 from modelshelf.hashing import git_blob_sha1, parse_sha256, sha256_file
-from modelshelf.inspection import Info, inspect_path
-from modelshelf.inspection.trust import judge, trust_hint
+from modelshelf.inspection import Info
+from modelshelf.inspection.trust import trust_hint
 from modelshelf.manifest import Selection
 from modelshelf.naming import name_from
 from modelshelf.secrets import public_url
@@ -334,12 +332,13 @@ class Puller:
             plan_room(self.store, limit, self._new_bytes(resolution, expected), resolution.ref,
                       replaced=replaced)
         outcome = PullOutcome(None)
-        small = [f for f in resolution.files if f.size is not None and f.size <= _SMALL_FILE]
-        jobs = max(1, min(_FILE_JOBS, len(resolution.files) - len(small)))
+        small = [f.size is not None and f.size <= _SMALL_FILE for f in resolution.files]
+        jobs = max(1, min(_FILE_JOBS, small.count(False)))
         with (ThreadPoolExecutor(jobs, thread_name_prefix="modelshelf-file") as pool,
-              ThreadPoolExecutor(max(1, len(small)), thread_name_prefix="modelshelf-small") as aside):
-            futures = [(aside if f in small else pool).submit(
-                self._fetch_file, resolution, f, expected[f.path]) for f in resolution.files]
+              ThreadPoolExecutor(max(1, sum(small)), thread_name_prefix="modelshelf-small") as aside):
+            futures = [(aside if is_small else pool).submit(
+                self._fetch_file, resolution, f, expected[f.path])
+                for f, is_small in zip(resolution.files, small, strict=True)]
             fetched = [future.result() for future in futures]
         self._check_cancelled()  # interrupted after the last byte: register nothing
         files = tuple(record for record, _ in fetched)
@@ -351,15 +350,9 @@ class Puller:
                       sum({f.sha256: f.size for f in files if f.sha256 not in used}.values()),
                       resolution.ref, replaced=replaced, fetched=True)
         name = self.options.name or _default_name(resolution, files)
-        info = self._identify(files)
+        info, verdict = assess_stored(self.store, files)
         model_type, architecture = self._classify(resolution, info, outcome.notes)
-        verdict = judge(info, files, self._file_safety)
-        metadata: dict[str, Any] = {"source": dict(resolution.metadata), "safety": verdict.safety}
-        if info is not None:
-            metadata["inspection"] = {"format": info.format, "model_type": info.model_type,
-                                      "architecture": info.architecture,
-                                      "confidence": info.confidence,
-                                      "evidence": list(info.evidence)}
+        metadata = {"source": dict(resolution.metadata), **assessment_metadata(info, verdict)}
         record = register(self.store, NewModel(
             name=name, type=model_type, architecture=architecture,
             format=info.format if info else "unknown", source=resolution.source,
@@ -541,19 +534,6 @@ class Puller:
             [(f.path, etags.get(f.path) or f.sha256, self.store.blob_path(f.sha256)) for f in files])
 
     # -- identification ---------------------------------------------------------------------------
-    def _identify(self, files: tuple[FileRecord, ...]) -> Info | None:
-        try:
-            return inspect_stored(self.store, files) if files else None
-        except FormatError:
-            return None
-
-    def _file_safety(self, f: FileRecord) -> str:
-        """One file's own safety status, judged from its blob (by content, not by name)."""
-        try:
-            return str(inspect_path(self.store.blob_path(f.sha256)).safety["status"])
-        except FormatError:
-            return "unknown"
-
     def _classify(self, resolution: Resolution, info: Info | None,
                   notes: list[str]) -> tuple[str, str]:
         """The file's own evidence beats the source's label; say so when they disagree."""
