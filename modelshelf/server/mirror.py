@@ -98,13 +98,9 @@ class _Handler(KeepAliveHandler):
     server: _HTTPServer
     _grants: tuple[MirrorGrant, ...] = ()  # the asking client's, set per request
 
-    def do_GET(self) -> None:
-        self._dispatch(head=False)
-
-    def do_HEAD(self) -> None:
-        self._dispatch(head=True)
-
-    def _dispatch(self, *, head: bool) -> None:
+    def _dispatch(self) -> None:
+        """GET and HEAD: what the Hub client sends."""
+        head = self.command == "HEAD"
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         routes: tuple[tuple[str, Callable[[re.Match[str], dict[str, list[str]], bool], None]], ...] = (
@@ -131,6 +127,8 @@ class _Handler(KeepAliveHandler):
             self._error(_Answer(status, code, str(exc)), head)
         except Exception as exc:  # a bug: an answer, not a dropped connection
             self._error(_Answer(500, None, f"internal error: {type(exc).__name__}"), head)
+
+    do_GET = do_HEAD = _dispatch
 
     # -- routes ------------------------------------------------------------------------------------
     def _snapshot(self, match: re.Match[str], path: str | None = None) -> Snapshot:

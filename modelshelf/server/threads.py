@@ -36,6 +36,10 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
     ~44 ms instead of ~1 ms — the mirror answering a Hub client's metadata calls, the web page's
     polls, and the test Hub (where it added ~40 ms to every call of every benchmarked tool).
     Real servers answer at once (nginx's ``tcp_nodelay``, on by default).
+
+    A subclass binds the ``do_<METHOD>`` names it answers to one dispatcher
+    (``do_GET = do_HEAD = _dispatch``), which reads the method from ``self.command``;
+    http.server answers every method left unbound with 501.
     """
 
     protocol_version = "HTTP/1.1"

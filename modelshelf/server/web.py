@@ -22,6 +22,7 @@ import hmac
 import json
 import secrets
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -82,35 +83,31 @@ def model_detail(shelf: Shelf, model: Model) -> dict[str, Any]:
     """Everything the detail panel shows. The inspection re-reads only headers (no hashing:
     the store already knows every file's sha256, and AutoV2 is its first ten digits)."""
     try:
-        info: dict[str, Any] | None = shelf.inspect_model(model.name).to_json()
+        info: dict[str, Any] = shelf.inspect_model(model.name).to_json()
     except (ModelshelfError, OSError) as exc:  # a damaged file still gets its registry facts
         info = {"error": str(exc)}
-    preview = next((p.name for p in sorted((shelf.store.meta_dir / model.name).glob("preview.*"))
-                    if p.suffix.lower() in _PREVIEW_TYPES), None)
-    training = (info or {}).get("training") or {}
+    training = info.get("training") or {}
     return {
         **model_row(model),
         "metadata": dict(model.metadata), "info": info,
         "fingerprints": [{"path": f.path, "size": f.size, "sha256": f.sha256,
                           "autov2": autov2(f.sha256)} for f in model.files],
         "trigger_words": list(training.get("trigger_words") or []),
-        "preview": preview is not None,
+        "preview": _preview_image(shelf, model.name) is not None,
     }
+
+
+def _preview_image(shelf: Shelf, name: str) -> Path | None:
+    """The model's stored preview (``meta/<name>/preview.<ext>``) in a type the page can show."""
+    return next((p for p in sorted((shelf.store.meta_dir / name).glob("preview.*"))
+                 if p.suffix.lower() in _PREVIEW_TYPES), None)
 
 
 class _Handler(KeepAliveHandler):
     server: _HTTPServer
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
+    def _dispatch(self) -> None:
+        method = self.command
         web = self.server.web
         path = urlsplit(self.path).path
         try:
@@ -134,6 +131,8 @@ class _Handler(KeepAliveHandler):
             self._json({"error": str(exc)}, status)
         except Exception as exc:  # a bug: an answer, not a dropped connection
             self._json({"error": f"internal error: {type(exc).__name__}"}, 500)
+
+    do_GET = do_POST = do_DELETE = _dispatch
 
     def _check_mutation(self) -> None:
         """The token (constant time) and, if sent, a loopback Origin (see the module docstring)."""
@@ -204,9 +203,7 @@ class _Handler(KeepAliveHandler):
     def _preview(self, name: str) -> None:
         shelf = self.server.web.shelf
         shelf.get(name)  # an unknown name is a 404 naming it, and no path outside meta/ is read
-        folder = shelf.store.meta_dir / name
-        image = next((p for p in sorted(folder.glob("preview.*"))
-                      if p.suffix.lower() in _PREVIEW_TYPES and p.parent == folder), None)
+        image = _preview_image(shelf, name)
         if image is None:
             raise _Answer(404, f"{name}: no preview image")
         self._send(200, image.read_bytes(), _PREVIEW_TYPES[image.suffix.lower()])

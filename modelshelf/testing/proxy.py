@@ -95,15 +95,6 @@ def _make_handler(proxy: ForwardProxy) -> type[KeepAliveHandler]:
             with upstream:
                 _relay(self.connection, upstream, proxy.stopping)
 
-        def do_GET(self) -> None:
-            self._forward()
-
-        def do_HEAD(self) -> None:
-            self._forward()
-
-        def do_POST(self) -> None:
-            self._forward()
-
         def _forward(self) -> None:
             target = urlsplit(self.path)
             if target.scheme != "http" or not target.hostname:
@@ -124,6 +115,8 @@ def _make_handler(proxy: ForwardProxy) -> type[KeepAliveHandler]:
                 return
             self._answer(answer.status)
             self._relay_response(answer)
+
+        do_GET = do_HEAD = do_POST = _forward
 
         def _relay_response(self, answer: http.client.HTTPResponse) -> None:
             self.send_response(answer.status, answer.reason)

@@ -250,16 +250,8 @@ def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
         _extra_headers: dict[str, str]
         _progress: list[int]  # [status, bytes sent] of the response being written
 
-        def do_HEAD(self) -> None:
-            self._dispatch("HEAD")
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
-
-        def _dispatch(self, method: str) -> None:
+        def _dispatch(self) -> None:
+            method = self.command
             split = urlsplit(self.path)
             found = server._find(method, split.path)
             sent, status = 0, 404
@@ -294,6 +286,8 @@ def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
                                              self.headers.get("Host", "")))
                 with server._lock:
                     server._in_flight -= 1
+
+        do_HEAD = do_GET = do_POST = _dispatch
 
         def setup(self) -> None:
             super().setup()
@@ -342,62 +336,49 @@ def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
                         return 416, 0
                     status = 206
             length = end - start + 1
+            content_range = {"Content-Range": f"bytes {start}-{end}/{size}"} if status == 206 else {}
             if method == "GET" and status in (200, 206):
-                chaos = self._chaos(blob, status, start, end, size)
+                chaos = self._chaos(blob, status, start, end, size, content_range)
                 if chaos is not None:
                     return chaos
-            self.send_response(status)
-            self.send_header("Content-Type", blob.content_type)
-            self.send_header("Content-Length", str(length))
-            self.send_header("Accept-Ranges", "none" if faults.ignore_range else "bytes")
-            self.send_header("ETag", blob.etag)
-            self.send_header("Last-Modified",
-                             email.utils.formatdate(blob.last_modified, usegmt=True))
-            if status == 206:
-                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-            for k, v in {**blob.headers, **extra}.items():
-                self.send_header(k, v)
-            self.end_headers()
+            self._blob_head(status, blob, length, content_range, {**blob.headers, **extra},
+                            ranges="none" if faults.ignore_range else "bytes")
             if method == "HEAD":
                 return status, 0
             self._progress[0] = status
             return status, self._stream(blob, start, length)
 
-        def _chaos(self, blob: Blob, status: int, start: int, end: int,
-                   size: int) -> tuple[int, int] | None:
+        def _chaos(self, blob: Blob, status: int, start: int, end: int, size: int,
+                   content_range: Mapping[str, str]) -> tuple[int, int] | None:
             """The campaign's faults that change a response's headers or its whole body; None
             when none fires (the caller then answers normally)."""
             length = end - start + 1
-            content_range = {"Content-Range": f"bytes {start}-{end}/{size}"} if status == 206 else {}
-            if server._take("gzip_bodies"):
+
+            def body() -> bytes:  # the true bytes of the range, read once a fault fires
                 with _opened(blob.data) as read_at:
-                    body = gzip.compress(read_at(start, length), mtime=0)
-                return self._send_raw(status, blob, body, len(body),
+                    return read_at(start, length)
+
+            if server._take("gzip_bodies"):
+                packed = gzip.compress(body(), mtime=0)
+                return self._send_raw(status, blob, packed, len(packed),
                                       {**content_range, "Content-Encoding": "gzip"})
             if status == 206 and server._take("bad_range"):
-                with _opened(blob.data) as read_at:
-                    body = read_at(start, length)
                 total = size + server.faults.range_total_delta
-                return self._send_raw(206, blob, body, length,
+                return self._send_raw(206, blob, body(), length,
                                       {"Content-Range": f"bytes {start}-{end}/{total}"})
             if server._take("bad_length"):
                 delta = server.faults.length_delta
                 announced = max(0, length - delta) if status == 206 else length + delta
-                with _opened(blob.data) as read_at:
-                    body = read_at(start, min(length, announced))
-                return self._send_raw(status, blob, body, announced, content_range)
+                return self._send_raw(status, blob, body()[:announced], announced, content_range)
             if server._take("corrupt_once"):
-                with _opened(blob.data) as read_at:
-                    flipped = bytearray(read_at(start, length))
+                flipped = bytearray(body())
                 if flipped:
                     flipped[len(flipped) // 2] ^= 0xFF
                 return self._send_raw(status, blob, bytes(flipped), length, content_range)
             if server._take("change_midway"):
-                with _opened(blob.data) as read_at:
-                    body = read_at(start, length)
-                half = len(body) // 2
-                return self._send_raw(status, blob, body, length, content_range,
-                                      midway=(half, lambda: _change_file(server, self.path)))
+                whole = body()
+                return self._send_raw(status, blob, whole, length, content_range,
+                                      midway=(len(whole) // 2, lambda: _change_file(server, self.path)))
             return None
 
         def _send_raw(self, status: int, blob: Blob, body: bytes, announced: int,
@@ -405,16 +386,7 @@ def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
                       midway: tuple[int, Callable[[], None]] | None = None) -> tuple[int, int]:
             """Headers as given (whatever the truth), then ``body``; close when they disagree.
             ``midway``: (offset, action) runs the action once that much of the body is out."""
-            self.send_response(status)
-            self.send_header("Content-Type", blob.content_type)
-            self.send_header("Content-Length", str(announced))
-            self.send_header("Accept-Ranges", "bytes")
-            self.send_header("ETag", blob.etag)
-            self.send_header("Last-Modified",
-                             email.utils.formatdate(blob.last_modified, usegmt=True))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
+            self._blob_head(status, blob, announced, headers)
             self._progress[0] = status
             split = midway[0] if midway else len(body)
             self.wfile.write(body[:split])
@@ -428,6 +400,22 @@ def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
             return status, len(body)
+
+        def _blob_head(self, status: int, blob: Blob, length: int, *extra: Mapping[str, str],
+                       ranges: str = "bytes") -> None:
+            """The status line and the headers every answer with a blob's bytes carries, then
+            each of ``extra`` in order."""
+            self.send_response(status)
+            self.send_header("Content-Type", blob.content_type)
+            self.send_header("Content-Length", str(length))
+            self.send_header("Accept-Ranges", ranges)
+            self.send_header("ETag", blob.etag)
+            self.send_header("Last-Modified",
+                             email.utils.formatdate(blob.last_modified, usegmt=True))
+            for headers in extra:
+                for k, v in headers.items():
+                    self.send_header(k, v)
+            self.end_headers()
 
         def _stream(self, blob: Blob, start: int, length: int) -> int:
             faults = server.faults
