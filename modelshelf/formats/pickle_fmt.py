@@ -269,16 +269,13 @@ def _zip_member(
     if info.file_size > limit or info.compress_size > limit + limit // 100 + 64:
         raise src.error(f"{name} is {max(info.file_size, info.compress_size)} bytes, larger "
                         f"than we analyse ({limit})")
-    local = src.read(info.header_offset, 30, f"zip local header of {name}")
-    if local[:4] != ZIP_MAGIC:
-        raise src.error(f"zip local header of {name} is corrupt")
-    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    start, name_len = _local_header(src, info, f"zip local header of {name}")
     encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"  # as zipfile decoded it
     if src.peek(info.header_offset + 30, name_len) != info.orig_filename.encode(encoding, "replace"):
         doubts.append(f"zip entry {name}: its local header names another file (a scanner trick)")
     if info.flag_bits & 0x1:
         doubts.append(f"zip entry {name} is flagged encrypted (a scanner trick; torch ignores it)")
-    raw = src.read(info.header_offset + 30 + name_len + extra_len, info.compress_size, name)
+    raw = src.read(start, info.compress_size, name)
     if info.compress_type == zipfile.ZIP_STORED:
         data = raw[:limit]
     elif info.compress_type == zipfile.ZIP_DEFLATED:
@@ -296,6 +293,16 @@ def _zip_member(
     return data
 
 
+def _local_header(src: Budget, info: zipfile.ZipInfo, what: str) -> tuple[int, int]:
+    """(where the entry's bytes start, the length of the name its local header holds): the
+    local header, not the central directory, is what a reader follows to the bytes."""
+    local = src.read(info.header_offset, 30, what)
+    if local[:4] != ZIP_MAGIC:
+        raise src.error(f"zip local header of {info.filename} is corrupt")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    return info.header_offset + 30 + name_len + extra_len, name_len
+
+
 def _zip_storage_offsets(
     src: Budget, zf: zipfile.ZipFile, root: str, storages: dict[str, Storage], locate: bool
 ) -> dict[str, tuple[int | None, int]]:
@@ -309,11 +316,7 @@ def _zip_storage_offsets(
             raise src.error(f"storage {key!r} holds {info.file_size} bytes, fewer than declared")
         offset = None
         if locate and info.compress_type == zipfile.ZIP_STORED:
-            local = src.read(info.header_offset, 30, "zip local header")
-            if local[:4] != ZIP_MAGIC:
-                raise src.error(f"zip local header of {info.filename} is corrupt")
-            name_len, extra_len = struct.unpack("<HH", local[26:30])
-            offset = info.header_offset + 30 + name_len + extra_len
+            offset, _ = _local_header(src, info, "zip local header")
             if offset + info.file_size > src.size:
                 raise src.error(f"{info.filename} runs past the end of the file: truncated")
         out[key] = (offset, info.file_size)

@@ -45,14 +45,15 @@ def store_facts(store: Store, names: Sequence[str] | None = None,
     if missing:
         raise NotFoundError(f"advise: {', '.join(missing)}: no such model or file "
                             "(see `modelshelf ls`)")
-    return _facts(records, report(store, extra_dirs), names)
+    return _facts(records, report(store, extra_dirs, list(records.values())), names)
 
 
 def report_with_advice(store: Store, extra_dirs: Iterable[Path] = ()) -> Report:
     """``report`` plus its optimization section: every model's advice for no particular
     target (what would save bytes anywhere), from the same header facts — read once."""
-    rep = report(store, extra_dirs)
-    facts = _facts({r.name: r for r in store.list()}, rep, None)
+    records = store.list()
+    rep = report(store, extra_dirs, records)
+    facts = _facts({r.name: r for r in records}, rep, None)
     return replace(rep, advice=advise(facts, Target("any", None, None)))
 
 

@@ -33,7 +33,6 @@ DTYPE_NAMES: Final[dict[str, str]] = {
 }
 
 
-
 @dataclass(frozen=True)
 class Activation:
     """Memory beside the weights while running: ``share`` of the weights plus ``fixed`` bytes."""

@@ -20,7 +20,7 @@ from modelshelf.hashing import sha256_file
 from modelshelf.inspection.advice import Advice
 from modelshelf.inspection.gpu import FLOAT_ITEMSIZE
 from modelshelf.inspection.scanned import ScannedFile
-from modelshelf.inspection.scanner import ScanCache, read_facts, scan
+from modelshelf.inspection.scanner import ScanCache, read_facts, scan, stat_key
 from modelshelf.store import ModelRecord, Store
 
 # A file counts as "fp32" when most of its tensor bytes are F32: casting those to fp16 halves them.
@@ -179,7 +179,7 @@ def _blob_facts(records: Sequence[ModelRecord], store: Store,
             stats[blob] = os.stat(blob)
         except FileNotFoundError:  # a damaged store: the model's entry says so
             continue
-    keys = {blob: (st.st_size, st.st_mtime_ns, st.st_ino) for blob, st in stats.items()}
+    keys = {blob: stat_key(st) for blob, st in stats.items()}
     hits = cache.get_many(keys)
     learnt = [(blob, key, read_facts(Path(blob)), digests[blob])
               for blob, key in keys.items() if blob not in hits]
@@ -220,8 +220,7 @@ def _hash_against_store(f: ScannedFile, store_sizes: set[int], cache: ScanCache)
     if f.sha256 or f.is_dir or f.error or f.size not in store_sizes:
         return f
     digest = sha256_file(f.path)
-    st = os.stat(f.path)
-    cache.put(f.path, (st.st_size, st.st_mtime_ns, st.st_ino), f.facts, digest)
+    cache.put(f.path, stat_key(os.stat(f.path)), f.facts, digest)
     return f._replace(sha256=digest)
 
 
@@ -240,10 +239,12 @@ def _duplicates(entries: Sequence[Entry]) -> tuple[tuple[int, tuple[str, ...]], 
     )
 
 
-def report(store: Store, extra_dirs: Iterable[Path] = ()) -> Report:
-    """Report over every registered model, plus model files found under ``extra_dirs``."""
+def report(store: Store, extra_dirs: Iterable[Path] = (),
+           records: Sequence[ModelRecord] | None = None) -> Report:
+    """Report over every registered model (``records``, when the caller has listed them
+    already), plus model files found under ``extra_dirs``."""
     cache = ScanCache(store)
-    records = store.list()
+    records = store.list() if records is None else records
     blobs = _blob_facts(records, store, cache)
     entries = [_store_entry(r, store, blobs) for r in records]
     store_sizes = {f.size for r in records for f in r.files}

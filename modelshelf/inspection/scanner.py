@@ -44,6 +44,8 @@ CACHE_VERSION = 3
 BATCH = 512  # units per cache lookup and per cache write transaction
 HASH_FLUSH_BYTES = 1 << 30  # cache digests after hashing this much, even before a full batch
 Key = tuple[int, int, int]  # (size, mtime_ns, inode): this version of a unit
+# A file's Key from its stat (an attrgetter: a tuple built in C, for the hot rescan path)
+stat_key: Callable[[os.stat_result], Key] = attrgetter("st_size", "st_mtime_ns", "st_ino")
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,7 @@ class ScanResult:
 def _unit_key(unit: Unit) -> Key:
     """(size, mtime_ns, inode) identifying this version of a unit; for a folder, of its files."""
     if not unit.is_dir:
-        st = unit.stat
-        return st.st_size, st.st_mtime_ns, st.st_ino
+        return stat_key(unit.stat)
     size, mtime = 0, unit.stat.st_mtime_ns
     for root, _dirs, names in os.walk(unit.path):
         for name in names:
@@ -111,7 +112,8 @@ def read_facts(path: Path) -> dict[str, Any]:
         header = read_header(path)  # as cheap as sniffing the magic when it is no model
     except (FormatError, OSError) as exc:
         fmt = _sniff(path)  # what its bytes claim, else what its name does (a 0-byte .gguf)
-        fmt = claimed_format(path.name) or fmt if fmt == "unknown" else fmt
+        if fmt == "unknown":
+            fmt = claimed_format(path.name) or fmt
         return {"v": CACHE_VERSION, "format": fmt, "architecture": "unknown",
                 "model_type": "other", "error": str(exc)}
     if header.format == "unknown":
@@ -239,7 +241,6 @@ class ScanCache:
 _FOLDER_MARK = os.sep  # a scan-cache path ending so is a folder summary: no file path does
 SUMMARY_LAYOUT = 2  # bump when the summary text changes shape
 _SUMMARY_SEP = "\x1e"  # between signature and index (a name holding one: not summarised)
-_STAT_KEY = attrgetter("st_size", "st_mtime_ns", "st_ino")
 _NAME = attrgetter("name")
 _SIZE = attrgetter("size")
 _SHA256 = attrgetter("sha256")
@@ -256,7 +257,7 @@ def _signature(listing: Listing) -> str:
     then the names (``/`` cannot occur in one). Equal text, the same files unchanged (a changed
     file whose numbers hash the same: odds of 2**-61). Ints hash alike in every process, unlike
     strings; ``map`` and ``attrgetter`` keep the per-file work in C."""
-    stats = tuple(map(_STAT_KEY, listing.stats))
+    stats = tuple(map(stat_key, listing.stats))
     return f"{hash(stats):x}/" + "/".join(map(_NAME, listing.files))
 
 
@@ -357,10 +358,9 @@ def _hash_candidates(files: list[ScannedFile], cache: ScanCache, want_all: bool)
     for f in pool:
         if f.sha256 is None and not f.is_dir and not f.error:
             try:
-                st = os.stat(f.path)
+                keys[f.path] = stat_key(os.stat(f.path))
             except OSError:  # gone since the walk: nothing to hash
                 continue
-            keys[f.path] = (st.st_size, st.st_mtime_ns, st.st_ino)
     if not keys:
         return files
     known = {path: digest for path, (_facts, digest) in cache.get_many(keys).items() if digest}
