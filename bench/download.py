@@ -31,29 +31,23 @@ usual way, loading the system's CA store, and pays for every handshake.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-# Python puts this script's folder first on sys.path, where bench/inspect.py would shadow the
-# stdlib module of that name (dataclasses imports it): drop the folder.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import ssl  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from modelshelf.config import parse_size  # noqa: E402
-from modelshelf.testing.server import LocalServer  # noqa: E402
+from modelshelf.config import parse_size
+from modelshelf.testing.server import LocalServer
 
 _API_CHILD = """
 import os, sys

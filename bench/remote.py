@@ -18,27 +18,23 @@ Reported: median wall time and MB/s per tool, the ratio modelshelf/boto3, and th
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import os
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-_HERE = os.path.dirname(os.path.abspath(__file__))  # bench/inspect.py must not shadow the stdlib
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+import boto3
 
-import argparse  # noqa: E402
-import hashlib  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import boto3  # noqa: E402
-
-from modelshelf.config import RemoteSettings, parse_size  # noqa: E402
-from modelshelf.remote import READ_PIECE, RemoteStore  # noqa: E402
-from modelshelf.transfer import Endpoint, NetworkPolicy, download  # noqa: E402
+from modelshelf.config import RemoteSettings, parse_size
+from modelshelf.remote import READ_PIECE, RemoteStore
+from modelshelf.transfer import Endpoint, NetworkPolicy, download
 
 BUCKET = "bench-remote"
 

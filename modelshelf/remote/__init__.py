@@ -72,7 +72,7 @@ class RefManifest:
             "format": MANIFEST_FORMAT, "ref": self.ref, "source": self.source, "name": self.name,
             "revision": self.revision, "type": self.type, "architecture": self.architecture,
             "source_url": self.source_url, "metadata": dict(self.metadata),
-            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
+            "files": [f.to_json() for f in self.files],
         }, indent=1, sort_keys=True).encode()
 
     @classmethod

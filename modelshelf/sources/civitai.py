@@ -346,7 +346,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         metadata = _trimmed(version)
         size = api.check_download(url, version_id)
         preview = api.preview(version.values("images"))
-        endpoint, token = api.endpoint, api.token
+        endpoint, credentials = api.endpoint, api.credentials
     if size_kb is not None:
         metadata["size_estimate"] = round(size_kb * 1024)
     extras = {"civitai.json": raw}
@@ -354,7 +354,7 @@ def resolve(ref: Ref, settings: Settings, options: ResolveOptions) -> Resolution
         extras[f"preview.{preview[0]}"] = preview[1]
     remote = RemoteFile(path=name, url=url, size=size,
                         sha256=sha256.lower() if _HEX64.fullmatch(sha256) else None,
-                        credentials=Credentials.for_url(bearer(token), endpoint))
+                        credentials=credentials)
     return Resolution(
         ref=ref.raw, source=SourceName.CIVITAI, name=PurePosixPath(name).stem or name, files=(remote,),
         revision=str(version_id),

@@ -4,6 +4,9 @@ Hard links are what apps see best (ordinary files, no dangling targets, same ino
 so no second copy). They are impossible across filesystems (EXDEV), on some FUSE/network mounts
 (EPERM, ENOTSUP) and past a filesystem's link-count limit (EMLINK); those cases fall back to a
 symbolic link, which costs nothing but breaks if the store moves.
+
+Small files written beside them (ledgers, sidecars, snapshots) go in the same way, built under a
+:func:`temp_name` and renamed over: :func:`write_atomic`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +54,21 @@ def temp_name(name: str) -> str:
     short = os.fsencode(name)[:room].decode("utf-8", "ignore") if len(os.fsencode(name)) > room \
         else name
     return f".{short}.{secrets.token_hex(4)}.tmp"
+
+
+def write_atomic(path: Path, data: bytes, *, like: Path | None = None) -> None:
+    """Make ``path`` hold ``data`` by writing a temp file beside it and renaming it over: a
+    killed process leaves the old file or the new one, never half of one. ``like``: give the
+    new file that file's permission bits (a user's file we rewrite keeps its mode)."""
+    temp = path.with_name(temp_name(path.name))
+    try:
+        temp.write_bytes(data)
+        if like is not None:
+            shutil.copymode(like, temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _hard_link(target: Path, temp: Path) -> LinkKind:

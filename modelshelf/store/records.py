@@ -50,6 +50,10 @@ class FileRecord:
     sha256: str
     size: int
 
+    def to_json(self) -> dict[str, str | int]:
+        """How manifests, locks, snapshots and ``--json`` output write a file."""
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
 
 @dataclass(frozen=True)
 class NewModel:

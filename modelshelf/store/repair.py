@@ -59,7 +59,7 @@ def snapshot_bytes(record: ModelRecord) -> bytes:
             "source_url": record.source_url, "revision": record.revision,
             "metadata": dict(record.metadata), "created": record.created,
             "pinned": record.pinned, "linked": record.linked,
-            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in record.files]}
+            "files": [f.to_json() for f in record.files]}
     return json.dumps(data, indent=1, sort_keys=True).encode()
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import sqlite3
 import time
@@ -49,7 +48,7 @@ from modelshelf.store.gc import (
     find_orphans,
     plan_evictions,
 )
-from modelshelf.store.linking import prune_empty_dirs
+from modelshelf.store.linking import prune_empty_dirs, write_atomic
 from modelshelf.store.records import (
     FileRecord,
     ModelRecord,
@@ -315,9 +314,7 @@ class Store:
         check_name(filename)
         target = self.meta_dir / name / filename
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{filename}.{secrets.token_hex(4)}.tmp")
-        temp.write_bytes(data)
-        os.replace(temp, target)
+        write_atomic(target, data)
         return target
 
     def scan_cache_get(self, path: str, size: int, mtime_ns: int,

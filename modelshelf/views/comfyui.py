@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelshelf.errors import UsageError
+from modelshelf.store.linking import write_atomic
 from modelshelf.views.actions import LinkAction, LinkConflict, Op
 from modelshelf.views.apps import APPS
 
@@ -122,19 +121,11 @@ class YamlPlan:
             self.path.unlink()
             return 1
         if self.old is not None:
-            _write(self.path.with_name(f"{self.path.name}.bak"), self.old, like=self.path)
-        _write(self.path, self.new, like=self.path if self.old is not None else None)
+            write_atomic(self.path.with_name(f"{self.path.name}.bak"), self.old.encode("utf-8"),
+                         like=self.path)
+        write_atomic(self.path, self.new.encode("utf-8"),
+                     like=self.path if self.old is not None else None)
         return 1
-
-
-def _write(path: Path, text: str, *, like: Path | None) -> None:
-    """Temp file + rename (a killed process leaves the old file or the new one), with the
-    permissions of ``like``."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    temp.write_bytes(text.encode("utf-8"))
-    if like is not None:
-        shutil.copymode(like, temp)
-    os.replace(temp, path)
 
 
 def plan_extra_paths(views: Path, dest: Path, *, remove: bool = False) -> YamlPlan:

@@ -17,14 +17,12 @@ import contextlib
 import os
 import re
 import stat
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path, PurePosixPath
 
 from modelshelf.errors import BadContent
-from modelshelf.store.linking import place_link
+from modelshelf.store.linking import place_link, write_atomic
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -71,14 +69,13 @@ def link_into_hf_cache(hf_cache: Path, repo_id: str, commit_sha: str, revision_n
             hard.append(path_in_repo)
         else:
             soft.append(path_in_repo)
-        pointer = snapshot.joinpath(*parts)
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        _replace_with(pointer, partial(_symlink_relative, blob, pointer.parent))
+        # A relative symlink, as the Hub cache writes them.
+        place_link(blob, snapshot.joinpath(*parts), symlink=True)
     if ref_parts and revision_name != commit_sha:
         ref = repo_dir.joinpath("refs", *ref_parts)
         ref.parent.mkdir(parents=True, exist_ok=True)
         if not ref.is_file() or ref.read_text() != commit_sha:
-            _replace_with(ref, lambda tmp: Path(tmp).write_text(commit_sha))
+            write_atomic(ref, commit_sha.encode())
     return HubCacheLink(repo_dir, snapshot, tuple(hard), tuple(soft))
 
 
@@ -166,23 +163,6 @@ def _place_blob(store_blob: Path, blob: Path) -> bool:
         if os.path.samefile(store_blob, blob) and not blob.is_symlink():
             return True
     return place_link(store_blob, blob, relative_symlink=False) == "hardlink"
-
-
-def _symlink_relative(target: Path, folder: Path, link: Path) -> None:
-    """A symlink at ``link`` to ``target``, relative to ``folder`` (as the Hub cache writes them)."""
-    os.symlink(os.path.relpath(target, folder), link)
-
-
-def _replace_with(target: Path, make: Callable[[Path], object]) -> None:
-    """Create the new entry beside ``target`` and rename it over: readers never see a gap."""
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        make(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _safe_name(etag: str) -> str:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelshelf.errors import UsageError
-from modelshelf.store.linking import place_link, prune_empty_dirs, shows
+from modelshelf.store.linking import place_link, prune_empty_dirs, shows, write_atomic
 from modelshelf.views.actions import LinkAction, LinkConflict
 from modelshelf.views.apps import APPS, AppLayout
 from modelshelf.views.comfyui import check_root
@@ -67,10 +66,10 @@ class LinkPlan:
                 continue  # changed hands since the plan
             if action.op == "create" and os.path.lexists(action.path):
                 continue  # something appeared there since the plan: never clobber it
-            if self.style == "dir":
-                _symlink_over(action.target, action.path)
-            else:
-                place_link(action.target, action.path, relative_symlink=False)
+            # Made beside the path and renamed over it (a link replaced is never missing).
+            place_link(action.target, action.path, relative_symlink=False,
+                       symlink=self.style == "dir")
+            if self.style == "files":
                 ledger[rel] = _ledger_entry(action.path)
             applied += 1
         if self.style == "files":
@@ -237,17 +236,8 @@ def _write_ledger(dest: Path, ledger: dict[str, Any]) -> None:
         (dest / LEDGER).unlink(missing_ok=True)
         return
     dest.mkdir(parents=True, exist_ok=True)
-    temp = dest / f"{LEDGER}.{secrets.token_hex(4)}.tmp"
-    temp.write_text(json.dumps({"links": dict(sorted(ledger.items()))}, indent=1))
-    os.replace(temp, dest / LEDGER)
-
-
-def _symlink_over(target: Path, link: Path) -> None:
-    """Point ``link`` at ``target`` atomically (a rename over any previous symlink)."""
-    link.parent.mkdir(parents=True, exist_ok=True)
-    temp = link.with_name(f".{link.name}.{secrets.token_hex(4)}.tmp")
-    os.symlink(target, temp, target_is_directory=True)
-    os.replace(temp, link)
+    write_atomic(dest / LEDGER, json.dumps({"links": dict(sorted(ledger.items()))},
+                                          indent=1).encode())
 
 
 def _rel(path: Path, dest: Path) -> str:

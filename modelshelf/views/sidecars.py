@@ -18,13 +18,11 @@ A sidecar whose model left the view is removed at the next sync; nothing else th
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from modelshelf.store import TYPES
-from modelshelf.store.linking import place_link, shows
+from modelshelf.store.linking import place_link, shows, write_atomic
 
 INFO = ".civitai.info"
 PREVIEW = ".preview."
@@ -50,12 +48,12 @@ def sync_sidecars(views: Path, meta: Path, *, dry_run: bool = False,
         wanted: set[str] = set()
         for entry in entries.values():
             if entry.is_file() and not is_sidecar(entry.name):
-                for path, source in _wanted(entry, meta / entry.stem):
+                for path, source, copy in _wanted(entry, meta / entry.stem):
                     wanted.add(path.name)
-                    if not _current(path, source):
+                    if not _current(path, source, copy):
                         changed.append(path)
                         if not dry_run:
-                            _place(path, source)
+                            _place(path, source, copy)
         for name, entry in entries.items():
             if is_sidecar(name) and name not in wanted and entry.is_file():
                 changed.append(entry)
@@ -74,42 +72,44 @@ def _model_stem(name: str) -> str:
     return Path(name).stem
 
 
-def _wanted(model_file: Path, meta: Path) -> Iterator[tuple[Path, Path]]:
-    """(sidecar path, stored source) pairs for one model file with Civitai data."""
+def _wanted(model_file: Path, meta: Path) -> Iterator[tuple[Path, Path, bytes | None]]:
+    """(sidecar path, stored source, bytes to copy) for one model file with Civitai data: the
+    info file is a copy of the stored JSON (read once, here), the preview a link (None)."""
     info = meta / "civitai.json"
-    if not info.is_file() or not _json_object(info):
+    data = _info_bytes(info)
+    if data is None:
         return
     stem = model_file.stem
-    yield model_file.with_name(stem + INFO), info
+    yield model_file.with_name(stem + INFO), info, data
     preview = next((meta / f"preview.{e}" for e in _PREVIEW_EXTS
                     if (meta / f"preview.{e}").is_file()), None)
     if preview is not None:
-        yield model_file.with_name(f"{stem}{PREVIEW}{preview.suffix[1:]}"), preview
+        yield model_file.with_name(f"{stem}{PREVIEW}{preview.suffix[1:]}"), preview, None
 
 
-def _json_object(path: Path) -> bool:
-    """Only a JSON object under a size cap goes out as ``.civitai.info`` (tools parse it)."""
+def _info_bytes(path: Path) -> bytes | None:
+    """The stored JSON, if it may go out as ``.civitai.info``: only a JSON object under a size
+    cap does (tools parse it)."""
     try:
         if path.stat().st_size > _MAX_INFO_BYTES:
-            return False
-        return isinstance(json.loads(path.read_bytes()), dict)
+            return None
+        data = path.read_bytes()
+        return data if isinstance(json.loads(data), dict) else None
     except (OSError, ValueError):
+        return None
+
+
+def _current(path: Path, source: Path, copy: bytes | None) -> bool:
+    if copy is None:
+        return shows(path, source)
+    try:
+        return path.read_bytes() == copy
+    except OSError:
         return False
 
 
-def _current(path: Path, source: Path) -> bool:
-    if source.name == "civitai.json":
-        try:
-            return path.read_bytes() == source.read_bytes()
-        except OSError:
-            return False
-    return shows(path, source)
-
-
-def _place(path: Path, source: Path) -> None:
-    if source.name != "civitai.json":
+def _place(path: Path, source: Path, copy: bytes | None) -> None:
+    if copy is None:
         place_link(source, path)
-        return
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    temp.write_bytes(source.read_bytes())
-    os.replace(temp, path)
+    else:
+        write_atomic(path, copy)
