@@ -36,7 +36,6 @@ import json
 import os
 import shutil
 import signal
-import ssl
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelshelf.config import parse_size
-from modelshelf.testing.server import LocalServer
+from modelshelf.testing.server import LocalServer, self_signed_context
 
 _API_CHILD = """
 import os, sys
@@ -92,17 +91,6 @@ def curl(url: str, out: Path) -> list[str]:
 
 def wget(url: str, out: Path) -> list[str]:
     return ["wget", "-q", "--no-check-certificate", "-O", str(out / "file.bin"), url]
-
-
-def tls_server_context(tmp: Path) -> ssl.SSLContext:
-    """A server context with a throwaway self-signed certificate for 127.0.0.1 (``--https``)."""
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], capture_output=True, check=True)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
 
 
 def modelshelf_cli(connections: int, python: str | None = None) -> Command:
@@ -236,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted.insert(1, "baseline")
     results: dict[str, dict[str, list[Run]]] = {m: {t: [] for t in wanted} for m in modes}
     with tempfile.TemporaryDirectory(prefix="modelshelf-bench-") as tmp, \
-            LocalServer(tls=tls_server_context(Path(tmp)) if args.https else None) as server:
+            LocalServer(tls=self_signed_context(Path(tmp)) if args.https else None) as server:
         env = child_env(Path(tmp))
         if args.https:
             config = Path(tmp) / "config.toml"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from modelshelf.cli.main import main
-from modelshelf.testing.server import LocalServer
+from modelshelf.testing.server import LocalServer, self_signed_context
 
 _LEAKY_VARS = (
     "MODELSHELF_HOME", "MODELSHELF_CONFIG", "MODELSHELF_OFFLINE", "MODELSHELF_CIVITAI_ENDPOINT",
@@ -69,17 +69,12 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
 @pytest.fixture(scope="session")
 def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     """A server context with a throwaway self-signed certificate for 127.0.0.1 (openssl CLI)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)], capture_output=True, check=False)
-    if made.returncode != 0:
-        pytest.skip(f"openssl cannot make a certificate: {made.stderr.decode()[:200]}")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
+    try:
+        return self_signed_context(tmp_path_factory.mktemp("tls"))
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"openssl cannot make a certificate: {exc.stderr.decode()[:200]}")
+    except OSError as exc:
+        pytest.skip(f"openssl cannot make a certificate: {exc}")
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ class Model:
             "format": self.format, "size": self.size, "sha256": self.sha256,
             "source": self.source_ref, "revision": self.revision, "path": str(self.path),
             "pinned": self.pinned, "safety": self.safety, "linked": self.linked,
-            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
+            "files": [f.to_json() for f in self.files],
         }
 
 
@@ -121,8 +121,7 @@ class PullResult:
             "path": str(model.path) if model else None,
             "safety": model.safety if model else None,
             "linked": model.linked if model else None,
-            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size}
-                      for f in (model.files if model else ())],
+            "files": [f.to_json() for f in (model.files if model else ())],
             "bytes_downloaded": self.bytes_downloaded,
             "error": self.error,
             "notes": list(self.notes),

@@ -22,6 +22,7 @@ import re
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -122,6 +123,19 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+
+
+def self_signed_context(folder: Path) -> ssl.SSLContext:
+    """A server-side TLS context with a throwaway self-signed certificate for 127.0.0.1, made
+    with the ``openssl`` CLI in ``folder`` (``LocalServer(tls=...)``). Raises
+    ``OSError``/``CalledProcessError`` when openssl is missing or refuses."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], capture_output=True, check=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 class LocalServer(Serving):

@@ -12,7 +12,7 @@ from typing import Any
 
 from modelshelf.cli.context import Context, printable
 from modelshelf.config import format_size
-from modelshelf.errors import ConfigError, UsageError
+from modelshelf.errors import UsageError
 
 _DTYPES = ("fp16", "bf16", "fp32")
 
@@ -47,23 +47,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     convert.set_defaults(handler=run_convert)
 
 
-def _gpu_bytes(text: str) -> int:
-    """``--gpu-memory`` in bytes; a size that is no size, or zero, is a usage error."""
-    from modelshelf.config import parse_size
-
-    try:
-        size = parse_size(text)
-    except ConfigError as exc:  # "abc", "-1", "nan": say which flag it came from
-        raise UsageError(f"--gpu-memory: {exc}") from None
-    if size <= 0:
-        raise UsageError(f"--gpu-memory {text!r}: expected a positive size such as 24GB or 24GiB")
-    return size
-
-
 def run_info(ctx: Context) -> int:
     if ctx.args.dtype and not ctx.args.gpu_memory:
         raise UsageError("info: --dtype goes with --gpu-memory")
-    gpu_bytes = _gpu_bytes(ctx.args.gpu_memory) if ctx.args.gpu_memory else None
+    gpu_bytes = None
+    if ctx.args.gpu_memory:
+        from modelshelf.inspection.targets import flag_size
+
+        gpu_bytes = flag_size("--gpu-memory", ctx.args.gpu_memory)
     # After the flags are checked: --hashes may read 20 GB.
     info = ctx.shelf.inspect(ctx.args.target, hashes=ctx.args.hashes)
     payload = info.to_json()
