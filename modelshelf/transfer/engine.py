@@ -245,11 +245,7 @@ class _Transfer:
             response, self.final_url = request_following(
                 conn, self.endpoint.url, headers=headers, credentials=self.endpoint.credentials)
             check_status(response, self.final_url, ok=(200, 206, 416))
-            try:
-                check_body(response, self.final_url)
-            except BaseException:
-                conn.close()  # the unread body makes the connection unusable
-                raise
+            check_body(response, self.final_url)
             return response
 
         began = time.monotonic()

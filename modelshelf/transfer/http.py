@@ -151,9 +151,14 @@ class HttpConnection:
         self._proxy: Proxy | None = None  # the proxy the open connection goes through
         self._key: tuple[str, str, int] | None = None
         self.sock: socket.socket | None = None  # the socket of the last response (for timeouts)
+        # The last answer: while bytes of its body are unread, the connection can't carry
+        # another request (an error page read only for its first 2 KiB, a piece abandoned).
+        self._last: http.client.HTTPResponse | None = None
 
     def request(self, target: Target, method: str,
                 headers: Mapping[str, str]) -> http.client.HTTPResponse:
+        if self._last is not None and not self._last.isclosed():
+            self.close()  # its unread body is still on the wire: start a new connection
         reused = self._conn is not None and self._key == target.key
         try:
             return self._send(target, method, headers)
@@ -178,7 +183,7 @@ class HttpConnection:
                 _open_through(conn, proxy)
             conn.request(method, path, headers=sent)
             self.sock = conn.sock
-            response = conn.getresponse()
+            response = self._last = conn.getresponse()
         except ssl.SSLCertVerificationError as exc:  # no retry can fix this: a final answer
             self.close()
             raise NetworkError(f"{target.host}:{target.port}: TLS certificate not accepted "
@@ -227,6 +232,7 @@ class HttpConnection:
         if self._conn is not None:
             self._conn.close()
         self._conn, self._proxy, self._key, self.sock = None, None, None, None
+        self._last = None
 
 
 class SocketTransport:

@@ -54,11 +54,7 @@ class RemoteReader:
             headers={"Range": f"bytes={offset}-{offset + length - 1}"},
             credentials=self._credentials)
         check_status(response, self.meta.final_url, ok=(200, 206))
-        try:
-            check_body(response, self.meta.final_url)
-        except BaseException:
-            self._conn.close()
-            raise
+        check_body(response, self.meta.final_url)
         crange = parse_content_range(response.getheader("Content-Range"))
         skip = offset if response.status == 200 else 0
         if response.status == 206 and (crange is None or crange.start != offset):

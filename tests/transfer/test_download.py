@@ -346,3 +346,25 @@ def test_a_server_that_closes_every_connection_costs_no_retries(
     assert failures == []
     ranges = [r.range for r in server.requests_for("/m.bin")]
     assert len(ranges) == len(set(ranges)), "a piece was asked for twice"
+
+
+def test_a_busy_answer_with_a_long_body_costs_one_try_not_two(
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy) -> None:
+    """The error message is read from the first 2 KiB of a busy server's page; the rest stays
+    unread on the connection, which the next try must not reuse (http.client refuses it:
+    "Request-sent"). With two tries, one 503 with a 100 kB page is survived."""
+    blob = server.add_file("/m.bin", payload)
+    answers: list[int] = []
+
+    def busy_once(request: Any) -> Response:
+        answers.append(503 if not answers else 206)
+        if answers[-1] == 503:
+            return Response(503, b"<html>" + b"busy " * 20_000 + b"</html>",
+                            {"Content-Type": "text/html"})
+        return Response(blob=blob)
+
+    server.add_route("GET", r"/busy\.bin", busy_once)
+    result = download(Endpoint(server.url + "/busy.bin", expected_sha256=sha(payload)), staging,
+                      replace(fast, retries=2, connections=1))
+    assert result.path.read_bytes() == payload
+    assert answers[0] == 503
