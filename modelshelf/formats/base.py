@@ -3,8 +3,9 @@ file format they are looking at. Plain frozen dataclasses: cheap, hashable, prin
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -44,6 +45,109 @@ class TensorInfo:
         which a frozen dataclass allows, and eq/hash/repr ignore): a scan asks it of every
         tensor, and the safetensors reader, which computes it while validating, fills it in."""
         return math.prod(self.shape)
+
+
+# Fields of TensorInfo a header table never sets, with their defaults (see ``TensorTable``).
+_TENSOR_DEFAULTS: Mapping[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(TensorInfo)
+    if f.name not in {"name", "dtype", "shape", "nbytes", "offset", "file"}
+}
+
+
+class TensorTable(Mapping[str, TensorInfo]):
+    """A header's tensors column by column; their :class:`TensorInfo` are built when first asked.
+
+    A scan reads the header of every model file it meets and needs only each tensor's name,
+    shape, dtype, element and byte counts: building a frozen dataclass per tensor (one
+    ``object.__setattr__`` per field) was a third of reading a small safetensors file. Those
+    needs are answered from the columns (:attr:`shapes`, :meth:`dtype_counts`,
+    :attr:`total_nbytes`; see :func:`tensor_shapes` and friends); anything that reads the
+    tensors themselves gets ordinary, equal :class:`TensorInfo` objects, built once, all
+    together.
+    """
+
+    __slots__ = ("_dtypes", "_file", "_infos", "_nbytes", "_numels", "_offsets", "shapes")
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], dtypes: Sequence[str],
+                 numels: Sequence[int], nbytes: Sequence[int], offsets: Sequence[int],
+                 file: str | None = None) -> None:
+        self.shapes = shapes  # name -> shape, in header order: also the table's keys
+        self._dtypes, self._numels, self._nbytes = dtypes, numels, nbytes
+        self._offsets, self._file = offsets, file
+        self._infos: dict[str, TensorInfo] | None = None
+
+    def _built(self) -> dict[str, TensorInfo]:
+        if self._infos is None:
+            self._infos = dict(zip(self.shapes, map(
+                self._info, self.shapes, self._dtypes, self.shapes.values(), self._numels,
+                self._nbytes, self._offsets), strict=True))
+        return self._infos
+
+    def _info(self, name: str, dtype: str, shape: tuple[int, ...], numel: int, nbytes: int,
+              offset: int) -> TensorInfo:
+        """``TensorInfo(name, dtype, shape, nbytes, offset, file)`` at half the cost: filling
+        the instance dict directly gives the same object (fields, equality, hash, repr); a
+        test compares the two. ``numel`` fills the cached property's slot."""
+        info = object.__new__(TensorInfo)
+        fields = info.__dict__
+        fields.update(_TENSOR_DEFAULTS)
+        fields["name"], fields["dtype"], fields["shape"] = name, dtype, shape
+        fields["nbytes"], fields["offset"], fields["file"] = nbytes, offset, self._file
+        fields["numel"] = numel
+        return info
+
+    def __getitem__(self, name: str) -> TensorInfo:
+        return self._built()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.shapes)
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.shapes
+
+    def __repr__(self) -> str:
+        return f"TensorTable({self._built()!r})"
+
+    def dtype_counts(self) -> dict[str, int]:
+        kinds = set(self._dtypes)
+        if len(kinds) == 1:  # most files: one dtype, counted in C
+            return {kinds.pop(): sum(self._numels)}
+        counts: dict[str, int] = {}
+        for dtype, numel in zip(self._dtypes, self._numels, strict=True):
+            counts[dtype] = counts.get(dtype, 0) + numel
+        return counts
+
+    @property
+    def total_nbytes(self) -> int:
+        return sum(self._nbytes)
+
+
+def tensor_shapes(tensors: Mapping[str, TensorInfo]) -> Mapping[str, tuple[int, ...]]:
+    """Each tensor's shape by name (what identification looks at), without building a
+    :class:`TensorInfo` where a :class:`TensorTable` holds them as columns."""
+    if isinstance(tensors, TensorTable):
+        return tensors.shapes
+    return {name: t.shape for name, t in tensors.items()}
+
+
+def dtype_counts(tensors: Mapping[str, TensorInfo]) -> dict[str, int]:
+    """Elements per dtype."""
+    if isinstance(tensors, TensorTable):
+        return tensors.dtype_counts()
+    counts: dict[str, int] = {}
+    for t in tensors.values():
+        counts[t.dtype] = counts.get(t.dtype, 0) + t.numel
+    return counts
+
+
+def total_nbytes(tensors: Mapping[str, TensorInfo]) -> int:
+    """Bytes of tensor data."""
+    if isinstance(tensors, TensorTable):
+        return tensors.total_nbytes
+    return sum(t.nbytes for t in tensors.values())
 
 
 @dataclass(frozen=True)
@@ -87,14 +191,11 @@ class ModelHeader:
 
     @property
     def parameters(self) -> int:
-        return sum(t.numel for t in self.tensors.values())
+        return sum(self.dtype_counts().values())
 
     @property
     def memory_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors.values())
+        return total_nbytes(self.tensors)
 
     def dtype_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for t in self.tensors.values():
-            counts[t.dtype] = counts.get(t.dtype, 0) + t.numel
-        return counts
+        return dtype_counts(self.tensors)

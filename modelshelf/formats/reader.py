@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -53,23 +52,35 @@ class _Prefetched:
 _MISSING = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
 
-def _is_dir(path: Path) -> bool:
-    """One ``stat`` answering both "does it exist" and "is it a folder" (a scan asks per file)."""
+def _open(path: Path) -> FileSource | None:
+    """The file at ``path``, open; None when it is a folder. One ``open`` and its ``fstat``
+    say whether it exists, whether it is a folder and its size: a scan asks per file, and a
+    ``stat`` by path first resolved the path twice."""
     try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
+        return FileSource(path)
+    except IsADirectoryError:
+        return None
     except OSError as exc:
         if exc.errno in _MISSING:
             raise NotFoundError(f"{path}: no such file or directory") from None
+        if exc.errno == errno.EACCES and os.path.isdir(path):
+            return None  # a folder we may not open: reading it as one says what is wrong
         raise
+
+
+def _as_path(path: Path | str) -> Path:
+    """``Path(path)`` parses even a Path again: a tenth of reading a small header."""
+    return path if isinstance(path, Path) else Path(path)
 
 
 def detect_format(path: Path) -> str:
     """safetensors | gguf | pickle | onnx | diffusers | transformers | unknown, from content.
     A shard index JSON reports the format of its shards."""
-    path = Path(path)
-    if _is_dir(path):
+    path = _as_path(path)
+    fs = _open(path)
+    if fs is None:
         return folders.folder_kind(path)
-    with FileSource(path) as fs:
+    with fs:
         fmt = detect_source(Budget(_Prefetched(fs), str(path)))
     if fmt == "unknown":
         wm = folders.index_weight_map(path)
@@ -82,15 +93,17 @@ def detect_format(path: Path) -> str:
 def read_header(path: Path) -> ModelHeader:
     """Header of a file or folder. Broken files raise FormatError; non-model files are
     ``format="unknown"``."""
-    return _header(Path(path))[0]
+    return _header(_as_path(path))[0]
 
 
 def _header(path: Path) -> tuple[ModelHeader, bool]:
     """:func:`read_header`, and whether ``path`` is one shard file of a set (not a folder or
     an index), so :func:`read_model` need not stat the path or parse an index again."""
-    if _is_dir(path):
+    fs = _open(path)
+    if fs is None:
         return folders.read_folder(path, _read_file), False
-    header = _read_file(path)
+    with fs:
+        header = _read_open(fs, path)
     if header.format == "unknown":
         index = folders.load_index(path)
         if index is not None:
@@ -108,7 +121,7 @@ def read_model(path: Path) -> ModelHeader:
     stands for every shard beside it, as ``info`` counts "all shards"; anything else is
     :func:`read_header`. A scan reads shard files one at a time instead, so that it counts each
     tensor once."""
-    path = Path(path)
+    path = _as_path(path)
     header, shard_file = _header(path)
     if not shard_file or len(header.shards) < 2:
         return header
@@ -121,7 +134,11 @@ def read_model(path: Path) -> ModelHeader:
 
 def _read_file(path: Path) -> ModelHeader:
     with FileSource(path) as fs:
-        return _read(Budget(_Prefetched(fs), str(path)), locate=True)
+        return _read_open(fs, path)
+
+
+def _read_open(fs: FileSource, path: Path) -> ModelHeader:
+    return _read(Budget(_Prefetched(fs), str(path)), locate=True)
 
 
 def read_header_from(source: RandomAccess, name: str = "") -> ModelHeader:

@@ -8,6 +8,7 @@ and stops a hostile header from making us read (or download) more than a fixed a
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -43,6 +44,8 @@ class FileSource:
         st = os.fstat(self._fd)
         if not stat.S_ISREG(st.st_mode):
             self.close()
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
             raise FormatError(f"{path}: not a regular file (a pipe, socket or device)")
         self.size = st.st_size
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modelshelf.formats.base import ModelHeader
+from modelshelf.formats.base import ModelHeader, tensor_shapes
 from modelshelf.identify.engine import View, ViewName
 from modelshelf.identify.lora import lora_view
 from modelshelf.identify.rules import RULES
@@ -136,7 +136,7 @@ def _gguf_language_model(header: ModelHeader) -> Identification | None:
 # --- 2. rules --------------------------------------------------------------------------------
 
 def _tensor_view(header: ModelHeader) -> View | None:
-    return View({name: t.shape for name, t in header.tensors.items()})
+    return View(tensor_shapes(header.tensors))
 
 
 def _adapter_view(header: ModelHeader) -> View | None:

@@ -238,7 +238,13 @@ class View:
     def heads(self) -> AbstractSet[str]:
         """Every name's first dotted component (``model.layers.0.w`` -> ``model``): what
         rules' head gates are tested against, computed only if a rule gets that far."""
-        return {name.partition(".")[0] for name in self.shapes}
+        heads: set[str] = set()
+        names, i = self._sorted, 0
+        while i < len(names):  # one step per head: the names under ``head.`` are one run
+            head, dot, _ = names[i].partition(".")
+            heads.add(head)
+            i = bisect.bisect_left(names, head + "/", i) if dot else i + 1  # "/" follows "."
+        return heads
 
     @cached_property
     def _sorted(self) -> list[str]:

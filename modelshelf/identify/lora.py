@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from itertools import repeat
 from typing import Literal
 
-from modelshelf.formats.base import TensorInfo
+from modelshelf.formats.base import TensorInfo, tensor_shapes
 
 Role = Literal["in", "out", "full", "kron1", "kron2", "none"]
 UNKNOWN = -1
@@ -123,7 +123,7 @@ def lora_view(tensors: Mapping[str, TensorInfo]) -> dict[str, tuple[int, int]] |
     dims: dict[str, list[int]] = {}
     krons: dict[str, dict[str, dict[str, tuple[int, ...]]]] = {}
     parts = 0
-    for name, info in tensors.items():
+    for name, shape in tensor_shapes(tensors).items():
         split = _split(name)
         if split is None:
             continue
@@ -133,7 +133,6 @@ def lora_view(tensors: Mapping[str, TensorInfo]) -> dict[str, tuple[int, int]] |
         if key is None:
             key = keys[module] = module_key(module)
         out_in = dims.setdefault(key, [UNKNOWN, UNKNOWN])
-        shape = info.shape
         if role == "in" and len(shape) >= 2:
             out_in[1] = shape[1]
         elif role == "out" and len(shape) >= 1:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from modelshelf.formats import read_model
-from modelshelf.formats.base import ModelHeader, TensorInfo
+from modelshelf.formats.base import ModelHeader, TensorInfo, dtype_counts, total_nbytes
 from modelshelf.hashing import a1111_legacy_hash, autov2, sha256_file
 from modelshelf.identify import Identification, identify
 from modelshelf.inspection.training import training
@@ -150,12 +150,8 @@ def summarize(header: ModelHeader) -> Summary:
     """Identify and count a header, without the rest of :class:`Info` (bounded metadata,
     evidence strings, fingerprints): a scan needs only this, for every file it meets."""
     tensors = all_tensors(header)
-    dtypes: dict[str, int] = {}
-    memory = 0
-    for t in tensors.values():  # one pass: a scan runs this for every tensor of every file
-        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + t.numel
-        memory += t.nbytes
-    return Summary(identify(header), dtypes, len(tensors), memory, _safety(header))
+    return Summary(identify(header), dtype_counts(tensors), len(tensors), total_nbytes(tensors),
+                   _safety(header))
 
 
 def inspect_header(

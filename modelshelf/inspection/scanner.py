@@ -239,7 +239,7 @@ class ScanCache:
 
 # -- folder summaries --------------------------------------------------------------------------
 _FOLDER_MARK = os.sep  # a scan-cache path ending so is a folder summary: no file path does
-SUMMARY_LAYOUT = 2  # bump when the summary text changes shape
+SUMMARY_LAYOUT = 3  # bump when the summary text changes shape
 _SUMMARY_SEP = "\x1e"  # between signature and index (a name holding one: not summarised)
 _NAME = attrgetter("name")
 _SIZE = attrgetter("size")
@@ -267,7 +267,8 @@ class Summary(NamedTuple):
 
     ``mask`` has a ``1`` per model file and a ``0`` per other file, in listing order; the other
     columns list the model files only. Stored as text: the mask, then the four short columns
-    tab-joined, one per line, then one line of facts per model file (JSON has no raw newline).
+    one per line (tab-joined, or ``\x01`` and the one value every file has), then one line of
+    facts per model file (JSON has no raw newline).
     """
 
     mask: str
@@ -285,11 +286,12 @@ class Summary(NamedTuple):
         models = [f for f in found if f is not None]
         columns = ([f.format for f in models], [f.architecture for f in models],
                    [f.model_type for f in models])
-        if any("\t" in x or "\n" in x for column in columns for x in column):
+        if any("\t" in x or "\n" in x or x.startswith(_SAME) for column in columns
+               for x in column):
             return None
         mask = "".join("0" if f is None else "1" for f in found)
         flags = ["E" if f.error else "" for f in models]
-        return "\n".join([mask, *("\t".join(c) for c in (*columns, flags)),
+        return "\n".join([mask, *map(_column_text, (*columns, flags)),
                           *(f.details for f in models)])
 
     @classmethod
@@ -300,7 +302,7 @@ class Summary(NamedTuple):
         if len(lines) != 4 + count:
             return None
         formats, architectures, model_types, broken = (
-            line.split("\t") if count else [] for line in lines[:4])
+            _column(line, count) for line in lines[:4])
         if any(len(c) != count for c in (formats, architectures, model_types, broken)):
             return None
         return cls(mask, formats, architectures, model_types, broken, lines[4:])
@@ -320,6 +322,25 @@ class Summary(NamedTuple):
             map(_ST_SIZE, stats), repeat(None), repeat(False), map(_DEV_INO, stats),
             self.details, errors)))
         return len(listing.files) - len(entries)
+
+
+_SAME = "\x01"  # a column line starting so holds one value, the same for every model file
+
+
+def _column_text(values: list[str]) -> str:
+    """A column as one line: most folders hold one format, one architecture, one type and
+    nothing broken, and one value for all is read back without a string per file."""
+    if values and values.count(values[0]) == len(values):
+        return _SAME + values[0]
+    return "\t".join(values)
+
+
+def _column(line: str, count: int) -> list[str]:
+    if not count:
+        return []
+    if line.startswith(_SAME):
+        return [line[1:]] * count
+    return line.split("\t")
 
 
 def _scanned(unit: Unit, size: int, facts: dict[str, Any], digest: str | None) -> ScannedFile | None:

@@ -14,6 +14,7 @@ from formats_factories import gguf_raw, gguf_string, safetensors_bytes
 
 from modelshelf.errors import FormatError
 from modelshelf.formats import BytesSource, read_header, read_header_from
+from modelshelf.inspection.scanner import read_facts
 
 BROKEN = {
     "header-past-eof.safetensors": (struct.pack("<Q", 1000), "runs past the end of the file"),
@@ -100,6 +101,19 @@ def test_safetensors_tensor_count_is_capped_before_parsing(monkeypatch: pytest.M
     assert "more than 100 tensors (the limit)" in _error(data, "many.safetensors")
     ok = safetensors_bytes({f"t{i}": ("U8", [1], 1) for i in range(100)})
     assert len(read_header_from(BytesSource(ok), "ok.safetensors").tensors) == 100
+
+
+def test_a_shape_multiplying_past_2_to_the_64_is_one_error(tmp_path: Path) -> None:
+    """A shape of thousands of huge dims: each multiply cost the digits so far (40,000 dims
+    of 2**60 took 4.6 s) and printing the size then raised Python's int-to-text ValueError,
+    which escaped ``scan`` whole. Refused as the reference implementation does: overflow."""
+    for shape in ([2**60] * 3_000, [2**32, 2**32], [10**4000, 0]):
+        raw = json.dumps({"w": {"dtype": "F16", "shape": shape, "data_offsets": [0, 2]}})
+        data = struct.pack("<Q", len(raw)) + raw.encode() + b"\0\0"
+        assert "shape has more than 2**64 elements" in _error(data, "dims.safetensors")
+    (tmp_path / "dims.safetensors").write_bytes(data)
+    found = read_facts(tmp_path / "dims.safetensors")
+    assert found["format"] == "safetensors" and "2**64" in found["error"]
 
 
 def test_json_item_count_is_capped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

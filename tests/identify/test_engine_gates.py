@@ -8,6 +8,8 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelshelf.identify import engine
 from modelshelf.identify.engine import A, K, P, R, Rule, RuleTable, View, match, rule
@@ -119,3 +121,12 @@ def test_the_rule_index_tries_only_rules_a_file_can_match() -> None:
         mp.setattr(engine, "match", counting)
         assert table.first_match(lambda name: View(shapes) if name == "tensors" else None) is None
     assert 0 < len(tried) < len(RULES) // 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab.-/_0", max_size=8), max_size=30))
+def test_a_views_heads_are_every_names_first_component(names: list[str]) -> None:
+    """The heads are found a run of names at a time ("a", "a-b.x", "a.c" sort in that order:
+    the run under ``a.`` is not everything after ``a``)."""
+    view = View(dict.fromkeys(names, (1,)))
+    assert view.heads == {name.partition(".")[0] for name in names}
