@@ -9,13 +9,12 @@ user, so every one is escaped.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from modelshelf.config import format_size
+from modelshelf.store.linking import write_atomic
 
 BAR_WIDTH, ROW_HEIGHT, LABEL_WIDTH = 360, 22, 180
 _STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
@@ -76,13 +75,5 @@ def render_html(data: Mapping[str, Any]) -> str:
 def write_html(data: Mapping[str, Any], path: Path) -> Path:
     """Write the page: a temp file beside ``path``, renamed when complete."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render_html(data))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, render_html(data).encode())
     return path

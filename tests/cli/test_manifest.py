@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,22 @@ def test_lock_then_pull_installs_exactly_the_lock(cli, tmp_path, server, random_
     again = cli("pull", "-f", str(manifest), "--json")
     assert again.code == 0, again.err
     assert [r["status"] for r in again.json["results"]] == ["ok", "ok"]
+
+
+def test_lock_and_report_files_are_as_readable_as_any_file_the_user_writes(
+        cli, tmp_path, server, random_bytes):
+    """The lock is for the team (a shared folder, a repository): it was written 0600, as
+    ``mkstemp`` makes its temp files, so a colleague could not read it. Now the user's umask
+    decides, as for any file they write (and as for the HTML report beside it)."""
+    manifest = _manifest(tmp_path, server, random_bytes)
+    old = os.umask(0o022)
+    try:
+        assert cli("lock", "-f", str(manifest)).code == 0
+        assert cli("report", "--html", str(tmp_path / "report.html")).code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(lock_path(manifest).stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
 
 
 def test_pull_with_lock_fails_loudly_when_content_changed(cli, tmp_path, server, random_bytes):
