@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from modelshelf.config import format_size
 from modelshelf.formats.gguf_fmt import bits_per_weight
-from modelshelf.inspection.gpu import FLOAT_ITEMSIZE, RUNTIME_BYTES, activation_for
+from modelshelf.inspection.gpu import FLOAT_ITEMSIZE, vram_need
 from modelshelf.inspection.targets import Target
 
 TIGHT_SHARE: Final = 0.90
@@ -183,12 +183,8 @@ class Advice:
 
 def needed_vram(facts: ModelFacts, weights: int | None = None) -> tuple[int, str]:
     """Bytes to run the model (weights + activations + runtime) and the rule, for people."""
-    weights = facts.size if weights is None else weights
-    act = activation_for(facts.architecture, facts.type)
-    activations = int(weights * act.share) + act.fixed
-    rule = (f"{format_size(weights)} weights + {format_size(activations)} activations "
-            f"({act.assumes}) + {format_size(RUNTIME_BYTES)} runtime")
-    return weights + activations + RUNTIME_BYTES, rule
+    need = vram_need(facts.size if weights is None else weights, facts.architecture, facts.type)
+    return need.needed, need.rule
 
 
 def verdict(needed: int, budget: int) -> str:

@@ -1,17 +1,17 @@
 """Will it fit? A transparent estimate of the GPU memory a model needs to run.
 
 The rule (returned in the answer, so users can see why):
-    needed = weights + 20% of weights + 512 MiB
+    needed = weights + activations + 512 MiB
 - weights: the tensor bytes, with floating tensors counted at ``--dtype`` if one is given
   (quantised GGUF blocks and integer tensors keep their size: they are not recast);
-- 20%: activations, temporary buffers and allocator fragmentation during inference — a
-  conservative middle between image models (larger activations) and LLMs at short context;
+- activations, temporary buffers and allocator fragmentation during inference: a share of the
+  weights plus a fixed amount for the family's usual working size (:data:`ACTIVATIONS`): an
+  image model's activations grow with its resolution, not with its weights. Anything else
+  gets 20% of its weights, a conservative middle between image models and short-context LLMs;
 - 512 MiB: the CUDA context and library workspaces (cuBLAS/cuDNN) every process pays for.
-Long-context LLM KV caches are not included; the answer says so.
 
-``advise`` refines the 20% per architecture (:data:`ACTIVATIONS`): an image model's activations
-grow with its resolution, not with its weights, so each family gets a share of the weights plus
-a fixed amount for its usual working size, and the rule it used is shown beside the number.
+One rule for ``info --gpu-memory`` and ``advise --gpu``: they used to answer the same question
+with two (a 12 GiB SDXL checkpoint needed 14.9 GiB to one and 17.4 GiB to the other).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from modelshelf.config import format_size
 from modelshelf.errors import UsageError
 from modelshelf.inspection.info import Info
 
 OVERHEAD_FRACTION: Final = 0.20
 RUNTIME_BYTES: Final = 512 * 2**20
-RULE: Final = "weights + 20% activations/fragmentation + 512 MiB runtime; KV cache not included"
 
 FLOAT_ITEMSIZE: Final[dict[str, int]] = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
 DTYPE_NAMES: Final[dict[str, str]] = {
@@ -69,6 +69,32 @@ def activation_for(architecture: str, model_type: str) -> Activation:
                                                                   DEFAULT_ACTIVATION)
 
 
+@dataclass(frozen=True)
+class VramNeed:
+    """GPU memory to run a model of ``weights`` bytes, and the rule, for people."""
+
+    weights: int
+    activations: int
+    rule: str
+
+    @property
+    def needed(self) -> int:
+        return self.weights + self.activations + RUNTIME_BYTES
+
+    @property
+    def overhead(self) -> int:
+        return self.activations + RUNTIME_BYTES
+
+
+def vram_need(weights: int, architecture: str, model_type: str) -> VramNeed:
+    """The one estimate ``info --gpu-memory`` and ``advise`` both give (see the module doc)."""
+    act = activation_for(architecture, model_type)
+    activations = int(weights * act.share) + act.fixed
+    rule = (f"{format_size(weights)} weights + {format_size(activations)} activations "
+            f"({act.assumes}) + {format_size(RUNTIME_BYTES)} runtime")
+    return VramNeed(weights, activations, rule)
+
+
 def weights_bytes(info: Info, dtype: str | None = None) -> int:
     """Tensor bytes, with floating tensors re-counted at ``dtype`` when given."""
     if dtype is None:
@@ -85,16 +111,14 @@ def gpu_fit(info: Info, gpu_bytes: int, dtype: str | None = None) -> dict[str, A
     """``{"fits", "needed_bytes", "headroom_bytes", ...}``; headroom < 0 when it does not fit."""
     if gpu_bytes <= 0:
         raise UsageError(f"--gpu-memory must be positive, got {gpu_bytes}")
-    weights = weights_bytes(info, dtype)
-    overhead = int(weights * OVERHEAD_FRACTION) + RUNTIME_BYTES
-    needed = weights + overhead
+    need = vram_need(weights_bytes(info, dtype), info.architecture, info.model_type)
     return {
-        "fits": needed <= gpu_bytes,
+        "fits": need.needed <= gpu_bytes,
         "gpu_bytes": gpu_bytes,
         "dtype": dtype,
-        "weights_bytes": weights,
-        "overhead_bytes": overhead,
-        "needed_bytes": needed,
-        "headroom_bytes": gpu_bytes - needed,
-        "rule": RULE,
+        "weights_bytes": need.weights,
+        "overhead_bytes": need.overhead,
+        "needed_bytes": need.needed,
+        "headroom_bytes": gpu_bytes - need.needed,
+        "rule": need.rule,
     }

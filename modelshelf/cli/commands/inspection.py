@@ -105,8 +105,7 @@ def _fit_line(fit: dict[str, Any]) -> str:
     verdict = "fits" if fit["fits"] else "does NOT fit"
     cast = f" at {fit['dtype']}" if fit["dtype"] else ""
     return (f"{verdict}{cast}: needs {format_size(fit['needed_bytes'])} of "
-            f"{format_size(fit['gpu_bytes'])} ({format_size(fit['weights_bytes'])} weights + "
-            f"{format_size(fit['overhead_bytes'])} overhead; {fit['rule']})")
+            f"{format_size(fit['gpu_bytes'])} ({fit['rule']})")
 
 
 def _scan_line(f: dict[str, Any]) -> str:
