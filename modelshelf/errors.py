@@ -130,7 +130,16 @@ class InsufficientSpace(ModelshelfError, OSError):
 
 
 class NameConflict(ModelshelfError, FileExistsError):
-    """A model of that name exists with other content; ``--force`` replaces it."""
+    """A model of that name exists with other content; ``--force`` replaces it.
+
+    ``clash`` says what collides and ``advice`` what to do, apart: a caller that knows better
+    advice (``pull`` names a free name, never ``--force``, which deletes the other model)
+    replaces it, rather than cutting the message at a "; " a path may hold too.
+    """
+
+    def __init__(self, clash: str, advice: str = "") -> None:
+        super().__init__(f"{clash}; {advice}" if advice else clash)
+        self.clash, self.advice = clash, advice
 
 
 class ModelPinned(ModelshelfError, PermissionError):

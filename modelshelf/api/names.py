@@ -25,7 +25,7 @@ def check_name_free(store: Store, name: str, key: str, ref: str,
     other = store.find(name)
     if other is None or other.source_ref == key or content == other.content():
         return
-    raise NameConflict(f"{ref}: model {name} exists (from {other.source_ref}); "
+    raise NameConflict(f"{ref}: model {name} exists (from {other.source_ref})",
                        f"choose another --name, e.g. {free_name(store, name)}")
 
 
@@ -34,8 +34,7 @@ def register(store: Store, new: NewModel, *, force: bool, ref: str) -> ModelReco
     same way. The verified bytes stay in the store whatever happens to the name."""
     try:
         return store.add_model(new, force=force)
-    except NameConflict as exc:
-        clash = str(exc).split("; ")[0]  # drop the store's advice: --force deletes the other
-        raise NameConflict(f"{ref}: {clash}; choose another --name, e.g. "
+    except NameConflict as exc:  # not the store's advice: --force deletes the other model
+        raise NameConflict(f"{ref}: {exc.clash}", f"choose another --name, e.g. "
                            f"{free_name(store, new.name)} (the verified bytes are kept in the "
                            "store)") from None

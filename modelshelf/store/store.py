@@ -170,7 +170,7 @@ class Store:
                 if existing is not None and not force:
                     what = ("content" if existing.content() != new.content()
                             else f"type ({existing.type})")
-                    raise NameConflict(f"model {new.name} exists with other {what}; "
+                    raise NameConflict(f"model {new.name} exists with other {what}",
                                        "use --force to replace")
                 self._check_view_clash(conn, new)
                 if existing is not None:
@@ -432,7 +432,7 @@ class Store:
         for other in self._registry.models(conn, type=new.type):
             if other.name != new.name and self._views.path(other) == mine:
                 raise NameConflict(f"model {new.name}: its view {mine} is already model "
-                                   f"{other.name}'s; choose another name")
+                                   f"{other.name}'s", "choose another name")
 
     def _collect(self, digests: Iterable[str]) -> int:
         """Delete those of ``digests`` no model references (checked inside a write lock)."""

@@ -472,3 +472,18 @@ def test_a_pull_that_waited_for_another_one_of_a_renamed_download_fetches_nothin
     assert again.code == 0, again.err
     assert again.json["results"][0]["notes"] == ["fetched by another modelshelf process"]
     assert server.requests_for("/dl") == []
+
+
+def test_a_name_clash_is_told_whole_when_the_shelf_path_holds_a_semicolon(
+        cli, tmp_path, monkeypatch, server, random_bytes):
+    """``pull`` replaced the store's advice by cutting the message at the first "; ", which
+    a shelf folder's name may hold: the clash came out as "its view .../team". The advice
+    now travels apart from what clashed."""
+    monkeypatch.setenv("MODELSHELF_HOME", str(tmp_path / "models; team"))
+    server.add_file("/one/x.safetensors", random_bytes(2000, seed=1))
+    server.add_file("/two/y.safetensors", random_bytes(2000, seed=2))
+    assert cli("pull", f"{server.url}/one/x.safetensors", "--name", "a").code == 0
+    clash = cli("pull", f"{server.url}/two/y.safetensors", "--name", "a.safetensors")
+    assert clash.code == 1
+    assert "models; team" in clash.err and "is already model a's" in clash.err
+    assert "choose another --name, e.g. a.safetensors-2" in clash.err and "--force" not in clash.err
