@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
 from itertools import compress, islice, repeat
 from operator import attrgetter
 from pathlib import Path
@@ -247,9 +246,6 @@ _SHA256 = attrgetter("sha256")
 _BITS = bytes.maketrans(b"01", b"\x00\x01")  # the mask's text as the 0/1 bytes compress takes
 _ST_SIZE = attrgetter("st_size")
 _DEV_INO = attrgetter("st_dev", "st_ino")
-# ScannedFile from all its fields without the NamedTuple's Python-level __new__: a rescan
-# makes one per model file, and that frame cost a tenth of the whole rescan.
-_new_scanned = partial(tuple.__new__, ScannedFile)
 
 
 def _signature(listing: Listing) -> str:
@@ -317,7 +313,9 @@ class Summary(NamedTuple):
         if "E" in self.broken:
             errors = [json.loads(d).get("error") if b else None
                       for d, b in zip(self.details, self.broken, strict=True)]
-        out.extend(map(_new_scanned, zip(
+        # tuple.__new__, not the NamedTuple's Python-level __new__ (that frame cost a tenth of
+        # a rescan) nor a ``partial`` of it (a call more per file)
+        out.extend(map(tuple.__new__, repeat(ScannedFile), zip(
             listing.paths(entries), self.formats, self.architectures, self.model_types,
             map(_ST_SIZE, stats), repeat(None), repeat(False), map(_DEV_INO, stats),
             self.details, errors)))
