@@ -1,5 +1,7 @@
 """The common shape every format reader returns, so identification and reports never care which
-file format they are looking at. Plain frozen dataclasses: cheap, hashable, printable."""
+file format they are looking at. Plain frozen dataclasses: cheap, hashable, printable; and a
+header's tensors as a :class:`TensorTable` of columns where building them one by one would cost
+a scan most of its time."""
 
 from __future__ import annotations
 

@@ -171,9 +171,9 @@ def _bad_offsets(src: Budget, name: str) -> FormatError:
 
 
 def _sorted_end(src: Budget, spans: list[tuple[int, int, str]]) -> int:
-    """Where the data ranges, sorted, end; they must tile the data section from 0: no gap,
-    no overlap. Bytes after the last tensor are tolerated (padding some writers add; nothing
-    reads them); ranges past the end of the file are the caller's check."""
+    """Where the data ranges (sorted by the caller) end; they must tile the data section from
+    0: no gap, no overlap. Bytes after the last tensor are tolerated (padding some writers add;
+    nothing reads them); ranges past the end of the file are the caller's check."""
     pos = 0
     for start, end, name in spans:
         if start != pos:
