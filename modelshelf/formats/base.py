@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain, repeat
+from operator import add
 from typing import Any, Literal
 
 SafetyStatus = Literal["safe", "unsafe", "unknown"]
@@ -63,40 +65,29 @@ class TensorTable(Mapping[str, TensorInfo]):
     shape, dtype, element and byte counts: building a frozen dataclass per tensor (one
     ``object.__setattr__`` per field) was a third of reading a small safetensors file. Those
     needs are answered from the columns (:attr:`shapes`, :meth:`dtype_counts`,
-    :attr:`total_nbytes`; see :func:`tensor_shapes` and friends); anything that reads the
-    tensors themselves gets ordinary, equal :class:`TensorInfo` objects, built once, all
-    together.
+    :attr:`total_nbytes`; see :func:`tensor_shapes` and friends), and a folder's or a sharded
+    model's tables are joined column by column (:meth:`with_file`, :meth:`prefixed`,
+    :meth:`concat`). Anything that reads the tensors themselves gets ordinary, equal
+    :class:`TensorInfo` objects, built all together on the first read (two threads reading at
+    once may each build them: equal objects either way). Read-only, like the dict it stands for.
     """
 
-    __slots__ = ("_dtypes", "_file", "_infos", "_nbytes", "_numels", "_offsets", "shapes")
+    __slots__ = ("_dtypes", "_files", "_infos", "_nbytes", "_numels", "_offsets", "shapes")
 
     def __init__(self, shapes: dict[str, tuple[int, ...]], dtypes: Sequence[str],
                  numels: Sequence[int], nbytes: Sequence[int], offsets: Sequence[int],
-                 file: str | None = None) -> None:
+                 files: Sequence[str | None]) -> None:
         self.shapes = shapes  # name -> shape, in header order: also the table's keys
         self._dtypes, self._numels, self._nbytes = dtypes, numels, nbytes
-        self._offsets, self._file = offsets, file
+        self._offsets, self._files = offsets, files
         self._infos: dict[str, TensorInfo] | None = None
 
     def _built(self) -> dict[str, TensorInfo]:
         if self._infos is None:
             self._infos = dict(zip(self.shapes, map(
-                self._info, self.shapes, self._dtypes, self.shapes.values(), self._numels,
-                self._nbytes, self._offsets), strict=True))
+                _table_row, self.shapes, self._dtypes, self.shapes.values(), self._numels,
+                self._nbytes, self._offsets, self._files), strict=True))
         return self._infos
-
-    def _info(self, name: str, dtype: str, shape: tuple[int, ...], numel: int, nbytes: int,
-              offset: int) -> TensorInfo:
-        """``TensorInfo(name, dtype, shape, nbytes, offset, file)`` at half the cost: filling
-        the instance dict directly gives the same object (fields, equality, hash, repr); a
-        test compares the two. ``numel`` fills the cached property's slot."""
-        info = object.__new__(TensorInfo)
-        fields = info.__dict__
-        fields.update(_TENSOR_DEFAULTS)
-        fields["name"], fields["dtype"], fields["shape"] = name, dtype, shape
-        fields["nbytes"], fields["offset"], fields["file"] = nbytes, offset, self._file
-        fields["numel"] = numel
-        return info
 
     def __getitem__(self, name: str) -> TensorInfo:
         return self._built()[name]
@@ -126,6 +117,49 @@ class TensorTable(Mapping[str, TensorInfo]):
     def total_nbytes(self) -> int:
         return sum(self._nbytes)
 
+    def files(self) -> dict[str, str | None]:
+        """Each tensor's file by name."""
+        return dict(zip(self.shapes, self._files, strict=True))
+
+    def with_file(self, file: str) -> TensorTable:
+        """The same tensors, all in ``file``."""
+        return TensorTable(self.shapes, self._dtypes, self._numels, self._nbytes, self._offsets,
+                           [file] * len(self.shapes))
+
+    def prefixed(self, prefix: str, *, files_too: bool) -> TensorTable:
+        """The tensors named ``<prefix>/<name>`` (a folder's components); with ``files_too``,
+        their files ``<prefix>/<file>`` as well."""
+        start = prefix + "/"
+        shapes = dict(zip(map(add, repeat(start), self.shapes), self.shapes.values(),
+                          strict=True))
+        files = [start + f if f else None for f in self._files] if files_too else self._files
+        return TensorTable(shapes, self._dtypes, self._numels, self._nbytes, self._offsets, files)
+
+    @classmethod
+    def concat(cls, tables: Sequence[TensorTable]) -> TensorTable:
+        """Every table's tensors, in order. A name in two tables is kept once (the last): the
+        caller compares lengths to find that out."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for table in tables:
+            shapes.update(table.shapes)
+        return cls(shapes, *(list(chain.from_iterable(getattr(t, column) for t in tables))
+                             for column in ("_dtypes", "_numels", "_nbytes", "_offsets",
+                                            "_files")))
+
+
+def _table_row(name: str, dtype: str, shape: tuple[int, ...], numel: int, nbytes: int,
+               offset: int, file: str | None) -> TensorInfo:
+    """``TensorInfo(name, dtype, shape, nbytes, offset, file)`` at half the cost: filling the
+    instance dict directly gives the same object (fields, equality, hash, repr); a test
+    compares the two. ``numel`` fills the cached property's slot."""
+    info = object.__new__(TensorInfo)
+    fields = info.__dict__
+    fields.update(_TENSOR_DEFAULTS)
+    fields["name"], fields["dtype"], fields["shape"] = name, dtype, shape
+    fields["nbytes"], fields["offset"], fields["file"] = nbytes, offset, file
+    fields["numel"] = numel
+    return info
+
 
 def tensor_shapes(tensors: Mapping[str, TensorInfo]) -> Mapping[str, tuple[int, ...]]:
     """Each tensor's shape by name (what identification looks at), without building a
@@ -133,6 +167,13 @@ def tensor_shapes(tensors: Mapping[str, TensorInfo]) -> Mapping[str, tuple[int, 
     if isinstance(tensors, TensorTable):
         return tensors.shapes
     return {name: t.shape for name, t in tensors.items()}
+
+
+def tensor_files(tensors: Mapping[str, TensorInfo]) -> Mapping[str, str | None]:
+    """Each tensor's file by name (a shard index is checked against it)."""
+    if isinstance(tensors, TensorTable):
+        return tensors.files()
+    return {name: t.file for name, t in tensors.items()}
 
 
 def dtype_counts(tensors: Mapping[str, TensorInfo]) -> dict[str, int]:

@@ -22,7 +22,15 @@ from typing import Any
 
 from modelshelf.errors import FormatError
 from modelshelf.formats import jsonsafe
-from modelshelf.formats.base import DATA_ONLY, NOT_ANALYSED, ModelHeader, Safety, TensorInfo
+from modelshelf.formats.base import (
+    DATA_ONLY,
+    NOT_ANALYSED,
+    ModelHeader,
+    Safety,
+    TensorInfo,
+    TensorTable,
+    tensor_files,
+)
 
 SHARD_NAME = re.compile(r"^(?P<stem>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})(?P<ext>\..+)$")
 # Weight files of a model folder, best first (safetensors over pickles; full precision over
@@ -122,8 +130,9 @@ def read_index(path: Path, read_file: ReadFile, index: Index | None = None) -> M
     files = index_shards(path, wm)
     merged = merge([(name, read_file(path.parent / name)) for name in files], path.parent,
                    prefix=False)
+    found_in = tensor_files(merged.tensors)
     for tensor, name in wm.items():
-        if tensor not in merged.tensors or merged.tensors[tensor].file != name:
+        if tensor not in found_in or found_in[tensor] != name:
             raise FormatError(f"{path}: tensor {tensor!r} is not in shard {name}")
     meta = doc.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
@@ -133,20 +142,14 @@ def read_index(path: Path, read_file: ReadFile, index: Index | None = None) -> M
 def merge(parts: Iterable[tuple[str, ModelHeader]], folder: Path, prefix: bool) -> ModelHeader:
     """One header for several files of ``folder``: tensors tagged with their file (and, with
     ``prefix``, named ``<part>/<tensor>``), the worst safety verdict, findings naming their file."""
-    tensors: dict[str, TensorInfo] = {}
+    parts = list(parts)
+    tensors = _merged_tensors(parts, folder, prefix)
     findings: list[str] = []
     status = "safe"
     fmt = "unknown"
     metadata: dict[str, Any] = {}
     for part, header in parts:
         fmt = header.format if fmt == "unknown" else fmt
-        for name, t in header.tensors.items():
-            key = f"{part}/{name}" if prefix else name
-            if key in tensors:
-                raise FormatError(f"{folder / part}: tensor {name!r} also appears in "
-                                  f"{tensors[key].file}")
-            file = part if not prefix else f"{part}/{t.file}" if t.file else None
-            tensors[key] = dataclasses.replace(t, name=key, file=file)
         findings += [f"{part}: {f}" for f in header.safety.findings]
         if STATUS_RANK[header.safety.status] > STATUS_RANK[status]:
             status = header.safety.status
@@ -156,6 +159,30 @@ def merge(parts: Iterable[tuple[str, ModelHeader]], folder: Path, prefix: bool) 
         format=fmt, tensors=tensors, metadata=metadata,
         safety=Safety(status, tuple(findings)),  # type: ignore[arg-type]
     )
+
+
+def _merged_tensors(parts: list[tuple[str, ModelHeader]], folder: Path,
+                    prefix: bool) -> Mapping[str, TensorInfo]:
+    """The parts' tensors as :func:`merge` describes them: column by column where every part
+    is a :class:`TensorTable` (a scan then builds no tensor record), else one by one."""
+    tables = [header.tensors for _, header in parts]
+    if all(isinstance(t, TensorTable) for t in tables):
+        pieces = [t.prefixed(part, files_too=True) if prefix else t.with_file(part)
+                  for (part, _), t in zip(parts, tables, strict=True)
+                  if isinstance(t, TensorTable)]  # all are: says so to the type checker
+        joined = TensorTable.concat(pieces)
+        if len(joined) == sum(map(len, pieces)):
+            return joined
+    tensors: dict[str, TensorInfo] = {}  # one by one: also finds the name two parts share
+    for part, header in parts:
+        for name, t in header.tensors.items():
+            key = f"{part}/{name}" if prefix else name
+            if key in tensors:
+                raise FormatError(f"{folder / part}: tensor {name!r} also appears in "
+                                  f"{tensors[key].file}")
+            file = part if not prefix else f"{part}/{t.file}" if t.file else None
+            tensors[key] = dataclasses.replace(t, name=key, file=file)
+    return tensors
 
 
 def folder_kind(folder: Path) -> str:
@@ -204,6 +231,8 @@ def weights(folder: Path, read_file: ReadFile) -> ModelHeader | None:
 
 
 def _tag(header: ModelHeader, file: str) -> ModelHeader:
+    if isinstance(header.tensors, TensorTable):
+        return dataclasses.replace(header, tensors=header.tensors.with_file(file))
     tensors = {k: dataclasses.replace(t, file=file) for k, t in header.tensors.items()}
     return dataclasses.replace(header, tensors=tensors)
 

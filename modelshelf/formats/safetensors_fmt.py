@@ -1,7 +1,7 @@
 """safetensors: an 8-byte little-endian header length, a JSON header, then the raw tensor bytes.
 
 We read and validate the header only, nearly as strictly as the reference implementation: every
-dtype known, shapes of non-negative integers whose byte size matches the declared range, ranges
+dtype known, shapes of non-negative integers below 2**64 whose byte size matches the declared range, ranges
 in bounds and contiguous from the start of the data section (trailing padding is tolerated).
 Sizes are Python integers, so a 2^60-element shape is just a number that fails the check —
 nothing is ever allocated from it.
@@ -24,9 +24,9 @@ from modelshelf.formats.source import Budget
 # refused for its size. What parsing costs is bounded by counts taken before it (below and in
 # :mod:`jsonsafe`), so a 100 MB header of tiny entries is refused in a fraction of a second.
 MAX_HEADER = 100 * 1000 * 1000
-# The reference implementation multiplies a shape out in u64 and refuses an overflow; so do we,
-# as the product grows: a header of 40,000 dims of 2**60 took 4.6 s (every multiply costs the
-# digits so far) and then failed on printing its 700,000-digit size.
+# The reference implementation reads each dim as a u64 and multiplies them out in u64, refusing
+# an overflow; so do we, as the product grows: a header of 40,000 dims of 2**60 took 4.6 s
+# (every multiply costs the digits so far) and then failed on printing its 700,000-digit size.
 MAX_ELEMENTS = (1 << 64) - 1
 # The largest real files hold ~2,500 (SDXL) to ~100k tensors (a consolidated MoE checkpoint).
 MAX_TENSORS = 250_000
@@ -118,11 +118,11 @@ def _tensors(
         numel = 1
         for d in shape:
             # ``type(d) is int`` rather than isinstance: JSON true/false are bools, which are ints
-            if type(d) is not int or d < 0:
+            if type(d) is not int or not 0 <= d <= MAX_ELEMENTS:
                 raise _bad_shape(src, name)
             numel *= d
-            if numel > MAX_ELEMENTS:  # no more than the reference's checked u64 product
-                raise src.error(f"tensor {name!r}: shape has more than 2**64 elements")
+            if numel > MAX_ELEMENTS:  # the reference multiplies in u64 and refuses an overflow
+                raise src.error(f"tensor {name!r}: shape has 2**64 or more elements")
         if type(offsets) is not list or len(offsets) != 2:
             raise _bad_offsets(src, name)
         start, end = offsets
@@ -153,7 +153,7 @@ def _tensors(
         )
     # columns in C: ``map`` over the lists (a Python line per tensor costs a scan per file)
     return TensorTable(shapes, dtypes, numels, list(map(sub, ends, starts)),
-                       list(map(add, starts, repeat(data_start))), file)
+                       list(map(add, starts, repeat(data_start))), [file] * len(shapes))
 
 
 def _brief(shape: list[int]) -> str:
@@ -163,7 +163,8 @@ def _brief(shape: list[int]) -> str:
 
 
 def _bad_shape(src: Budget, name: str) -> FormatError:
-    return src.error(f"tensor {name!r}: shape must be a list of non-negative integers")
+    return src.error(f"tensor {name!r}: shape must be a list of non-negative integers below "
+                     "2**64")
 
 
 def _bad_offsets(src: Budget, name: str) -> FormatError:

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from modelshelf.formats import read_model
-from modelshelf.formats.base import ModelHeader, TensorInfo, dtype_counts, total_nbytes
+from modelshelf.formats.base import (
+    ModelHeader,
+    TensorInfo,
+    TensorTable,
+    dtype_counts,
+    total_nbytes,
+)
 from modelshelf.hashing import a1111_legacy_hash, autov2, sha256_file
 from modelshelf.identify import Identification, identify
 from modelshelf.inspection.training import training
@@ -75,9 +81,14 @@ def all_tensors(header: ModelHeader) -> Mapping[str, TensorInfo]:
     """
     if header.tensors or not header.components:
         return header.tensors
+    parts = {prefix: all_tensors(component) for prefix, component in header.components.items()}
+    tables = [t.prefixed(prefix, files_too=False) for prefix, t in parts.items()
+              if isinstance(t, TensorTable)]
+    if len(tables) == len(parts):  # column by column: a scan builds no tensor record
+        return TensorTable.concat(tables)
     merged: dict[str, TensorInfo] = {}
-    for prefix, component in header.components.items():
-        for name, t in all_tensors(component).items():
+    for prefix, tensors in parts.items():
+        for name, t in tensors.items():
             merged[f"{prefix}/{name}"] = t
     return merged
 

@@ -107,13 +107,19 @@ def test_a_shape_multiplying_past_2_to_the_64_is_one_error(tmp_path: Path) -> No
     """A shape of thousands of huge dims: each multiply cost the digits so far (40,000 dims
     of 2**60 took 4.6 s) and printing the size then raised Python's int-to-text ValueError,
     which escaped ``scan`` whole. Refused as the reference implementation does: overflow."""
-    for shape in ([2**60] * 3_000, [2**32, 2**32], [10**4000, 0]):
+    for shape, error in (([2**60] * 3_000, "shape has 2**64 or more elements"),
+                         ([2**32, 2**32], "shape has 2**64 or more elements"),
+                         ([0, 10**4000], "below 2**64"), ([0, 2**64], "below 2**64"),
+                         ([2**64, 0], "below 2**64")):
         raw = json.dumps({"w": {"dtype": "F16", "shape": shape, "data_offsets": [0, 2]}})
         data = struct.pack("<Q", len(raw)) + raw.encode() + b"\0\0"
-        assert "shape has more than 2**64 elements" in _error(data, "dims.safetensors")
+        assert error in _error(data, "dims.safetensors")
+    empty = json.dumps({"w": {"dtype": "F16", "shape": [0, 2**63], "data_offsets": [0, 2]}})
+    assert "needs 0 bytes" in _error(  # a zero dim beside a large one: an empty tensor's shape
+        struct.pack("<Q", len(empty)) + empty.encode() + b"\0\0", "dims.safetensors")
     (tmp_path / "dims.safetensors").write_bytes(data)
     found = read_facts(tmp_path / "dims.safetensors")
-    assert found["format"] == "safetensors" and "2**64" in found["error"]
+    assert found["format"] == "safetensors" and "below 2**64" in found["error"]
 
 
 def test_json_item_count_is_capped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from modelshelf.formats.reader import PREFETCH
 
 
 def test_a_table_row_is_an_ordinary_tensor_info() -> None:
-    table = TensorTable({"w": (2, 3)}, ["F16"], [6], [12], [64], "a.safetensors")
+    table = TensorTable({"w": (2, 3)}, ["F16"], [6], [12], [64], ["a.safetensors"])
     fast = table["w"]
     slow = TensorInfo("w", "F16", (2, 3), 12, 64, "a.safetensors")
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)

@@ -126,3 +126,45 @@ def test_large_or_odd_json_files_are_just_unknown(tmp_path: Path) -> None:
     big = _write(tmp_path / "dataset.json", "[" + "1," * 9_000_000 + "1]")
     assert read_header(big).format == "unknown"
     assert detect_format(_write(tmp_path / "tokenizer.json", '{"model": {}}')) == "unknown"
+
+
+def _sharded_transformers(folder: Path) -> None:
+    _write(folder / "config.json", json.dumps({"model_type": "llama", "architectures": ["X"]}))
+    wm = {}
+    for i, names in enumerate((("a.weight", "b.weight"), ("c.weight",)), start=1):
+        shard = f"model-0000{i}-of-00002.safetensors"
+        _write(folder / shard, safetensors_bytes({n: ("BF16", [2, i], 4 * i) for n in names}))
+        wm.update(dict.fromkeys(names, shard))
+    _write(folder / "model.safetensors.index.json", json.dumps({"weight_map": wm}))
+
+
+def _diffusers(folder: Path) -> None:
+    _write(folder / "model_index.json", json.dumps({"_class_name": "FluxPipeline",
+                                                    "transformer": ["diffusers", "X"],
+                                                    "vae": ["diffusers", "Y"]}))
+    _sharded_transformers(folder / "transformer")
+    _write(folder / "vae/diffusion_pytorch_model.safetensors",
+           safetensors_bytes({"decoder.w": ("F32", [3], 12), "encoder.w": ("F16", [2], 4)}))
+
+
+@pytest.mark.parametrize("build", [_sharded_transformers, _diffusers])
+def test_a_folder_joined_column_by_column_reads_as_tensor_by_tensor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build) -> None:
+    """A folder's or a shard set's safetensors tables are joined as columns (no tensor record
+    built); the same folder read from plain dicts, as a pickle's tensors come, must say the
+    same: names, files, offsets, counts."""
+    from modelshelf.formats import safetensors_fmt
+    from modelshelf.inspection.info import all_tensors, summarize
+
+    build(tmp_path)
+    joined = read_header(tmp_path)
+    as_columns = dict(all_tensors(joined).items())
+    columns_summary = summarize(joined)
+    plain = safetensors_fmt._tensors
+    monkeypatch.setattr(safetensors_fmt, "_tensors",
+                        lambda *args: dict(plain(*args).items()))
+    one_by_one = read_header(tmp_path)
+    assert dict(all_tensors(one_by_one).items()) == as_columns
+    assert len(as_columns) == (5 if build is _diffusers else 3)
+    assert summarize(one_by_one) == columns_summary
+    assert joined == one_by_one
