@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelshelf.config import parse_size
+from modelshelf.config import TransferSettings, parse_size
 from modelshelf.testing.server import LocalServer, self_signed_context
 
 _API_CHILD = """
@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="capped,uncapped", help="capped,uncapped,resume")
     parser.add_argument("--resume-size", default="64MiB")
     parser.add_argument("--engine", choices=("auto", "cli", "api"), default="auto")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=TransferSettings.connections,
+                        help="modelshelf's most connections per file (its default)")
     parser.add_argument("--tools", default="modelshelf,aria2c,curl,wget")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--https", action="store_true",
@@ -282,25 +283,31 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: dict[str, dict[str, list[Run]]], size: int, engine: str,
            as_json: bool, rate: float, connections: int) -> None:
-    """Medians, the spread (min-max) and ratios; capped, also the link limit: ``connections`` x
-    ``rate`` (aria2c runs -x16 as modelshelf runs 16 by default), and each tool's share of it."""
+    """Medians, the spread (min-max) and ratios; capped, also each tool's link limit (its most
+    connections x ``rate``: modelshelf ``connections``, aria2c 16, curl and wget 1) and the
+    share of it each reached."""
+    most = {"modelshelf": connections, "baseline": connections, "aria2c": 16, "curl": 1,
+            "wget": 1}
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for mode, by_tool in results.items():
         medians = {t: statistics.median(r.seconds for r in runs) for t, runs in by_tool.items()
                    if runs}
         base = medians.get("aria2c")
         fastest = min(medians.values()) if medians else None
-        limit = connections * rate if mode == "capped" else None
-        print(f"\n{mode} ({f'{rate / 1e6:g} MB/s per connection' if limit else 'no cap'}):")
-        if limit:
-            print(f"  link limit: {connections} connections x {rate / 1e6:g} MB/s = "
-                  f"{limit / 1e6:.0f} MB/s, {size / limit:.2f} s for the bytes alone")
+        capped = mode == "capped"
+        print(f"\n{mode} ({f'{rate / 1e6:g} MB/s per connection' if capped else 'no cap'}):")
+        if capped:
+            for tool in medians:
+                print(f"  link limit {tool + ':':11s} {most[tool]:2d} connections x "
+                      f"{rate / 1e6:g} MB/s = {most[tool] * rate / 1e6:4.0f} MB/s, "
+                      f"{size / (most[tool] * rate):.2f} s for the bytes alone")
         print(f"  {'tool':10s} {'median s':>9s} {'min-max s':>12s} {'MB/s':>7s} "
               f"{'of link':>8s} {'vs aria2c':>10s} {'vs fastest':>11s}")
         figures[mode] = {}
         for tool, seconds in medians.items():
             runs = [r.seconds for r in by_tool[tool]]
             ratio = seconds / base if base else float("nan")
+            limit = most[tool] * rate if capped else None
             share = f"{size / seconds / limit:8.2f}" if limit else f"{'':8s}"
             print(f"  {tool:10s} {seconds:9.2f} {min(runs):5.2f}-{max(runs):<6.2f} "
                   f"{size / seconds / 1e6:7.0f} {share} {ratio:10.2f} "

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelshelf.config import parse_size
+from modelshelf.config import TransferSettings, parse_size
 from modelshelf.testing.hub import FakeHub
 
 REPO = "org/bench"
@@ -42,9 +42,10 @@ SNAPSHOT = "from huggingface_hub import snapshot_download; snapshot_download('or
 FLOOR = "from huggingface_hub import HfApi"
 FLOOR_TOOL = "floor (import)"
 # Files fetched at once x connections per file: snapshot_download's 8 workers with one stream
-# each; modelshelf's files side by side (api/pull.py) with up to --connections each.
-LINKS = {"snapshot_download": (8, 1), "hf download": (8, 1), "modelshelf pull": (4, 16),
-         "baseline pull": (4, 16)}
+# each; modelshelf's files side by side (api/pull.py) with up to --connections each (trees
+# before 2026-12-05, the usual baselines, opened at most 16).
+LINKS = {"snapshot_download": (8, 1), "hf download": (8, 1),
+         "modelshelf pull": (4, TransferSettings.connections), "baseline pull": (4, 16)}
 
 
 @dataclass(frozen=True)

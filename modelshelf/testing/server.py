@@ -52,6 +52,9 @@ class Faults:
     error_burst: int = 0  # next N body requests answer `error_status`
     error_status: int = 503
     retry_after: str | None = None  # Retry-After sent with those errors
+    # A server that limits each client's connections: a GET body while more than this many
+    # requests are in flight answers `error_status`
+    max_in_flight: int | None = None
     resets: int = 0  # next N body responses are cut (socket closed) after `reset_after` bytes
     reset_after: int = 64 * 1024
     ignore_range: bool = False  # answer 200 with the whole body whatever Range says
@@ -243,6 +246,11 @@ class LocalServer(Serving):
         with self._lock:
             self._log.append(entry)
 
+    def _crowded(self) -> bool:
+        limit = self.faults.max_in_flight
+        with self._lock:
+            return limit is not None and self._in_flight > limit
+
     def _take(self, counter: str) -> bool:
         with self._lock:
             left = getattr(self.faults, counter)
@@ -324,7 +332,7 @@ def _make_handler(server: LocalServer) -> type[KeepAliveHandler]:
         def _send_blob(self, method: str, blob: Blob) -> tuple[int, int]:
             faults = server.faults
             extra, self._extra_headers = self._extra_headers, {}
-            if method == "GET" and server._take("error_burst"):
+            if method == "GET" and (server._take("error_burst") or server._crowded()):
                 wait = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
                 return self._send_simple(faults.error_status, b"server busy", "text/plain", wait), 0
             if method == "GET" and faults.html_instead:

@@ -75,7 +75,8 @@ class Scheduler:
         self._min = min_piece
         self._max = max_piece
         self._stealing = stealing
-        self.workers = max(1, workers)  # connections running now (the ramp raises it)
+        self.workers = max(1, workers)  # connections started (the ramp raises it)
+        self.refused = 0  # of those, the ones the server turned away (:meth:`retire`)
         self._rate: float | None = None  # bytes/s of one connection
         self._rtt: float | None = None  # request -> first header byte
         self._hashed: Callable[[], int] | None = None
@@ -185,7 +186,7 @@ class Scheduler:
         # Taper: near the end, pieces shrink so every connection finishes at about the same
         # time and the hasher trails the last byte by little.
         left = sum(e - s for s, e in self._todo) + end - start
-        size = min(self.piece_size, max(self._min, left // self.workers))
+        size = min(self.piece_size, max(self._min, left // (self.workers - self.refused)))
         cut = start + size if self._stealing else end
         if end - cut < self._min:  # never leave a runt behind
             cut = end
@@ -216,6 +217,21 @@ class Scheduler:
             if not piece.complete:
                 self._todo.appendleft((piece.pos, piece.end))
             self._cond.notify_all()
+
+    def retire(self) -> bool:
+        """Whether a connection the server refused (a 429 or 5xx) may leave rather than retry.
+
+        Many hosts limit each client's connections and answer the ones past the limit with 503
+        (or 429): retried, each would give up after its tries and fail the whole transfer, though
+        the connections let in are fetching the file. So a refused connection leaves while
+        another is still running, and its piece goes back to the others; the last one keeps
+        retrying as a lone connection always did. It also sheds load from a server that says it
+        is busy."""
+        with self._cond:
+            if self.workers - self.refused <= 1:
+                return False
+            self.refused += 1
+            return True
 
     def fail(self, error: BaseException) -> None:
         """Stop everyone; the first error is the one reported."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from modelshelf.config import TransferSettings
 from modelshelf.secrets import NO_CREDENTIALS, Credentials
 from modelshelf.transfer.http import SOCKETS
 from modelshelf.transfer.proxy import NO_PROXIES, ProxyRules
@@ -46,7 +47,7 @@ class NetworkPolicy:
     (the real network unless a test passes an in-memory one).
     """
 
-    connections: int = 16
+    connections: int = TransferSettings.connections
     retries: int = 6
     retry_base_delay: float = 0.5
     timeout: float = 30.0

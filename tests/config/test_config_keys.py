@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelshelf.config import load_settings
+from modelshelf.config import TransferSettings, load_settings
 
 
 def test_unknown_key_warns_once_naming_key_file_and_the_likely_key(
@@ -17,7 +17,8 @@ def test_unknown_key_warns_once_naming_key_file_and_the_likely_key(
                       "[colour]\nx = 1\n")
     result = cli("config", "--json")
     assert result.code == 0
-    assert result.json["transfer"]["connections"] == 16  # the typo changed nothing
+    # the typo changed nothing
+    assert result.json["transfer"]["connections"] == TransferSettings.connections
     lines = result.err.strip().splitlines()
     assert len(lines) == 3, result.err
     assert str(config) in lines[0] and "'transfer.conections'" in lines[0]

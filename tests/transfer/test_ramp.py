@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ def test_per_connection_cap_jumps_to_the_limit_at_the_first_look() -> None:
     ramp = Ramp(16)
     assert drive(ramp, lambda n: n * 20e6, cpu_per_s=0.05) == [2, 16]
     assert ramp.reason == "limit"
+
+
+def test_past_sixteen_more_connections_open_only_while_they_pay() -> None:
+    """A per-connection cap keeps paying: 16, then the limit, 0.08 s in (aria2c stays at 16).
+    A line that the jump to sixteen did not fill much further (30 MB/s in all, 20 on two
+    connections) stops at 16."""
+    capped = steps(Ramp(32), lambda n: n * 10e6, cpu_per_s=0.05)
+    assert [count for _, count in capped] == [2, 16, 32] and capped[-1][0] < 0.1
+    full_line = Ramp(32)
+    assert drive(full_line, lambda n: min(n * 10e6, 30e6), cpu_per_s=0.05) == [2, 16]
+    assert full_line.reason == "no gain"
 
 
 def test_cpu_bound_transfer_keeps_its_few_connections() -> None:
@@ -117,3 +129,16 @@ def test_a_finished_hasher_never_holds_receivers_back(tmp_path: Path) -> None:
     hasher = PrefixHasher(part, lambda: 1000).start()
     hasher.finish(1000)
     assert hasher.reached() > 2**40
+
+
+def test_a_server_that_limits_connections_still_serves_the_file(
+        server: LocalServer, payload: bytes, staging: Path, fast: NetworkPolicy) -> None:
+    """A server that answers 503 to a client's connections past its limit (as many file hosts
+    do): the file still arrives, over the connections it lets through."""
+    server.add_file("/m.bin", payload)
+    server.faults.rate_per_connection = 2e6  # slow connections: the ramp opens all it may
+    server.faults.max_in_flight = 3
+    policy = replace(fast, connections=16)
+    result = download(Endpoint(server.url + "/m.bin", expected_sha256=sha(payload)), staging,
+                      policy)
+    assert result.path.read_bytes() == payload

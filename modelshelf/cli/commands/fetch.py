@@ -26,7 +26,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     pull.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     pull.add_argument("--revision", help="branch, tag, commit sha or refs/pr/N")
     pull.add_argument("--sha256", help="expected digest of a single-file reference")
-    pull.add_argument("--connections", type=int, help="connections per file (default 16)")
+    pull.add_argument("--connections", type=int,
+                      help="most connections per file (default 32; opened only while they pay)")
     pull.add_argument("--jobs", type=int, default=4, help="references fetched at once")
     pull.add_argument("--token", help="access token for this pull (never stored or printed)")
     pull.add_argument("--link", action="store_true", help="local imports: hard link, no copy")
