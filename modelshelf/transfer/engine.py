@@ -351,9 +351,12 @@ class _Transfer:
             if self.sched.stop.is_set():
                 for worker in self.workers:
                     worker.conn.abort()
-            elif not ramp.settled and not self.sched.refused:  # past a server's limit: no more
-                received = sum(w.received for w in self.workers)
-                self._add_workers(ramp.update(now, received, cpu()))
+            elif not ramp.settled:
+                if self.sched.refused:  # past the server's limit: settle, and tick slower
+                    ramp.hold("refused")
+                else:
+                    received = sum(w.received for w in self.workers)
+                    self._add_workers(ramp.update(now, received, cpu()))
             if now - last_report >= PROGRESS_EVERY:
                 self._report()
                 last_report = now

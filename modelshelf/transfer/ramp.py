@@ -84,6 +84,10 @@ class Ramp:
     def settled(self) -> bool:
         return self.reason is not None
 
+    def hold(self, reason: str) -> None:
+        """Open no more connections (e.g. the server refused one: it limits each client)."""
+        self.reason = reason
+
     def update(self, now: float, received: int, cpu: float | None) -> int:
         """Running totals in (bytes received, process CPU seconds); the wanted count out.
 

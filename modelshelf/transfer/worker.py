@@ -76,10 +76,10 @@ class Job:
     # How much a connection reads at a time, as the latest one found (unlocked: it is a hint).
     # Connections the ramp adds later start from it: at a whole buffer each, the sixteen added
     # 0.08 s in held up to 8 MiB in half-filled buffers, a kill -9's loss of 12% of 64 MiB.
-    read_size: int = 0
+    read_size: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.read_size = self.read_size or self.buffer_size
+        self.read_size = self.buffer_size
 
 
 class Worker:
